@@ -1,0 +1,336 @@
+//! Cluster state as struct-of-arrays indexed by `u32` ids.
+//!
+//! Nodes share everything but their usage with their pool, so the filters that
+//! depend only on labels and taints are decided once per (template, pool) pair
+//! ([`CompiledTemplate::pool_filter`]) and per-node work is reduced to resource
+//! arithmetic and the anti-affinity counters.
+
+use crate::config::{NodePoolSpec, PodTemplate, Taint};
+use crate::matching;
+use crate::resources::ResourceVec;
+use crate::time::SimTime;
+
+pub type NodeId = u32;
+pub type PodId = u32;
+pub type PoolId = u32;
+pub type WorkloadId = u32;
+
+/// Marks "no node" in [`Pods::node`].
+pub const NO_NODE: NodeId = u32::MAX;
+/// Marks "not yet" in the pod timestamps.
+pub const NEVER: SimTime = SimTime::MAX;
+
+/// Why one node cannot take one pod, in upstream filter order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FilterReason {
+    /// The node is not ready (upstream: the not-ready NoSchedule taint).
+    NodeNotReady,
+    /// A NoSchedule/NoExecute taint of the pool (index into the pool's taints).
+    UntoleratedTaint(u16),
+    /// nodeSelector or required node affinity does not match.
+    NodeAffinity,
+    /// Not enough of this resource dimension.
+    Insufficient(u8),
+    /// Required pod anti-affinity (either direction) would be violated.
+    AntiAffinity,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub name: String,
+    pub allocatable: ResourceVec,
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CompiledTemplate {
+    pub priority: i32,
+    /// Per pool: `None` when the pool passes taint and affinity filters.
+    pub pool_filter: Vec<Option<FilterReason>>,
+    /// Per pool: PreferNoSchedule taints the pod does not tolerate.
+    pub pool_intolerable_taints: Vec<i64>,
+    /// Anti-affinity terms this pod carries (ids into [`AntiAffinityIndex`]).
+    pub carried_terms: Vec<u32>,
+    /// Terms whose selector matches this pod's labels.
+    pub matched_terms: Vec<u32>,
+}
+
+impl CompiledTemplate {
+    pub fn compile(
+        template: &PodTemplate,
+        pools: &[NodePoolSpec],
+        terms: &mut AntiAffinityTerms,
+    ) -> Self {
+        let pool_filter = pools
+            .iter()
+            .map(|pool| {
+                if let Some(t) =
+                    matching::first_untolerated_taint(&pool.taints, &template.tolerations)
+                {
+                    let index = pool.taints.iter().position(|x| x == t).unwrap_or(0);
+                    return Some(FilterReason::UntoleratedTaint(index as u16));
+                }
+                let selects = matching::labels_match(&template.node_selector, &pool.labels)
+                    && matching::node_affinity_matches(&template.node_affinity, &pool.labels);
+                (!selects).then_some(FilterReason::NodeAffinity)
+            })
+            .collect();
+        let pool_intolerable_taints = pools
+            .iter()
+            .map(|p| matching::intolerable_prefer_no_schedule(&p.taints, &template.tolerations))
+            .collect();
+        let carried_terms = template
+            .anti_affinity
+            .iter()
+            .map(|t| terms.intern(&t.match_labels))
+            .collect();
+        CompiledTemplate {
+            priority: template.priority,
+            pool_filter,
+            pool_intolerable_taints,
+            carried_terms,
+            matched_terms: Vec::new(),
+        }
+    }
+}
+
+/// The distinct anti-affinity selectors of a scenario.
+#[derive(Clone, Debug, Default)]
+pub struct AntiAffinityTerms {
+    selectors: Vec<Vec<crate::config::Label>>,
+}
+
+impl AntiAffinityTerms {
+    fn intern(&mut self, selector: &[crate::config::Label]) -> u32 {
+        if let Some(i) = self.selectors.iter().position(|s| s == selector) {
+            return i as u32;
+        }
+        self.selectors.push(selector.to_vec());
+        (self.selectors.len() - 1) as u32
+    }
+
+    pub fn len(&self) -> usize {
+        self.selectors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.selectors.is_empty()
+    }
+
+    /// Ids of the terms whose selector matches `labels`.
+    pub fn matching(&self, labels: &[crate::config::Label]) -> Vec<u32> {
+        (0..self.selectors.len() as u32)
+            .filter(|&i| matching::labels_match(&self.selectors[i as usize], labels))
+            .collect()
+    }
+}
+
+/// Per term, per node: how many pods match the term's selector, and how many
+/// pods carry the term. Symmetric anti-affinity needs both.
+#[derive(Clone, Debug, Default)]
+pub struct AntiAffinityIndex {
+    matching: Vec<Vec<u16>>,
+    carrying: Vec<Vec<u16>>,
+}
+
+impl AntiAffinityIndex {
+    pub fn new(term_count: usize, node_count: usize) -> Self {
+        AntiAffinityIndex {
+            matching: vec![vec![0; node_count]; term_count],
+            carrying: vec![vec![0; node_count]; term_count],
+        }
+    }
+
+    fn add_node(&mut self) {
+        for v in self.matching.iter_mut().chain(self.carrying.iter_mut()) {
+            v.push(0);
+        }
+    }
+
+    /// True when placing a pod of `template` on `node` violates no required anti-affinity.
+    #[inline]
+    pub fn allows(&self, template: &CompiledTemplate, node: NodeId) -> bool {
+        let n = node as usize;
+        template
+            .carried_terms
+            .iter()
+            .all(|&t| self.matching[t as usize][n] == 0)
+            && template
+                .matched_terms
+                .iter()
+                .all(|&t| self.carrying[t as usize][n] == 0)
+    }
+
+    fn apply(&mut self, template: &CompiledTemplate, node: NodeId, add: bool) {
+        let n = node as usize;
+        let step = |c: &mut u16| {
+            *c = if add {
+                c.saturating_add(1)
+            } else {
+                c.saturating_sub(1)
+            }
+        };
+        for &t in &template.matched_terms {
+            step(&mut self.matching[t as usize][n]);
+        }
+        for &t in &template.carried_terms {
+            step(&mut self.carrying[t as usize][n]);
+        }
+    }
+}
+
+/// Node state, one entry per node id.
+#[derive(Clone, Debug, Default)]
+pub struct Nodes {
+    pub pool: Vec<PoolId>,
+    pub requested: Vec<ResourceVec>,
+    pub ready: Vec<bool>,
+}
+
+impl Nodes {
+    pub fn len(&self) -> usize {
+        self.pool.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pool.is_empty()
+    }
+}
+
+/// Pod phase, upstream's lifecycle.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl PodPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodPhase::Pending => "Pending",
+            PodPhase::Running => "Running",
+            PodPhase::Succeeded => "Succeeded",
+            PodPhase::Failed => "Failed",
+        }
+    }
+}
+
+/// Pod state, one entry per pod id; pods are never removed so ids stay valid.
+#[derive(Clone, Debug, Default)]
+pub struct Pods {
+    pub workload: Vec<WorkloadId>,
+    pub requests: Vec<ResourceVec>,
+    pub phase: Vec<PodPhase>,
+    pub node: Vec<NodeId>,
+    pub created: Vec<SimTime>,
+    pub bound: Vec<SimTime>,
+    pub started: Vec<SimTime>,
+    pub finished: Vec<SimTime>,
+    /// Scheduling attempts so far (drives the backoff).
+    pub attempts: Vec<u16>,
+}
+
+impl Pods {
+    pub fn len(&self) -> usize {
+        self.workload.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.workload.is_empty()
+    }
+
+    pub fn push(&mut self, workload: WorkloadId, requests: ResourceVec, created: SimTime) -> PodId {
+        let id = self.workload.len() as PodId;
+        self.workload.push(workload);
+        self.requests.push(requests);
+        self.phase.push(PodPhase::Pending);
+        self.node.push(NO_NODE);
+        self.created.push(created);
+        self.bound.push(NEVER);
+        self.started.push(NEVER);
+        self.finished.push(NEVER);
+        self.attempts.push(0);
+        id
+    }
+
+    /// Bytes of state one pod costs, for up-front memory estimates.
+    pub const BYTES_PER_POD: u64 =
+        (4 + std::mem::size_of::<ResourceVec>() + 1 + 4 + 4 * 8 + 2) as u64;
+}
+
+/// Everything the scheduler reads: pools, templates, nodes, anti-affinity counters.
+#[derive(Clone, Debug)]
+pub struct ClusterState {
+    pub pools: Vec<Pool>,
+    pub templates: Vec<CompiledTemplate>,
+    pub nodes: Nodes,
+    pub anti_affinity: AntiAffinityIndex,
+}
+
+impl ClusterState {
+    /// Bytes of state one node costs, for up-front memory estimates.
+    pub const BYTES_PER_NODE: u64 = (4 + std::mem::size_of::<ResourceVec>() + 1) as u64;
+
+    pub fn new(pools: Vec<Pool>, templates: Vec<CompiledTemplate>, term_count: usize) -> Self {
+        ClusterState {
+            pools,
+            templates,
+            nodes: Nodes::default(),
+            anti_affinity: AntiAffinityIndex::new(term_count, 0),
+        }
+    }
+
+    pub fn add_node(&mut self, pool: PoolId) -> NodeId {
+        let id = self.nodes.len() as NodeId;
+        self.nodes.pool.push(pool);
+        self.nodes.requested.push(ResourceVec::ZERO);
+        self.nodes.ready.push(true);
+        self.anti_affinity.add_node();
+        id
+    }
+
+    pub fn allocatable(&self, node: NodeId) -> &ResourceVec {
+        &self.pools[self.nodes.pool[node as usize] as usize].allocatable
+    }
+
+    /// Upstream filter order for one node; `None` when the pod fits.
+    #[inline]
+    pub fn filter(
+        &self,
+        template: &CompiledTemplate,
+        requests: &ResourceVec,
+        node: NodeId,
+    ) -> Option<FilterReason> {
+        let n = node as usize;
+        if !self.nodes.ready[n] {
+            return Some(FilterReason::NodeNotReady);
+        }
+        let pool = self.nodes.pool[n] as usize;
+        if let Some(reason) = template.pool_filter[pool] {
+            return Some(reason);
+        }
+        if let Some(dim) =
+            self.nodes.requested[n].first_shortfall(requests, &self.pools[pool].allocatable)
+        {
+            return Some(FilterReason::Insufficient(dim as u8));
+        }
+        if !self.anti_affinity.allows(template, node) {
+            return Some(FilterReason::AntiAffinity);
+        }
+        None
+    }
+
+    /// Accounts a pod's requests and anti-affinity on a node.
+    pub fn assign(&mut self, template_id: WorkloadId, requests: &ResourceVec, node: NodeId) {
+        self.nodes.requested[node as usize].add_assign(requests);
+        let template = &self.templates[template_id as usize];
+        self.anti_affinity.apply(template, node, true);
+    }
+
+    /// Reverses [`ClusterState::assign`].
+    pub fn unassign(&mut self, template_id: WorkloadId, requests: &ResourceVec, node: NodeId) {
+        self.nodes.requested[node as usize].sub_assign(requests);
+        let template = &self.templates[template_id as usize];
+        self.anti_affinity.apply(template, node, false);
+    }
+}

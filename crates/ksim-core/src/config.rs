@@ -1,0 +1,286 @@
+//! The validated description of a run, as the core receives it.
+//!
+//! Readers (the scenario crate, later trace readers) build these values;
+//! the core trusts them to be consistent but still checks the invariants it
+//! relies on in [`SimConfig::check`], returning typed errors rather than panicking.
+
+use crate::distribution::Distribution;
+use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
+use crate::time::{SimDuration, SimTime};
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub name: String,
+    pub seed: u64,
+    /// The run stops at this simulated time.
+    pub end: SimTime,
+    /// Timeline rows are taken at every multiple of this interval.
+    pub sample_interval: SimDuration,
+    pub resource_names: ResourceNames,
+    pub node_pools: Vec<NodePoolSpec>,
+    pub workloads: Vec<WorkloadSpec>,
+    pub scheduler: SchedulerConfig,
+    /// Keep one record per pod for `pods.csv`.
+    pub record_pods: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TaintEffect {
+    NoSchedule,
+    PreferNoSchedule,
+    NoExecute,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Taint {
+    pub key: String,
+    pub value: String,
+    pub effect: TaintEffect,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodePoolSpec {
+    pub name: String,
+    pub count: u32,
+    /// Allocatable per node; the pod dimension is `max_pods`.
+    pub allocatable: ResourceVec,
+    pub labels: Vec<Label>,
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TolerationOperator {
+    Equal,
+    Exists,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Toleration {
+    /// Empty key with `Exists` tolerates every taint.
+    pub key: String,
+    pub operator: TolerationOperator,
+    pub value: String,
+    /// `None` tolerates every effect.
+    pub effect: Option<TaintEffect>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelectorOperator {
+    In(Vec<String>),
+    NotIn(Vec<String>),
+    Exists,
+    DoesNotExist,
+    Gt(i64),
+    Lt(i64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectorRequirement {
+    pub key: String,
+    pub operator: SelectorOperator,
+}
+
+/// One nodeSelectorTerm: all requirements must hold.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct NodeSelectorTerm {
+    pub match_expressions: Vec<SelectorRequirement>,
+}
+
+/// Required pod anti-affinity with topology key `kubernetes.io/hostname`:
+/// no pod whose labels match `match_labels` may share the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AntiAffinityTerm {
+    pub match_labels: Vec<Label>,
+}
+
+/// A resource request, fixed or drawn per pod.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Fixed(u64),
+    Drawn(Distribution),
+}
+
+impl Request {
+    pub fn max(&self) -> Option<u64> {
+        match self {
+            Request::Fixed(v) => Some(*v),
+            Request::Drawn(d) => d.max().map(|m| m.round() as u64),
+        }
+    }
+    pub fn min(&self) -> u64 {
+        match self {
+            Request::Fixed(v) => *v,
+            Request::Drawn(d) => d.min().round() as u64,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PodTemplate {
+    /// Per dimension; the pod dimension is always `Fixed(1)`.
+    pub requests: [Request; NUM_RESOURCES],
+    pub priority: i32,
+    pub labels: Vec<Label>,
+    pub node_selector: Vec<Label>,
+    /// Terms are ORed; empty means no required node affinity.
+    pub node_affinity: Vec<NodeSelectorTerm>,
+    pub tolerations: Vec<Toleration>,
+    pub anti_affinity: Vec<AntiAffinityTerm>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ArrivalProcess {
+    /// One arrival every `interval`.
+    Constant { interval: SimDuration },
+    /// Exponential gaps with the given mean.
+    Poisson { mean_interval: SimDuration },
+    /// Arrivals at these times (sorted, relative to the run start).
+    Schedule { times: Vec<SimTime> },
+}
+
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    pub arrival: ArrivalProcess,
+    pub start: SimTime,
+    /// No arrival at or after this time.
+    pub stop: Option<SimTime>,
+    /// At most this many arrivals.
+    pub max_pods: Option<u64>,
+    /// How long a pod runs once started, in nanoseconds.
+    pub duration: Distribution,
+    /// Probability that a pod ends Failed rather than Succeeded.
+    pub failure_probability: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct DeploymentSpec {
+    pub replicas: u32,
+    /// When the deployment is created.
+    pub start: SimTime,
+}
+
+#[derive(Clone, Debug)]
+pub enum WorkloadKind {
+    Deployment(DeploymentSpec),
+    Job(JobSpec),
+}
+
+#[derive(Clone, Debug)]
+pub struct WorkloadSpec {
+    pub name: String,
+    pub kind: WorkloadKind,
+    pub template: PodTemplate,
+}
+
+/// How the scheduler chooses a node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SchedulerMode {
+    /// kube-scheduler: filter and score a sample of nodes.
+    Kube,
+    /// An index over free capacity; same filters, no node scan.
+    Fast,
+}
+
+/// NodeResourcesFit scoring strategy.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ScoringStrategy {
+    LeastAllocated,
+    MostAllocated,
+}
+
+#[derive(Clone, Debug)]
+pub struct SchedulerConfig {
+    pub mode: SchedulerMode,
+    pub scoring: ScoringStrategy,
+    /// Weight of NodeResourcesFit (upstream default 1).
+    pub resources_fit_weight: i64,
+    /// Weight of NodeResourcesBalancedAllocation (upstream default 1).
+    pub balanced_allocation_weight: i64,
+    /// Weight of TaintToleration scoring (upstream default 3).
+    pub taint_toleration_weight: i64,
+    /// 0 means adaptive, as upstream.
+    pub percentage_of_nodes_to_score: u32,
+    /// Simulated time one scheduling cycle costs per pod.
+    pub cycle_base_cost: SimDuration,
+    /// Additional simulated time per node evaluated in a cycle.
+    pub cycle_per_node_cost: SimDuration,
+    pub backoff_initial: SimDuration,
+    pub backoff_max: SimDuration,
+    /// Pods unschedulable this long are retried even without a cluster change.
+    pub max_in_unschedulable: SimDuration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            mode: SchedulerMode::Kube,
+            scoring: ScoringStrategy::LeastAllocated,
+            resources_fit_weight: 1,
+            balanced_allocation_weight: 1,
+            taint_toleration_weight: 3,
+            percentage_of_nodes_to_score: 0,
+            cycle_base_cost: SimDuration::from_micros(1_000),
+            cycle_per_node_cost: SimDuration::from_nanos(500),
+            backoff_initial: SimDuration::from_secs(1),
+            backoff_max: SimDuration::from_secs(10),
+            max_in_unschedulable: SimDuration::from_secs(300),
+        }
+    }
+}
+
+/// An inconsistency the core refuses to run with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("sample_interval must be greater than zero")]
+    ZeroSampleInterval,
+    #[error("node pool `{0}` has zero allocatable cpu, memory or pods")]
+    EmptyPool(String),
+    #[error("workload `{0}`: failure_probability must be within [0, 1]")]
+    BadFailureProbability(String),
+    #[error("scheduler: percentage_of_nodes_to_score must be within [0, 100]")]
+    BadPercentage,
+    #[error("scheduler: backoff_initial must be > 0 and not above backoff_max")]
+    BadBackoff,
+}
+
+impl SimConfig {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        use crate::resources::{CPU, MEMORY, PODS};
+        if self.sample_interval == SimDuration::ZERO {
+            return Err(ConfigError::ZeroSampleInterval);
+        }
+        for pool in &self.node_pools {
+            if [CPU, MEMORY, PODS]
+                .iter()
+                .any(|&i| pool.allocatable.0[i] == 0)
+            {
+                return Err(ConfigError::EmptyPool(pool.name.clone()));
+            }
+        }
+        for w in &self.workloads {
+            if let WorkloadKind::Job(job) = &w.kind {
+                if !(0.0..=1.0).contains(&job.failure_probability) {
+                    return Err(ConfigError::BadFailureProbability(w.name.clone()));
+                }
+            }
+        }
+        let s = &self.scheduler;
+        if s.percentage_of_nodes_to_score > 100 {
+            return Err(ConfigError::BadPercentage);
+        }
+        if s.backoff_initial == SimDuration::ZERO || s.backoff_initial > s.backoff_max {
+            return Err(ConfigError::BadBackoff);
+        }
+        Ok(())
+    }
+
+    pub fn nodes_total(&self) -> u64 {
+        self.node_pools.iter().map(|p| u64::from(p.count)).sum()
+    }
+}

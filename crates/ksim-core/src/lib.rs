@@ -1,0 +1,16 @@
+//! ksim-core: the pure simulation core of ksim.
+//!
+//! Invariants: no I/O, no wall clock, no threads of its own, no global state.
+//! Randomness only through [`rng::RngStreams`]. Everything observable is a
+//! function of the [`config::SimConfig`] (including its seed).
+
+pub mod cluster;
+pub mod config;
+pub mod distribution;
+pub mod matching;
+pub mod metrics;
+pub mod queue;
+pub mod resources;
+pub mod rng;
+pub mod scheduler;
+pub mod time;

@@ -1,0 +1,232 @@
+//! Run results the core hands to writers: timeline samples, pod records,
+//! the summary, and a compact latency histogram.
+
+use crate::cluster::{NodeId, PodPhase, WorkloadId};
+use crate::time::{SimDuration, SimTime};
+
+/// Log-linear histogram of durations: 32 sub-buckets per power of two, so any
+/// quantile it reports is within about 3% of the exact value. Fixed memory,
+/// deterministic, mergeable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    counts: Vec<u64>,
+    total: u64,
+    sum_nanos: u128,
+    max_nanos: u64,
+}
+
+const SUB_BUCKET_BITS: u32 = 5;
+const SUB_BUCKETS: u64 = 1 << SUB_BUCKET_BITS;
+const BUCKETS: usize = ((64 - SUB_BUCKET_BITS as usize) + 1) * SUB_BUCKETS as usize;
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            counts: vec![0; BUCKETS],
+            total: 0,
+            sum_nanos: 0,
+            max_nanos: 0,
+        }
+    }
+}
+
+fn bucket_of(value: u64) -> usize {
+    if value < SUB_BUCKETS {
+        return value as usize;
+    }
+    let magnitude = 63 - value.leading_zeros(); // >= SUB_BUCKET_BITS
+    let shift = magnitude - SUB_BUCKET_BITS;
+    let sub = (value >> shift) - SUB_BUCKETS; // in [0, SUB_BUCKETS)
+    ((shift as u64 + 1) * SUB_BUCKETS + sub) as usize
+}
+
+/// Smallest value that falls into `bucket`.
+fn bucket_low(bucket: usize) -> u64 {
+    let bucket = bucket as u64;
+    if bucket < SUB_BUCKETS {
+        return bucket;
+    }
+    let shift = bucket / SUB_BUCKETS - 1;
+    let sub = bucket % SUB_BUCKETS;
+    (SUB_BUCKETS + sub) << shift
+}
+
+impl LatencyHistogram {
+    pub fn record(&mut self, value: SimDuration) {
+        self.counts[bucket_of(value.0)] += 1;
+        self.total += 1;
+        self.sum_nanos += u128::from(value.0);
+        self.max_nanos = self.max_nanos.max(value.0);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    pub fn clear(&mut self) {
+        if self.total > 0 {
+            self.counts.iter_mut().for_each(|c| *c = 0);
+            self.total = 0;
+            self.sum_nanos = 0;
+            self.max_nanos = 0;
+        }
+    }
+
+    pub fn mean(&self) -> Option<SimDuration> {
+        (self.total > 0).then(|| SimDuration((self.sum_nanos / u128::from(self.total)) as u64))
+    }
+
+    pub fn max(&self) -> Option<SimDuration> {
+        (self.total > 0).then_some(SimDuration(self.max_nanos))
+    }
+
+    /// The value at quantile `q` in [0, 1]: the midpoint of the bucket holding
+    /// the ceil(q * count)-th smallest sample, capped at the true maximum.
+    pub fn quantile(&self, q: f64) -> Option<SimDuration> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (bucket, &count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                let low = bucket_low(bucket);
+                let high = bucket_low(bucket + 1).saturating_sub(1).max(low);
+                let mid = low + (high - low) / 2;
+                return Some(SimDuration(mid.min(self.max_nanos)));
+            }
+        }
+        Some(SimDuration(self.max_nanos))
+    }
+
+    /// Non-empty buckets as (lower bound, count), for plotting the distribution.
+    pub fn buckets(&self) -> Vec<(SimDuration, u64)> {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(b, &c)| (SimDuration(bucket_low(b)), c))
+            .collect()
+    }
+}
+
+/// One timeline row: state at `time`, activity over the interval ending at `time`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineSample {
+    pub time: SimTime,
+    pub nodes_total: u64,
+    pub nodes_ready: u64,
+    pub pods_pending: u64,
+    pub pods_running: u64,
+    pub pods_succeeded: u64,
+    pub pods_failed: u64,
+    /// Pending pods whose last scheduling attempt failed.
+    pub pods_unschedulable: u64,
+    pub cpu_requested_millis: u64,
+    pub cpu_allocatable_millis: u64,
+    pub memory_requested_bytes: u64,
+    pub memory_allocatable_bytes: u64,
+    pub scheduling_attempts: u64,
+    pub binds: u64,
+    /// Creation-to-bind latency of the pods bound in the interval.
+    pub scheduling_latency_p50: Option<SimDuration>,
+    pub scheduling_latency_p99: Option<SimDuration>,
+}
+
+/// One pod's history, for `pods.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodRecord {
+    pub id: u32,
+    pub workload: WorkloadId,
+    pub created: SimTime,
+    pub bound: Option<SimTime>,
+    pub started: Option<SimTime>,
+    pub finished: Option<SimTime>,
+    pub node: Option<NodeId>,
+    pub phase: PodPhase,
+}
+
+/// Pods of one workload left pending for one reason at the end of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnschedulableGroup {
+    pub workload: String,
+    pub pods: u64,
+    /// True when no node of any pool could ever hold the pod.
+    pub never_fits: bool,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub scenario: String,
+    pub seed: u64,
+    pub simulated_span: SimDuration,
+    pub nodes_total: u64,
+    pub pods_total: u64,
+    pub pods_pending: u64,
+    pub pods_running: u64,
+    pub pods_succeeded: u64,
+    pub pods_failed: u64,
+    pub events_processed: u64,
+    pub scheduling_attempts: u64,
+    pub binds: u64,
+    /// Creation-to-bind latency over the whole run.
+    pub scheduling_latency: LatencyHistogram,
+    pub unschedulable: Vec<UnschedulableGroup>,
+}
+
+/// Everything a run produced, ready for the writers.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    pub summary: RunSummary,
+    pub timeline: Vec<TimelineSample>,
+    pub workload_names: Vec<String>,
+    pub node_pool_names: Vec<String>,
+    /// Present when the run was asked to record pods.
+    pub pods: Option<Vec<PodRecord>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_ordered() {
+        let mut previous = 0;
+        for b in 1..BUCKETS - 1 {
+            let low = bucket_low(b);
+            assert!(low > previous, "bucket {b}");
+            assert_eq!(bucket_of(low), b);
+            assert_eq!(bucket_of(low - 1), b - 1);
+            previous = low;
+        }
+    }
+
+    #[test]
+    fn quantiles_are_within_three_percent() {
+        let mut h = LatencyHistogram::default();
+        for v in 1..=100_000u64 {
+            h.record(SimDuration(v * 1000));
+        }
+        for (q, exact) in [
+            (0.5, 50_000_000.0),
+            (0.99, 99_000_000.0),
+            (1.0, 100_000_000.0),
+        ] {
+            let got = h.quantile(q).unwrap().0 as f64;
+            assert!((got - exact).abs() / exact < 0.03, "q{q}: {got} vs {exact}");
+        }
+        assert_eq!(h.max(), Some(SimDuration(100_000_000)));
+        assert_eq!(h.count(), 100_000);
+    }
+
+    #[test]
+    fn empty_histogram_has_no_quantiles() {
+        let mut h = LatencyHistogram::default();
+        assert_eq!(h.quantile(0.5), None);
+        h.record(SimDuration(7));
+        h.clear();
+        assert_eq!(h.mean(), None);
+    }
+}

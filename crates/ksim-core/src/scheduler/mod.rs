@@ -1,0 +1,135 @@
+//! Node selection: which node a pending pod goes to.
+//!
+//! Two algorithms share the filters of [`ClusterState::filter`]:
+//! - [`kube::KubePlacement`]: kube-scheduler's filter-then-score over a
+//!   round-robin sample of nodes (percentageOfNodesToScore);
+//! - [`fast::FastIndex`]: an index over free capacity that finds a feasible
+//!   node without scanning, for studies where kube's sampling is not the question.
+//!
+//! The queueing side (active, backoff, unschedulable) lives in [`queue`].
+
+pub mod fast;
+pub mod kube;
+pub mod queue;
+
+use crate::cluster::{ClusterState, FilterReason, NodeId, WorkloadId};
+use crate::config::{SchedulerConfig, SchedulerMode};
+use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
+use crate::rng::SimRng;
+
+/// Why no node was found, counted per reason over the nodes evaluated
+/// (upstream's `Diagnosis.NodeToStatusMap`, aggregated).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub nodes_total: u32,
+    pub not_ready: u32,
+    /// Per pool taint index would be finer; upstream prints each taint, we count them together.
+    pub untolerated_taint: u32,
+    pub node_affinity: u32,
+    /// Each node counts once per resource it lacks, as upstream's NodeResourcesFit reports.
+    pub insufficient: [u32; NUM_RESOURCES],
+    pub anti_affinity: u32,
+}
+
+impl Diagnosis {
+    pub fn record(&mut self, reason: FilterReason) {
+        self.record_many(reason, 1);
+    }
+
+    pub fn record_many(&mut self, reason: FilterReason, nodes: u32) {
+        match reason {
+            FilterReason::NodeNotReady => self.not_ready += nodes,
+            FilterReason::UntoleratedTaint(_) => self.untolerated_taint += nodes,
+            FilterReason::NodeAffinity => self.node_affinity += nodes,
+            FilterReason::Insufficient(dim) => self.insufficient[dim as usize] += nodes,
+            FilterReason::AntiAffinity => self.anti_affinity += nodes,
+        }
+    }
+
+    /// Upstream's FitError text: "0/N nodes are available: <count> <reason>, ...",
+    /// reasons sorted alphabetically.
+    pub fn message(&self, names: &ResourceNames) -> String {
+        let mut parts: Vec<(String, u32)> = Vec::new();
+        let mut push = |text: String, count: u32| {
+            if count > 0 {
+                parts.push((text, count));
+            }
+        };
+        push(
+            "node(s) had untolerated taint(s)".into(),
+            self.untolerated_taint,
+        );
+        push("node(s) were not ready".into(), self.not_ready);
+        push(
+            "node(s) didn't match Pod's node affinity/selector".into(),
+            self.node_affinity,
+        );
+        push(
+            "node(s) didn't match pod anti-affinity rules".into(),
+            self.anti_affinity,
+        );
+        for (dim, &count) in self.insufficient.iter().enumerate() {
+            push(format!("Insufficient {}", names.name(dim)), count);
+        }
+        parts.sort();
+        let reasons: Vec<String> = parts
+            .iter()
+            .map(|(text, count)| format!("{count} {text}"))
+            .collect();
+        format!(
+            "0/{} nodes are available: {}.",
+            self.nodes_total,
+            reasons.join(", ")
+        )
+    }
+}
+
+/// The result of one scheduling cycle's node selection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacementResult {
+    pub node: Option<NodeId>,
+    /// Nodes the algorithm filtered or scored; drives the cycle's simulated cost.
+    pub nodes_evaluated: u32,
+    /// Filled when `node` is `None`.
+    pub diagnosis: Option<Box<Diagnosis>>,
+}
+
+/// The node-selection algorithm picked by the scenario's `scheduler.mode`.
+pub enum Placement {
+    Kube(kube::KubePlacement),
+    Fast(fast::FastIndex),
+}
+
+impl Placement {
+    pub fn new(config: &SchedulerConfig, cluster: &ClusterState) -> Self {
+        match config.mode {
+            SchedulerMode::Kube => Placement::Kube(kube::KubePlacement::new(config)),
+            SchedulerMode::Fast => Placement::Fast(fast::FastIndex::new(config, cluster)),
+        }
+    }
+
+    /// Chooses a node for a pod of workload `template` requesting `requests`.
+    /// Does not modify the cluster: the caller assigns the pod and reports
+    /// the change through [`Placement::node_changed`].
+    pub fn place(
+        &mut self,
+        cluster: &ClusterState,
+        template: WorkloadId,
+        requests: &ResourceVec,
+        rng: &mut SimRng,
+    ) -> PlacementResult {
+        match self {
+            Placement::Kube(k) => k.place(cluster, template, requests, rng),
+            Placement::Fast(f) => f.place(cluster, template, requests, rng),
+        }
+    }
+
+    /// Must be called after any change to a node's usage or readiness, and
+    /// after a node is added.
+    pub fn node_changed(&mut self, cluster: &ClusterState, node: NodeId) {
+        match self {
+            Placement::Kube(_) => {}
+            Placement::Fast(f) => f.node_changed(cluster, node),
+        }
+    }
+}
