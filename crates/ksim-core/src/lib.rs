@@ -14,3 +14,4 @@ pub mod resources;
 pub mod rng;
 pub mod scheduler;
 pub mod time;
+pub mod sim;

@@ -147,3 +147,45 @@ mod tests {
         assert!(ResourceNames::new(vec!["a".into(); MAX_EXTENDED + 1]).is_err());
     }
 }
+
+/// Human form of an amount, the way Kubernetes users write it: cpu as
+/// cores or millicores, bytes with binary suffixes, counts plain.
+pub fn format_amount(dimension: usize, amount: u64) -> String {
+    match dimension {
+        CPU if amount % 1000 == 0 => format!("{}", amount / 1000),
+        CPU => format!("{amount}m"),
+        MEMORY | EPHEMERAL_STORAGE => {
+            const SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+            let mut value = amount as f64;
+            let mut suffix = "";
+            for s in SUFFIXES {
+                if value < 1024.0 {
+                    break;
+                }
+                value /= 1024.0;
+                suffix = s;
+            }
+            if value.fract() == 0.0 {
+                format!("{value}{suffix}")
+            } else {
+                format!("{value:.1}{suffix}")
+            }
+        }
+        _ => format!("{amount}"),
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_like_kubernetes_quantities() {
+        assert_eq!(format_amount(CPU, 500), "500m");
+        assert_eq!(format_amount(CPU, 16_000), "16");
+        assert_eq!(format_amount(MEMORY, 1 << 40), "1Ti");
+        assert_eq!(format_amount(MEMORY, 3 << 29), "1.5Gi");
+        assert_eq!(format_amount(MEMORY, 512), "512");
+        assert_eq!(format_amount(PODS, 110), "110");
+    }
+}

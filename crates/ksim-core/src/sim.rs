@@ -1,0 +1,616 @@
+//! The simulation: one event loop over the cluster, workloads and scheduler.
+//!
+//! Ordering contract: events run in ascending simulated time; events at the
+//! same time run in the order they were scheduled (FIFO). A timeline row at
+//! time t reflects every event at times <= t. All randomness comes from
+//! streams labelled by component (`scheduler`, `workload/<name>/...`).
+
+use crate::cluster::{ClusterState, CompiledTemplate, FilterReason, NodeId, Pool, PodId, PodPhase, Pods, WorkloadId, NEVER, NO_NODE};
+use crate::config::{ArrivalProcess, ConfigError, Request, SimConfig, WorkloadKind};
+use crate::metrics::{LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup};
+use crate::queue::EventQueue;
+use crate::resources::{format_amount, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
+use crate::rng::{RngStreams, SimRng};
+use crate::scheduler::queue::{QueueState, SchedulingQueue, WakeOn};
+use crate::scheduler::{Diagnosis, Placement};
+use crate::time::{SimDuration, SimTime};
+use rand::Rng;
+use std::collections::{BTreeMap, HashMap};
+
+/// Everything that can happen. Small and `Copy` so the event list stays compact.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A deployment is created with all its replicas.
+    DeploymentCreated { workload: WorkloadId },
+    /// The next pod of a job workload arrives.
+    JobArrival { workload: WorkloadId },
+    /// The scheduler finishes the cycle it started for the in-flight pod.
+    CycleDone,
+    /// A pod's scheduling backoff ends.
+    BackoffExpired { pod: PodId },
+    /// A running pod's containers exit.
+    PodFinished { pod: PodId },
+    /// Periodic move of long-unschedulable pods back to the queue.
+    FlushUnschedulable,
+}
+
+/// Per-workload state that changes during the run.
+struct WorkloadState {
+    arrivals: u64,
+    next_scheduled: usize,
+    arrival_rng: SimRng,
+    request_rng: SimRng,
+    duration_rng: SimRng,
+    outcome_rng: SimRng,
+}
+
+/// The pod the scheduler is working on.
+#[derive(Clone, Debug)]
+struct Cycle {
+    pod: PodId,
+    node: Option<NodeId>,
+    diagnosis: Option<Box<Diagnosis>>,
+    epoch_at_start: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    events: u64,
+    attempts: u64,
+    binds: u64,
+    interval_attempts: u64,
+    interval_binds: u64,
+    pending: u64,
+    running: u64,
+    succeeded: u64,
+    failed: u64,
+    unschedulable: u64,
+}
+
+pub struct Simulation {
+    config: SimConfig,
+    events: EventQueue<Event>,
+    cluster: ClusterState,
+    placement: Placement,
+    queue: SchedulingQueue,
+    pods: Pods,
+    /// Per pod: the last failed attempt's reason, as an id into `reasons`; u32::MAX when none.
+    last_failure: Vec<u32>,
+    reasons: Vec<String>,
+    reason_ids: HashMap<String, u32>,
+    workloads: Vec<WorkloadState>,
+    scheduler_rng: SimRng,
+    cycle: Option<Cycle>,
+    counters: Counters,
+    latency_total: LatencyHistogram,
+    latency_interval: LatencyHistogram,
+    allocatable_total: ResourceVec,
+    requested_total: ResourceVec,
+    timeline: Vec<TimelineSample>,
+    next_sample: SimTime,
+    finished: bool,
+    wake_ups: Vec<(SimTime, PodId)>,
+}
+
+const NO_REASON: u32 = u32::MAX;
+
+impl Simulation {
+    pub fn new(config: SimConfig) -> Result<Self, ConfigError> {
+        config.check()?;
+        let streams = RngStreams::new(config.seed);
+        let mut terms = crate::cluster::AntiAffinityTerms::default();
+        let mut templates: Vec<CompiledTemplate> = config
+            .workloads
+            .iter()
+            .map(|w| CompiledTemplate::compile(&w.template, &config.node_pools, &mut terms))
+            .collect();
+        for (compiled, w) in templates.iter_mut().zip(&config.workloads) {
+            compiled.matched_terms = terms.matching(&w.template.labels);
+        }
+        let pools = config
+            .node_pools
+            .iter()
+            .map(|p| Pool { name: p.name.clone(), allocatable: p.allocatable, taints: p.taints.clone() })
+            .collect();
+        let mut cluster = ClusterState::new(pools, templates, terms.len());
+        let mut allocatable_total = ResourceVec::ZERO;
+        for (pool_id, pool) in config.node_pools.iter().enumerate() {
+            for _ in 0..pool.count {
+                cluster.add_node(pool_id as u32);
+                allocatable_total.add_assign(&pool.allocatable);
+            }
+        }
+        let mut placement = Placement::new(&config.scheduler, &cluster);
+        for node in 0..cluster.nodes.len() as NodeId {
+            placement.node_changed(&cluster, node);
+        }
+        let workloads = config
+            .workloads
+            .iter()
+            .map(|w| WorkloadState {
+                arrivals: 0,
+                next_scheduled: 0,
+                arrival_rng: streams.stream(&format!("workload/{}/arrivals", w.name)),
+                request_rng: streams.stream(&format!("workload/{}/requests", w.name)),
+                duration_rng: streams.stream(&format!("workload/{}/durations", w.name)),
+                outcome_rng: streams.stream(&format!("workload/{}/outcomes", w.name)),
+            })
+            .collect();
+        let s = &config.scheduler;
+        let queue = SchedulingQueue::new(s.backoff_initial, s.backoff_max, s.max_in_unschedulable);
+        let mut sim = Simulation {
+            events: EventQueue::new(),
+            cluster,
+            placement,
+            queue,
+            pods: Pods::default(),
+            last_failure: Vec::new(),
+            reasons: Vec::new(),
+            reason_ids: HashMap::new(),
+            workloads,
+            scheduler_rng: streams.stream("scheduler"),
+            cycle: None,
+            counters: Counters::default(),
+            latency_total: LatencyHistogram::default(),
+            latency_interval: LatencyHistogram::default(),
+            allocatable_total,
+            requested_total: ResourceVec::ZERO,
+            timeline: Vec::new(),
+            next_sample: SimTime::ZERO + config.sample_interval,
+            finished: false,
+            wake_ups: Vec::new(),
+            config,
+        };
+        sim.schedule_initial_events();
+        Ok(sim)
+    }
+
+    fn schedule_initial_events(&mut self) {
+        let deployment_starts: Vec<Option<SimTime>> = self
+            .config
+            .workloads
+            .iter()
+            .map(|w| match &w.kind {
+                WorkloadKind::Deployment(d) => Some(d.start),
+                WorkloadKind::Job(_) => None,
+            })
+            .collect();
+        for (id, start) in deployment_starts.into_iter().enumerate() {
+            let workload = id as WorkloadId;
+            match start {
+                Some(at) => self.schedule(at, Event::DeploymentCreated { workload }),
+                None => self.schedule_next_arrival(workload, None),
+            }
+        }
+        self.schedule(SimTime::ZERO + SchedulingQueue::FLUSH_INTERVAL, Event::FlushUnschedulable);
+    }
+
+    /// Events are only ever scheduled at or after the current time, so the
+    /// queue's past-event error cannot occur; it is still checked in debug builds.
+    fn schedule(&mut self, at: SimTime, event: Event) {
+        let pushed = self.events.push(at, event);
+        debug_assert!(pushed.is_ok(), "{pushed:?}");
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.events.now()
+    }
+
+    pub fn end(&self) -> SimTime {
+        self.config.end
+    }
+
+    pub fn events_processed(&self) -> u64 {
+        self.counters.events
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Processes up to `max_events` events; returns true once the run is over.
+    /// Splitting a run into batches never changes its results.
+    pub fn run_batch(&mut self, max_events: u64) -> bool {
+        for _ in 0..max_events {
+            match self.events.peek_time() {
+                Some(t) if t <= self.config.end => {
+                    self.take_samples_before(t);
+                    let (now, event) = self.events.pop().expect("peeked");
+                    self.counters.events += 1;
+                    self.handle(now, event);
+                }
+                _ => {
+                    self.take_samples_before(SimTime::MAX);
+                    self.finished = true;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Runs to the end and returns the results.
+    pub fn run(mut self) -> RunOutput {
+        while !self.run_batch(1 << 20) {}
+        self.into_output()
+    }
+
+    fn handle(&mut self, now: SimTime, event: Event) {
+        match event {
+            Event::DeploymentCreated { workload } => self.create_deployment(now, workload),
+            Event::JobArrival { workload } => self.job_arrival(now, workload),
+            Event::CycleDone => self.finish_cycle(now),
+            Event::BackoffExpired { pod } => self.queue.backoff_expired(pod),
+            Event::PodFinished { pod } => self.pod_finished(now, pod),
+            Event::FlushUnschedulable => {
+                self.queue.flush_stale(now, &mut self.wake_ups);
+                self.schedule_wake_ups();
+                self.schedule(now + SchedulingQueue::FLUSH_INTERVAL, Event::FlushUnschedulable);
+            }
+        }
+        self.maybe_start_cycle(now);
+    }
+
+    // --- workloads -------------------------------------------------------
+
+    fn create_deployment(&mut self, now: SimTime, workload: WorkloadId) {
+        let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind else { return };
+        for _ in 0..d.replicas {
+            self.create_pod(now, workload);
+        }
+    }
+
+    fn job_arrival(&mut self, now: SimTime, workload: WorkloadId) {
+        self.create_pod(now, workload);
+        self.workloads[workload as usize].arrivals += 1;
+        self.schedule_next_arrival(workload, Some(now));
+    }
+
+    /// Schedules the job's next arrival after `previous` (None: the first).
+    fn schedule_next_arrival(&mut self, workload: WorkloadId, previous: Option<SimTime>) {
+        let WorkloadKind::Job(job) = &self.config.workloads[workload as usize].kind else { return };
+        let state = &mut self.workloads[workload as usize];
+        if job.max_pods.is_some_and(|max| state.arrivals >= max) {
+            return;
+        }
+        let at = match &job.arrival {
+            ArrivalProcess::Constant { interval } => previous.map_or(job.start, |p| p + *interval),
+            ArrivalProcess::Poisson { mean_interval } => {
+                let gap = exponential_gap(&mut state.arrival_rng, *mean_interval);
+                previous.unwrap_or(job.start) + gap
+            }
+            ArrivalProcess::Schedule { times } => {
+                let Some(&t) = times.get(state.next_scheduled) else { return };
+                state.next_scheduled += 1;
+                t
+            }
+        };
+        if job.stop.is_some_and(|stop| at >= stop) || at > self.config.end {
+            return;
+        }
+        self.schedule(at, Event::JobArrival { workload });
+    }
+
+    fn create_pod(&mut self, now: SimTime, workload: WorkloadId) -> PodId {
+        let requests = self.draw_requests(workload);
+        let pod = self.pods.push(workload, requests, now);
+        self.last_failure.push(NO_REASON);
+        self.counters.pending += 1;
+        let template = &self.cluster.templates[workload as usize];
+        match never_fits_reason(&self.cluster, template, &requests) {
+            Some(reason) => {
+                self.queue.park(pod);
+                self.mark_failed(pod, reason);
+            }
+            None => self.queue.add(pod, template.priority),
+        }
+        pod
+    }
+
+    fn draw_requests(&mut self, workload: WorkloadId) -> ResourceVec {
+        let template = &self.config.workloads[workload as usize].template;
+        let rng = &mut self.workloads[workload as usize].request_rng;
+        let mut requests = ResourceVec::ZERO;
+        for dim in 0..NUM_RESOURCES {
+            requests.0[dim] = match &template.requests[dim] {
+                Request::Fixed(v) => *v,
+                Request::Drawn(d) => d.sample(rng),
+            };
+        }
+        requests.0[PODS] = 1;
+        requests
+    }
+
+    // --- scheduling ------------------------------------------------------
+
+    fn maybe_start_cycle(&mut self, now: SimTime) {
+        if self.cycle.is_some() {
+            return;
+        }
+        let Some(pod) = self.queue.pop() else { return };
+        let p = pod as usize;
+        let result = self.placement.place(&self.cluster, self.pods.workload[p], &self.pods.requests[p], &mut self.scheduler_rng);
+        if let Some(node) = result.node {
+            // Assume the pod on its node now, as kube-scheduler's cache does, so
+            // events during the cycle see the capacity as taken.
+            self.assign(pod, node);
+        }
+        let s = &self.config.scheduler;
+        let cost = s.cycle_base_cost + s.cycle_per_node_cost.saturating_mul(u64::from(result.nodes_evaluated));
+        self.counters.attempts += 1;
+        self.counters.interval_attempts += 1;
+        self.cycle = Some(Cycle { pod, node: result.node, diagnosis: result.diagnosis, epoch_at_start: self.queue.change_epoch() });
+        self.schedule(now + cost, Event::CycleDone);
+    }
+
+    fn finish_cycle(&mut self, now: SimTime) {
+        let Some(cycle) = self.cycle.take() else { return };
+        let p = cycle.pod as usize;
+        self.pods.attempts[p] = self.pods.attempts[p].saturating_add(1);
+        match cycle.node {
+            Some(_) => self.bind(now, cycle.pod),
+            None => {
+                let diagnosis = cycle.diagnosis.unwrap_or_default();
+                let wake_on = wake_on(&diagnosis);
+                let reason = diagnosis.message(&self.config.resource_names);
+                self.mark_failed(cycle.pod, reason);
+                let attempts = self.pods.attempts[p];
+                if let Some(until) = self.queue.failed(cycle.pod, attempts, now, wake_on, cycle.epoch_at_start) {
+                    self.schedule(until, Event::BackoffExpired { pod: cycle.pod });
+                }
+            }
+        }
+    }
+
+    fn mark_failed(&mut self, pod: PodId, reason: String) {
+        let next_id = self.reasons.len() as u32;
+        let id = *self.reason_ids.entry(reason).or_insert_with_key(|r| {
+            self.reasons.push(r.clone());
+            next_id
+        });
+        if self.last_failure[pod as usize] == NO_REASON {
+            self.counters.unschedulable += 1;
+        }
+        self.last_failure[pod as usize] = id;
+    }
+
+    fn bind(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        self.queue.done(pod);
+        if self.last_failure[p] != NO_REASON {
+            self.last_failure[p] = NO_REASON;
+            self.counters.unschedulable -= 1;
+        }
+        self.pods.bound[p] = now;
+        // Without a control plane the kubelet starts the pod the moment it is bound.
+        self.pods.started[p] = now;
+        self.pods.phase[p] = PodPhase::Running;
+        self.counters.pending -= 1;
+        self.counters.running += 1;
+        self.counters.binds += 1;
+        self.counters.interval_binds += 1;
+        let latency = now - self.pods.created[p];
+        self.latency_total.record(latency);
+        self.latency_interval.record(latency);
+        let workload = self.pods.workload[p] as usize;
+        if let WorkloadKind::Job(job) = &self.config.workloads[workload].kind {
+            let run_for = SimDuration(job.duration.sample(&mut self.workloads[workload].duration_rng));
+            self.schedule(now + run_for, Event::PodFinished { pod });
+        }
+    }
+
+    fn assign(&mut self, pod: PodId, node: NodeId) {
+        let p = pod as usize;
+        self.pods.node[p] = node;
+        self.cluster.assign(self.pods.workload[p], &self.pods.requests[p], node);
+        self.requested_total.add_assign(&self.pods.requests[p]);
+        self.placement.node_changed(&self.cluster, node);
+    }
+
+    fn pod_finished(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        let workload = self.pods.workload[p] as usize;
+        let failure_probability = match &self.config.workloads[workload].kind {
+            WorkloadKind::Job(job) => job.failure_probability,
+            WorkloadKind::Deployment(_) => 0.0,
+        };
+        let failed = failure_probability > 0.0 && self.workloads[workload].outcome_rng.random::<f64>() < failure_probability;
+        self.pods.phase[p] = if failed { PodPhase::Failed } else { PodPhase::Succeeded };
+        self.pods.finished[p] = now;
+        self.counters.running -= 1;
+        if failed {
+            self.counters.failed += 1;
+        } else {
+            self.counters.succeeded += 1;
+        }
+        let node = self.pods.node[p];
+        self.cluster.unassign(self.pods.workload[p], &self.pods.requests[p], node);
+        self.requested_total.sub_assign(&self.pods.requests[p]);
+        self.placement.node_changed(&self.cluster, node);
+        self.queue.on_pod_deleted(now, &mut self.wake_ups);
+        self.schedule_wake_ups();
+    }
+
+    fn schedule_wake_ups(&mut self) {
+        let mut wake_ups = std::mem::take(&mut self.wake_ups);
+        for (at, pod) in wake_ups.drain(..) {
+            self.schedule(at, Event::BackoffExpired { pod });
+        }
+        self.wake_ups = wake_ups;
+    }
+
+    // --- observation -----------------------------------------------------
+
+    fn take_samples_before(&mut self, next_event: SimTime) {
+        while self.next_sample < next_event && self.next_sample <= self.config.end {
+            self.push_sample(self.next_sample);
+            let next = self.next_sample + self.config.sample_interval;
+            self.next_sample = if self.next_sample < self.config.end && next > self.config.end { self.config.end } else { next };
+        }
+    }
+
+    fn push_sample(&mut self, time: SimTime) {
+        let c = &self.counters;
+        let nodes_ready = self.cluster.nodes.ready.iter().filter(|&&r| r).count() as u64;
+        self.timeline.push(TimelineSample {
+            time,
+            nodes_total: self.cluster.nodes.len() as u64,
+            nodes_ready,
+            pods_pending: c.pending,
+            pods_running: c.running,
+            pods_succeeded: c.succeeded,
+            pods_failed: c.failed,
+            pods_unschedulable: c.unschedulable,
+            cpu_requested_millis: self.requested_total.0[CPU],
+            cpu_allocatable_millis: self.allocatable_total.0[CPU],
+            memory_requested_bytes: self.requested_total.0[MEMORY],
+            memory_allocatable_bytes: self.allocatable_total.0[MEMORY],
+            scheduling_attempts: c.interval_attempts,
+            binds: c.interval_binds,
+            scheduling_latency_p50: self.latency_interval.quantile(0.5),
+            scheduling_latency_p99: self.latency_interval.quantile(0.99),
+        });
+        self.counters.interval_attempts = 0;
+        self.counters.interval_binds = 0;
+        self.latency_interval.clear();
+    }
+
+    /// The results; call after the run finished (or to inspect a partial run).
+    pub fn into_output(self) -> RunOutput {
+        let unschedulable = self.unschedulable_groups();
+        let c = &self.counters;
+        let summary = RunSummary {
+            scenario: self.config.name.clone(),
+            seed: self.config.seed,
+            simulated_span: self.config.end - SimTime::ZERO,
+            nodes_total: self.cluster.nodes.len() as u64,
+            pods_total: self.pods.len() as u64,
+            pods_pending: c.pending,
+            pods_running: c.running,
+            pods_succeeded: c.succeeded,
+            pods_failed: c.failed,
+            events_processed: c.events,
+            scheduling_attempts: c.attempts,
+            binds: c.binds,
+            scheduling_latency: self.latency_total.clone(),
+            unschedulable,
+        };
+        let pods = self.config.record_pods.then(|| pod_records(&self.pods));
+        RunOutput {
+            summary,
+            timeline: self.timeline,
+            workload_names: self.config.workloads.iter().map(|w| w.name.clone()).collect(),
+            node_pool_names: self.config.node_pools.iter().map(|p| p.name.clone()).collect(),
+            pods,
+        }
+    }
+
+    fn unschedulable_groups(&self) -> Vec<UnschedulableGroup> {
+        let mut groups: BTreeMap<(WorkloadId, u32), u64> = BTreeMap::new();
+        for (p, &reason) in self.last_failure.iter().enumerate() {
+            if reason != NO_REASON && self.pods.phase[p] == PodPhase::Pending {
+                *groups.entry((self.pods.workload[p], reason)).or_default() += 1;
+            }
+        }
+        groups
+            .into_iter()
+            .map(|((workload, reason), pods)| UnschedulableGroup {
+                workload: self.config.workloads[workload as usize].name.clone(),
+                pods,
+                never_fits: self.reasons[reason as usize].starts_with(NEVER_FITS_PREFIX),
+                reason: self.reasons[reason as usize].clone(),
+            })
+            .collect()
+    }
+
+    /// Read access for tests and future controllers.
+    pub fn cluster(&self) -> &ClusterState {
+        &self.cluster
+    }
+
+    pub fn pods(&self) -> &Pods {
+        &self.pods
+    }
+
+    pub fn queue_state(&self, pod: PodId) -> QueueState {
+        self.queue.state(pod)
+    }
+}
+
+const NEVER_FITS_PREFIX: &str = "never fits: ";
+
+/// Why a pod can never be placed on any node of any pool, if so: no pool
+/// passes its taint/affinity filters, or its requests exceed the allocatable
+/// of every pool that does.
+fn never_fits_reason(cluster: &ClusterState, template: &CompiledTemplate, requests: &ResourceVec) -> Option<String> {
+    let admitting: Vec<&Pool> =
+        cluster.pools.iter().zip(&template.pool_filter).filter(|(_, f)| f.is_none()).map(|(p, _)| p).collect();
+    if admitting.is_empty() {
+        let why = match template.pool_filter.first().copied().flatten() {
+            Some(FilterReason::UntoleratedTaint(_)) | Some(FilterReason::NodeAffinity) | None => {
+                "no node pool passes the pod's node selector, affinity and tolerations"
+            }
+            Some(_) => "no node pool admits the pod",
+        };
+        return Some(format!("{NEVER_FITS_PREFIX}{why}"));
+    }
+    if admitting.iter().any(|p| ResourceVec::ZERO.fits_with(requests, &p.allocatable)) {
+        return None;
+    }
+    let mut shortfalls = Vec::new();
+    for dim in 0..NUM_RESOURCES {
+        let largest = admitting.iter().map(|p| p.allocatable.0[dim]).max().unwrap_or(0);
+        if requests.0[dim] > largest {
+            shortfalls.push(format!(
+                "{} requested {} > largest allocatable {}",
+                dim_name(dim),
+                format_amount(dim, requests.0[dim]),
+                format_amount(dim, largest)
+            ));
+        }
+    }
+    if shortfalls.is_empty() {
+        shortfalls.push("no single node pool has room for all of its requests".into());
+    }
+    Some(format!("{NEVER_FITS_PREFIX}requests exceed every node pool that admits the pod: {}", shortfalls.join("; ")))
+}
+
+fn dim_name(dim: usize) -> String {
+    match dim {
+        CPU => "cpu".into(),
+        MEMORY => "memory".into(),
+        crate::resources::EPHEMERAL_STORAGE => "ephemeral-storage".into(),
+        PODS => "pods".into(),
+        d => format!("extended resource #{}", d - crate::resources::FIRST_EXTENDED),
+    }
+}
+
+fn wake_on(diagnosis: &Diagnosis) -> WakeOn {
+    if diagnosis.insufficient.iter().any(|&c| c > 0) || diagnosis.anti_affinity > 0 {
+        WakeOn::PodDeleted
+    } else {
+        WakeOn::NodeChange
+    }
+}
+
+fn exponential_gap(rng: &mut SimRng, mean: SimDuration) -> SimDuration {
+    // Inverse transform on (0, 1]; 1 - u avoids ln(0).
+    let u: f64 = rng.random();
+    SimDuration::from_secs_f64(-(1.0 - u).ln() * mean.as_secs_f64())
+}
+
+fn pod_records(pods: &Pods) -> Vec<PodRecord> {
+    let when = |t: SimTime| (t != NEVER).then_some(t);
+    (0..pods.len())
+        .map(|p| PodRecord {
+            id: p as u32,
+            workload: pods.workload[p],
+            created: pods.created[p],
+            bound: when(pods.bound[p]),
+            started: when(pods.started[p]),
+            finished: when(pods.finished[p]),
+            node: (pods.node[p] != NO_NODE).then_some(pods.node[p]),
+            phase: pods.phase[p],
+        })
+        .collect()
+}

@@ -1,0 +1,233 @@
+//! Behaviour of the whole simulation on small hand-built clusters.
+
+use ksim_core::cluster::PodPhase;
+use ksim_core::config::*;
+use ksim_core::distribution::Distribution;
+use ksim_core::metrics::RunOutput;
+use ksim_core::resources::{ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
+use ksim_core::sim::Simulation;
+use ksim_core::time::{SimDuration, SimTime};
+
+const GI: u64 = 1 << 30;
+
+fn secs(s: u64) -> SimDuration {
+    SimDuration::from_secs(s)
+}
+
+fn pool(name: &str, count: u32, cpu_millis: u64, memory_bytes: u64) -> NodePoolSpec {
+    let mut allocatable = ResourceVec::ZERO;
+    allocatable.0[CPU] = cpu_millis;
+    allocatable.0[MEMORY] = memory_bytes;
+    allocatable.0[PODS] = 110;
+    NodePoolSpec { name: name.into(), count, allocatable, labels: vec![], taints: vec![] }
+}
+
+fn template(cpu_millis: u64, memory_bytes: u64) -> PodTemplate {
+    let mut requests: [Request; NUM_RESOURCES] = std::array::from_fn(|_| Request::Fixed(0));
+    requests[CPU] = Request::Fixed(cpu_millis);
+    requests[MEMORY] = Request::Fixed(memory_bytes);
+    requests[PODS] = Request::Fixed(1);
+    PodTemplate {
+        requests,
+        priority: 0,
+        labels: vec![],
+        node_selector: vec![],
+        node_affinity: vec![],
+        tolerations: vec![],
+        anti_affinity: vec![],
+    }
+}
+
+fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) -> WorkloadSpec {
+    WorkloadSpec {
+        name: name.into(),
+        kind: WorkloadKind::Job(JobSpec {
+            arrival: ArrivalProcess::Schedule { times: times_s.iter().map(|&t| SimTime::ZERO + secs(t)).collect() },
+            start: SimTime::ZERO,
+            stop: None,
+            max_pods: None,
+            duration: Distribution::constant(secs(duration_s).0 as f64).unwrap(),
+            failure_probability: 0.0,
+        }),
+        template,
+    }
+}
+
+fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadSpec {
+    WorkloadSpec { name: name.into(), kind: WorkloadKind::Deployment(DeploymentSpec { replicas, start: SimTime::ZERO }), template }
+}
+
+fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) -> SimConfig {
+    let scheduler = SchedulerConfig {
+        cycle_base_cost: SimDuration::from_millis(1),
+        cycle_per_node_cost: SimDuration::ZERO,
+        ..SchedulerConfig::default()
+    };
+    SimConfig {
+        name: "test".into(),
+        seed: 1,
+        end: SimTime::ZERO + secs(end_s),
+        sample_interval: secs(10),
+        resource_names: ResourceNames::new(vec![]).unwrap(),
+        node_pools: pools,
+        workloads,
+        scheduler,
+        record_pods: true,
+    }
+}
+
+fn run(config: SimConfig) -> RunOutput {
+    Simulation::new(config).expect("valid config").run()
+}
+
+#[test]
+fn a_job_pod_binds_after_one_cycle_and_succeeds_after_its_duration() {
+    let out = run(config(vec![pool("p", 1, 4000, 8 * GI)], vec![job("j", template(1000, GI), &[5], 30)], 60));
+    let pod = &out.pods.as_ref().unwrap()[0];
+    assert_eq!(pod.created, SimTime::ZERO + secs(5));
+    assert_eq!(pod.bound, Some(SimTime::ZERO + secs(5) + SimDuration::from_millis(1)));
+    assert_eq!(pod.finished, Some(pod.bound.unwrap() + secs(30)));
+    assert_eq!(pod.phase, PodPhase::Succeeded);
+    assert_eq!(out.summary.pods_succeeded, 1);
+    assert_eq!(out.summary.binds, 1);
+    let last = out.timeline.last().unwrap();
+    assert_eq!(last.cpu_requested_millis, 0, "resources are released when the pod finishes");
+}
+
+#[test]
+fn a_pod_larger_than_every_node_is_reported_and_never_attempted() {
+    let out = run(config(vec![pool("p", 3, 4000, 256 * GI)], vec![job("huge", template(1000, 1 << 40), &[0], 10)], 60));
+    assert_eq!(out.summary.scheduling_attempts, 0);
+    assert_eq!(out.summary.pods_pending, 1);
+    let group = &out.summary.unschedulable[0];
+    assert_eq!((group.workload.as_str(), group.pods, group.never_fits), ("huge", 1, true));
+    assert!(group.reason.contains("memory requested 1Ti > largest allocatable 256Gi"), "{}", group.reason);
+    assert_eq!(out.timeline.last().unwrap().pods_unschedulable, 1);
+}
+
+#[test]
+fn pods_waiting_for_capacity_bind_when_capacity_frees() {
+    // Two 1-cpu nodes, four 1-cpu pods of 10 s: two wait for the first two to finish.
+    let out = run(config(vec![pool("p", 2, 1000, 8 * GI)], vec![job("j", template(1000, GI), &[0, 0, 0, 0], 10)], 60));
+    let pods = out.pods.unwrap();
+    assert!(pods.iter().all(|p| p.phase == PodPhase::Succeeded), "{pods:?}");
+    let late: Vec<_> = pods.iter().filter(|p| p.bound.unwrap() >= SimTime::ZERO + secs(10)).collect();
+    assert_eq!(late.len(), 2);
+    for p in late {
+        // Freed at 10.002 s (first binds at 1 ms and 2 ms); the failed pods' backoff (1 s) is over by then.
+        assert!(p.bound.unwrap() < SimTime::ZERO + secs(11), "{p:?}");
+    }
+    assert!(out.summary.scheduling_attempts >= 6);
+    assert!(out.summary.unschedulable.is_empty());
+}
+
+#[test]
+fn unschedulable_reasons_follow_upstream_messages() {
+    let mut t = template(1000, GI);
+    t.labels = vec![Label { key: "app".into(), value: "web".into() }];
+    t.anti_affinity = vec![AntiAffinityTerm { match_labels: t.labels.clone() }];
+    let out = run(config(vec![pool("p", 3, 8000, 8 * GI)], vec![deployment("web", t, 5)], 60));
+    assert_eq!(out.summary.pods_running, 3);
+    assert_eq!(out.summary.pods_pending, 2);
+    let group = &out.summary.unschedulable[0];
+    assert_eq!(group.pods, 2);
+    assert!(!group.never_fits);
+    assert_eq!(group.reason, "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.");
+}
+
+#[test]
+fn scheduling_cost_limits_throughput() {
+    let mut c = config(vec![pool("p", 100, 64_000, 256 * GI)], vec![deployment("d", template(10, 1 << 20), 1000)], 60);
+    c.scheduler.cycle_base_cost = SimDuration::from_millis(10);
+    let out = run(c);
+    let last_bind = out.pods.unwrap().iter().filter_map(|p| p.bound).max().unwrap();
+    assert_eq!(last_bind, SimTime::ZERO + secs(10), "1000 pods at 10 ms each");
+    assert_eq!(out.summary.binds, 1000);
+}
+
+#[test]
+fn higher_priority_pods_are_scheduled_first() {
+    let mut high = template(100, GI);
+    high.priority = 100;
+    let out = run(config(
+        vec![pool("p", 1, 64_000, 256 * GI)],
+        vec![deployment("low", template(100, GI), 5), deployment("high", high, 5)],
+        60,
+    ));
+    let pods = out.pods.unwrap();
+    let high_last = pods.iter().filter(|p| p.workload == 1).filter_map(|p| p.bound).max().unwrap();
+    // The first low pod is already in flight when the high deployment appears; no other may pass.
+    let low_before = pods.iter().filter(|p| p.workload == 0).filter(|p| p.bound.unwrap() < high_last).count();
+    assert_eq!(low_before, 1);
+}
+
+#[test]
+fn timeline_rows_cover_the_run_and_conserve_pods() {
+    let times: Vec<u64> = (0..50).collect();
+    let out = run(config(vec![pool("p", 2, 2000, 8 * GI)], vec![job("j", template(500, GI), &times, 7)], 95));
+    let rows: Vec<u64> = out.timeline.iter().map(|s| s.time.0 / 1_000_000_000).collect();
+    assert_eq!(rows, vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 95]);
+    for s in &out.timeline {
+        let created = (s.time.0 / 1_000_000_000 + 1).min(50);
+        assert_eq!(s.pods_pending + s.pods_running + s.pods_succeeded + s.pods_failed, created, "{s:?}");
+        assert!(s.cpu_requested_millis <= s.cpu_allocatable_millis);
+    }
+    let binds: u64 = out.timeline.iter().map(|s| s.binds).sum();
+    assert_eq!(binds, out.summary.binds);
+}
+
+fn poisson_config(seed: u64) -> SimConfig {
+    let mut t = template(0, GI);
+    t.requests[CPU] = Request::Drawn(Distribution::uniform(100.0, 2000.0).unwrap());
+    let w = WorkloadSpec {
+        name: "stream".into(),
+        kind: WorkloadKind::Job(JobSpec {
+            arrival: ArrivalProcess::Poisson { mean_interval: SimDuration::from_millis(100) },
+            start: SimTime::ZERO,
+            stop: None,
+            max_pods: Some(2000),
+            duration: Distribution::log_normal(secs(20).0 as f64, 1.0).unwrap(),
+            failure_probability: 0.1,
+        }),
+        template: t,
+    };
+    let mut c = config(vec![pool("p", 20, 8000, 32 * GI)], vec![w], 300);
+    c.seed = seed;
+    c
+}
+
+#[test]
+fn same_seed_same_results_other_seed_other_results() {
+    let a = run(poisson_config(7));
+    let b = run(poisson_config(7));
+    let c = run(poisson_config(8));
+    assert_eq!(a.pods, b.pods);
+    assert_eq!(a.timeline, b.timeline);
+    assert_eq!(a.summary, b.summary);
+    assert_ne!(a.pods, c.pods);
+    assert!(a.summary.pods_failed > 0 && a.summary.pods_succeeded > 0);
+}
+
+#[test]
+fn batching_a_run_does_not_change_it() {
+    let whole = run(poisson_config(3));
+    let mut sim = Simulation::new(poisson_config(3)).unwrap();
+    while !sim.run_batch(7) {}
+    let batched = sim.into_output();
+    assert_eq!(whole.pods, batched.pods);
+    assert_eq!(whole.timeline, batched.timeline);
+}
+
+#[test]
+fn job_arrivals_respect_count_and_stop() {
+    let mut c = poisson_config(1);
+    if let WorkloadKind::Job(j) = &mut c.workloads[0].kind {
+        j.max_pods = None;
+        j.stop = Some(SimTime::ZERO + secs(10));
+    }
+    let out = run(c);
+    let pods = out.pods.unwrap();
+    assert!(pods.iter().all(|p| p.created < SimTime::ZERO + secs(10)));
+    // About 100 arrivals expected in 10 s at 10/s.
+    assert!((60..=140).contains(&pods.len()), "{}", pods.len());
+}
