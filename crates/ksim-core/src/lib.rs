@@ -15,3 +15,4 @@ pub mod rng;
 pub mod scheduler;
 pub mod time;
 pub mod sim;
+pub mod estimate;

@@ -231,3 +231,22 @@ fn job_arrivals_respect_count_and_stop() {
     // About 100 arrivals expected in 10 s at 10/s.
     assert!((60..=140).contains(&pods.len()), "{}", pods.len());
 }
+
+#[test]
+fn memory_estimate_grows_with_nodes_and_expected_pods() {
+    use ksim_core::estimate::estimate_memory;
+    let small = estimate_memory(&poisson_config(1));
+    assert_eq!(small.expected_pods, 2000, "capped by max_pods");
+    assert_eq!(small.nodes, 20);
+    let mut big = poisson_config(1);
+    big.node_pools[0].count = 1_000_000;
+    if let WorkloadKind::Job(j) = &mut big.workloads[0].kind {
+        j.max_pods = None;
+    }
+    big.end = SimTime::ZERO + secs(3600);
+    let estimate = estimate_memory(&big);
+    assert_eq!(estimate.expected_pods, 36_001, "one arrival per 100 ms over an hour, plus the first");
+    assert!(estimate.bytes > small.bytes * 100);
+    big.node_pools[0].count = u32::MAX;
+    assert!(estimate_memory(&big).bytes > 512 << 30, "4 billion nodes cannot fit a laptop");
+}
