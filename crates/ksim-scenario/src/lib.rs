@@ -1,1 +1,131 @@
+//! Reads a TOML scenario file into a validated [`SimConfig`].
+//!
+//! Validation collects every problem it can find (unknown keys, wrong types,
+//! bad units, impossible combinations) instead of stopping at the first, and
+//! each problem names the file, line, column and dotted key path. Nothing in
+//! here panics on user input.
+//!
+//! The schema is documented in `docs/scenario.md`.
 
+mod checks;
+mod distributions;
+pub mod duration;
+mod names;
+mod pools;
+pub mod quantity;
+mod reader;
+mod simulation;
+mod workloads;
+
+use std::fmt;
+use std::path::Path;
+
+use ksim_core::config::SimConfig;
+
+/// A scenario that passed validation.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub config: SimConfig,
+    /// Things that are valid but probably not what the author meant
+    /// (e.g. a workload no node can ever fit).
+    pub warnings: Vec<String>,
+}
+
+/// One thing wrong with a scenario file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    /// 1-based.
+    pub line: Option<usize>,
+    /// 1-based, in characters.
+    pub column: Option<usize>,
+    /// Dotted path such as `node_pools[0].cpu`; empty for the whole file.
+    pub key_path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        if !self.key_path.is_empty() {
+            write!(f, ": {}", self.key_path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Everything wrong with a scenario file, in document order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates the scenario at `path`.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, &file),
+        Err(e) => Err(ScenarioError {
+            problems: vec![Problem {
+                file: file.clone(),
+                line: None,
+                column: None,
+                key_path: String::new(),
+                message: format!("cannot read scenario file `{file}`: {e}"),
+            }],
+        }),
+    }
+}
+
+/// Validates scenario `text`; `file` is only used in messages.
+pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let document = match toml_edit::ImDocument::parse(text) {
+        Ok(document) => document,
+        Err(e) => {
+            let (line, column) = match e.span() {
+                Some(span) => {
+                    let (line, column) = reader::line_column(text, span.start);
+                    (Some(line), Some(column))
+                }
+                None => (None, None),
+            };
+            let message = e
+                .message()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ScenarioError {
+                problems: vec![Problem {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    key_path: String::new(),
+                    message: format!("TOML syntax error: {message}"),
+                }],
+            });
+        }
+    };
+    let mut ctx = reader::Ctx::new(text, file);
+    let config = simulation::read_document(&mut ctx, document.as_table());
+    ctx.finish(config)
+}
