@@ -1,0 +1,128 @@
+//! `ksim run`.
+
+use crate::progress::Progress;
+use anyhow::{bail, Context, Result};
+use ksim_core::estimate::estimate_memory;
+use ksim_core::sim::Simulation;
+use ksim_output::{prepare_out_dir, write_run, RunInfo, WriteOptions};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// Output directory [default: results/<scenario name>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overrides the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Overwrite a non-empty output directory.
+    #[arg(long)]
+    force: bool,
+    /// Also write pods.csv, one row per pod (can be millions of rows).
+    #[arg(long)]
+    pods_csv: bool,
+    /// Skip the PNG and SVG plots.
+    #[arg(long)]
+    no_plots: bool,
+    /// Refuse scenarios estimated to need more memory than this many GiB
+    /// [default: the memory available on this machine].
+    #[arg(long)]
+    max_memory_gib: Option<f64>,
+}
+
+/// Simulated events processed between progress updates.
+const EVENTS_PER_BATCH: u64 = 200_000;
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let scenario = crate::validate::load(&args.scenario)?;
+    for warning in &scenario.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let mut config = scenario.config;
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    config.record_pods |= args.pods_csv;
+    check_memory(&config, args.max_memory_gib)?;
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&config.name));
+    prepare_out_dir(&out, args.force)?;
+
+    let started = Instant::now();
+    let mut sim = Simulation::new(config).with_context(|| format!("{}: invalid scenario", args.scenario.display()))?;
+    let mut progress = Progress::new(sim.end());
+    while !sim.run_batch(EVENTS_PER_BATCH) {
+        progress.update(sim.now(), sim.events_processed(), started.elapsed());
+    }
+    progress.finish(sim.events_processed(), started.elapsed());
+    let output = sim.into_output();
+    let wall_time_s = started.elapsed().as_secs_f64();
+    let info = RunInfo {
+        wall_time_s,
+        events_per_s: output.summary.events_processed as f64 / wall_time_s.max(1e-9),
+        ksim_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let options = WriteOptions { pods_csv: args.pods_csv || output.pods.is_some(), plots: !args.no_plots };
+    let written = write_run(&out, &output, &info, &options)?;
+    print_result(&output.summary, &info, &written);
+    Ok(())
+}
+
+fn check_memory(config: &ksim_core::config::SimConfig, max_memory_gib: Option<f64>) -> Result<()> {
+    let estimate = estimate_memory(config);
+    let limit_bytes = match max_memory_gib {
+        Some(gib) => Some((gib * (1u64 << 30) as f64) as u64),
+        None => available_memory_bytes(),
+    };
+    let Some(limit) = limit_bytes else { return Ok(()) };
+    if estimate.bytes > limit {
+        bail!(
+            "scenario `{}` would need about {:.1} GiB ({} nodes, about {} pods) but only {:.1} GiB is available; \
+             reduce node or pod counts, or pass --max-memory-gib if the estimate is too cautious",
+            config.name,
+            gib(estimate.bytes),
+            estimate.nodes,
+            estimate.expected_pods,
+            gib(limit)
+        );
+    }
+    Ok(())
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+/// MemAvailable from /proc/meminfo; None where that file does not exist.
+fn available_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn print_result(summary: &ksim_core::metrics::RunSummary, info: &RunInfo, written: &[PathBuf]) {
+    println!(
+        "{}: {} nodes, {} pods ({} running, {} succeeded, {} failed, {} pending) in {:.1} s simulated",
+        summary.scenario,
+        summary.nodes_total,
+        summary.pods_total,
+        summary.pods_running,
+        summary.pods_succeeded,
+        summary.pods_failed,
+        summary.pods_pending,
+        summary.simulated_span.as_secs_f64()
+    );
+    println!(
+        "{} events in {:.2} s wall ({:.0} events/s)",
+        summary.events_processed, info.wall_time_s, info.events_per_s
+    );
+    for group in &summary.unschedulable {
+        println!("unschedulable: {} pod(s) of `{}`: {}", group.pods, group.workload, group.reason);
+    }
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+}
