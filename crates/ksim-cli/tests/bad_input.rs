@@ -1,0 +1,128 @@
+//! Bad input: a clear one-line error naming file, line and key, a non-zero
+//! exit, never a panic.
+
+mod common;
+use common::*;
+
+fn write_scenario(name: &str, text: &str) -> String {
+    let path = temp_dir(name).join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const VALID: &str = r#"[simulation]
+name = "t"
+duration = "1m"
+
+[[node_pools]]
+name = "p"
+count = 2
+cpu = "4"
+memory = "16Gi"
+
+[[workloads]]
+name = "w"
+kind = "deployment"
+replicas = 3
+[workloads.pod]
+cpu = "1"
+memory = "1Gi"
+"#;
+
+/// Runs `ksim validate` on the text and returns stderr, asserting failure without panic.
+fn rejected(name: &str, text: &str) -> String {
+    let path = write_scenario(name, text);
+    let out = ksim(&["validate", &path]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "accepted:\n{text}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("scenario.toml"), "error names the file: {err}");
+    err
+}
+
+#[test]
+fn the_valid_base_scenario_is_accepted() {
+    let out = ksim(&["validate", &write_scenario("valid", VALID)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not modelled"), "{text}");
+}
+
+#[test]
+fn missing_file() {
+    let out = ksim(&["run", "/nonexistent/dir/scenario.toml"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/nonexistent/dir/scenario.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn toml_syntax_error_names_the_line() {
+    let err = rejected("syntax", &VALID.replace("count = 2", "count = = 2"));
+    assert!(err.contains("scenario.toml:7"), "{err}");
+}
+
+#[test]
+fn misspelled_key_suggests_the_nearest() {
+    let err = rejected("typo", &VALID.replace("count = 2", "cout = 2"));
+    assert!(err.contains(":7") && err.contains("cout") && err.contains("count"), "{err}");
+}
+
+#[test]
+fn wrong_units_are_explained() {
+    let err = rejected("unit-mem", &VALID.replace("memory = \"16Gi\"", "memory = \"16GB\""));
+    assert!(err.contains("node_pools[0].memory") && err.contains("16Gi"), "{err}");
+    let err = rejected("unit-dur", &VALID.replace("duration = \"1m\"", "duration = \"5 minutes\""));
+    assert!(err.contains("simulation.duration"), "{err}");
+}
+
+#[test]
+fn zero_and_negative_counts_are_refused() {
+    let err = rejected("zero-count", &VALID.replace("count = 2", "count = 0"));
+    assert!(err.contains("node_pools[0].count"), "{err}");
+    let err = rejected("negative", &VALID.replace("replicas = 3", "replicas = -3"));
+    assert!(err.contains("workloads[0].replicas"), "{err}");
+}
+
+#[test]
+fn zero_allocatable_is_refused() {
+    let err = rejected("zero-alloc", &VALID.replace("cpu = \"4\"", "cpu = \"0\""));
+    assert!(err.contains("node_pools[0]"), "{err}");
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let text = VALID.replace("count = 2", "cout = 2").replace("memory = \"1Gi\"", "memory = \"1GB\"");
+    let err = rejected("several", &text);
+    assert!(err.contains("cout") && err.contains("1GB"), "{err}");
+}
+
+#[test]
+fn a_scenario_too_large_for_memory_is_refused_up_front() {
+    let path = write_scenario("huge", &VALID.replace("count = 2", "count = 4000000000"));
+    let out_dir = temp_dir("huge-out").join("out");
+    let out = ksim(&["run", &path, "--out", out_dir.to_str().unwrap(), "--max-memory-gib", "1"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains("GiB"), "{err}");
+    assert!(!out_dir.exists(), "nothing written for a refused run");
+}
+
+#[test]
+fn a_non_empty_output_directory_needs_force() {
+    let scenario = write_scenario("force", VALID);
+    let dir = temp_dir("force-out");
+    std::fs::write(dir.join("keep.txt"), "earlier results").unwrap();
+    let out = ksim(&["run", &scenario, "--out", dir.to_str().unwrap(), "--no-plots"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "earlier results");
+    let out = ksim(&["run", &scenario, "--out", dir.to_str().unwrap(), "--no-plots", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(dir.join("summary.json").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind");
+}

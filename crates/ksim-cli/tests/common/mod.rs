@@ -1,0 +1,56 @@
+//! Helpers shared by the CLI's integration tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn ksim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ksim")).args(args).output().expect("ksim binary runs")
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A fresh, empty directory under the system temp dir, unique per test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ksim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn scenario_path(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(name).display().to_string()
+}
+
+pub fn repo_path(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative).display().to_string()
+}
+
+/// FNV-1a 64: a stable checksum without another dependency.
+pub fn checksum(bytes: &[u8]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// summary.json without its `run` object (wall time, events/s, version), which measures the machine.
+pub fn summary_without_run(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    ksim_output::summary_without_run(&text).unwrap()
+}
+
+/// Runs a scenario into a fresh directory and asserts success.
+pub fn run_ok(scenario: &str, name: &str, extra: &[&str]) -> PathBuf {
+    let dir = temp_dir(name);
+    let out = dir.join("out");
+    let mut args = vec!["run", scenario, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let result = ksim(&args);
+    assert!(result.status.success(), "ksim {args:?} failed:\n{}", stderr(&result));
+    out
+}
