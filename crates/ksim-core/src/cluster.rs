@@ -185,9 +185,15 @@ pub struct Nodes {
     pub pool: Vec<PoolId>,
     pub requested: Vec<ResourceVec>,
     pub ready: Vec<bool>,
+    ready_count: u64,
 }
 
 impl Nodes {
+    /// Nodes currently ready, kept as a counter so sampling never scans nodes.
+    pub fn ready_count(&self) -> u64 {
+        self.ready_count
+    }
+
     pub fn len(&self) -> usize {
         self.pool.len()
     }
@@ -285,6 +291,7 @@ impl ClusterState {
         self.nodes.pool.push(pool);
         self.nodes.requested.push(ResourceVec::ZERO);
         self.nodes.ready.push(true);
+        self.nodes.ready_count += 1;
         self.anti_affinity.add_node();
         id
     }

@@ -451,11 +451,10 @@ impl Simulation {
 
     fn push_sample(&mut self, time: SimTime) {
         let c = &self.counters;
-        let nodes_ready = self.cluster.nodes.ready.iter().filter(|&&r| r).count() as u64;
         self.timeline.push(TimelineSample {
             time,
             nodes_total: self.cluster.nodes.len() as u64,
-            nodes_ready,
+            nodes_ready: self.cluster.nodes.ready_count(),
             pods_pending: c.pending,
             pods_running: c.running,
             pods_succeeded: c.succeeded,
