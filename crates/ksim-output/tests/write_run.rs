@@ -1,0 +1,485 @@
+//! End-to-end tests of `prepare_out_dir` and `write_run` on a small,
+//! hand-built run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ksim_core::cluster::PodPhase;
+use ksim_core::metrics::{
+    LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
+};
+use ksim_core::time::{SimDuration, SimTime};
+use ksim_output::{
+    prepare_out_dir, summary_without_run, write_run, OutputError, RunInfo, WriteOptions,
+};
+
+/// A fresh directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let unique = format!(
+            "ksim-output-{label}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = std::env::temp_dir().join(unique);
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime(s * 1_000_000_000)
+}
+
+fn sample(time: SimTime, running: u64, pending: u64) -> TimelineSample {
+    TimelineSample {
+        time,
+        nodes_total: 3,
+        nodes_ready: 2,
+        pods_pending: pending,
+        pods_running: running,
+        pods_succeeded: 1,
+        pods_failed: 0,
+        pods_unschedulable: pending / 2,
+        cpu_requested_millis: running * 500,
+        cpu_allocatable_millis: 6_000,
+        memory_requested_bytes: running << 30,
+        memory_allocatable_bytes: 24 << 30,
+        scheduling_attempts: 7,
+        binds: 4,
+        scheduling_latency_p50: Some(SimDuration(1_234_567)),
+        scheduling_latency_p99: None,
+    }
+}
+
+fn latency(values_ms: &[u64]) -> LatencyHistogram {
+    let mut h = LatencyHistogram::default();
+    for &ms in values_ms {
+        h.record(SimDuration::from_millis(ms));
+    }
+    h
+}
+
+fn small_run() -> RunOutput {
+    RunOutput {
+        summary: RunSummary {
+            scenario: "small".to_string(),
+            seed: 42,
+            simulated_span: SimDuration::from_millis(60_500),
+            nodes_total: 3,
+            pods_total: 3,
+            pods_pending: 1,
+            pods_running: 1,
+            pods_succeeded: 1,
+            pods_failed: 0,
+            events_processed: 99,
+            scheduling_attempts: 5,
+            binds: 2,
+            scheduling_latency: latency(&[2, 40, 900, 15_000]),
+            unschedulable: vec![UnschedulableGroup {
+                workload: "big, batch".to_string(),
+                pods: 1,
+                never_fits: true,
+                reason: "Insufficient cpu".to_string(),
+            }],
+        },
+        timeline: vec![
+            sample(secs(0), 0, 3),
+            sample(SimTime(30_000_400_000), 2, 1),
+            sample(SimTime(60_500_000_000), 1, 1),
+        ],
+        workload_names: vec!["web".to_string(), "big, batch".to_string()],
+        node_pool_names: vec!["default".to_string()],
+        pods: Some(vec![
+            PodRecord {
+                id: 0,
+                workload: 0,
+                created: secs(1),
+                bound: Some(SimTime(1_000_250_000)),
+                started: Some(secs(3)),
+                finished: Some(secs(10)),
+                node: Some(2),
+                phase: PodPhase::Succeeded,
+            },
+            PodRecord {
+                id: 1,
+                workload: 1,
+                created: secs(2),
+                bound: None,
+                started: None,
+                finished: None,
+                node: None,
+                phase: PodPhase::Pending,
+            },
+        ]),
+    }
+}
+
+fn info(wall_time_s: f64) -> RunInfo {
+    RunInfo {
+        wall_time_s,
+        events_per_s: 1234.5,
+        ksim_version: "0.1.0-test".to_string(),
+    }
+}
+
+const ALL: WriteOptions = WriteOptions {
+    pods_csv: true,
+    plots: true,
+};
+const DATA_ONLY: WriteOptions = WriteOptions {
+    pods_csv: true,
+    plots: false,
+};
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn timeline_csv_has_the_header_and_fixed_precision_values() {
+    let dir = TempDir::new("timeline");
+    write_run(dir.path(), &small_run(), &info(1.0), &DATA_ONLY).unwrap();
+    let (header, rows) = read_csv(&dir.path().join("timeline.csv"));
+    assert_eq!(
+        header.join(","),
+        "time_s,nodes_total,nodes_ready,pods_pending,pods_running,pods_succeeded,pods_failed,\
+         pods_unschedulable,cpu_requested_millis,cpu_allocatable_millis,memory_requested_bytes,\
+         memory_allocatable_bytes,scheduling_attempts,binds,scheduling_latency_p50_ms,\
+         scheduling_latency_p99_ms"
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[1].join(","),
+        "30.000,3,2,1,2,1,0,0,1000,6000,2147483648,25769803776,7,4,1.235,"
+    );
+    assert_eq!(rows[2][0], "60.500");
+}
+
+#[test]
+fn pods_csv_has_names_empty_cells_and_quoting() {
+    let dir = TempDir::new("pods");
+    write_run(dir.path(), &small_run(), &info(1.0), &DATA_ONLY).unwrap();
+    let (header, rows) = read_csv(&dir.path().join("pods.csv"));
+    assert_eq!(
+        header.join(","),
+        "pod_id,workload,created_s,bound_s,started_s,finished_s,node,phase"
+    );
+    assert_eq!(
+        rows[0],
+        [
+            "0",
+            "web",
+            "1.000000",
+            "1.000250",
+            "3.000000",
+            "10.000000",
+            "2",
+            "Succeeded"
+        ]
+    );
+    assert_eq!(
+        rows[1],
+        ["1", "big, batch", "2.000000", "", "", "", "", "Pending"]
+    );
+    let raw = fs::read_to_string(dir.path().join("pods.csv")).unwrap();
+    assert!(raw.contains("\"big, batch\""), "{raw}");
+}
+
+#[test]
+fn pods_csv_is_written_only_when_asked_for_and_recorded() {
+    let not_asked = TempDir::new("pods-not-asked");
+    let options = WriteOptions {
+        pods_csv: false,
+        plots: false,
+    };
+    write_run(not_asked.path(), &small_run(), &info(1.0), &options).unwrap();
+    assert_eq!(not_asked.names(), ["summary.json", "timeline.csv"]);
+
+    let not_recorded = TempDir::new("pods-not-recorded");
+    let mut run = small_run();
+    run.pods = None;
+    write_run(not_recorded.path(), &run, &info(1.0), &DATA_ONLY).unwrap();
+    assert_eq!(not_recorded.names(), ["summary.json", "timeline.csv"]);
+}
+
+#[test]
+fn summary_json_has_every_field_in_order_with_run_last() {
+    let dir = TempDir::new("summary");
+    write_run(dir.path(), &small_run(), &info(2.5), &DATA_ONLY).unwrap();
+    let text = fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    let keys = [
+        "\"scenario\"",
+        "\"seed\"",
+        "\"simulated_span_s\"",
+        "\"nodes_total\"",
+        "\"pods_total\"",
+        "\"pods_by_phase\"",
+        "\"events_processed\"",
+        "\"scheduling_attempts\"",
+        "\"binds\"",
+        "\"scheduling_latency_ms\"",
+        "\"unschedulable\"",
+        "\"run\"",
+    ];
+    let positions: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["scenario"], "small");
+    assert_eq!(json["seed"], 42);
+    assert_eq!(json["simulated_span_s"], 60.5);
+    assert_eq!(json["pods_by_phase"]["pending"], 1);
+    assert_eq!(json["pods_by_phase"]["succeeded"], 1);
+    assert_eq!(json["events_processed"], 99);
+    let latency = &json["scheduling_latency_ms"];
+    assert_eq!(latency["count"], 4);
+    assert_eq!(latency["max"], 15_000.0);
+    let p50 = latency["p50"].as_f64().unwrap();
+    assert!((p50 - 40.0).abs() / 40.0 < 0.03, "p50 {p50}");
+    assert_eq!(json["unschedulable"][0]["workload"], "big, batch");
+    assert_eq!(json["unschedulable"][0]["never_fits"], true);
+    assert_eq!(json["unschedulable"][0]["reason"], "Insufficient cpu");
+    assert_eq!(json["run"]["wall_time_s"], 2.5);
+    assert_eq!(json["run"]["ksim_version"], "0.1.0-test");
+}
+
+#[test]
+fn summary_latency_is_null_when_nothing_was_bound() {
+    let dir = TempDir::new("summary-null");
+    let mut run = small_run();
+    run.summary.scheduling_latency = LatencyHistogram::default();
+    write_run(dir.path(), &run, &info(1.0), &DATA_ONLY).unwrap();
+    let text = fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(json["scheduling_latency_ms"].is_null(), "{text}");
+}
+
+#[test]
+fn summaries_differ_only_in_the_run_object() {
+    let (a, b) = (TempDir::new("same-a"), TempDir::new("same-b"));
+    write_run(a.path(), &small_run(), &info(1.0), &DATA_ONLY).unwrap();
+    write_run(b.path(), &small_run(), &info(9.0), &DATA_ONLY).unwrap();
+    let read = |d: &TempDir| fs::read_to_string(d.path().join("summary.json")).unwrap();
+    let (a, b) = (read(&a), read(&b));
+    assert_ne!(a, b);
+    assert_eq!(
+        summary_without_run(&a).unwrap(),
+        summary_without_run(&b).unwrap()
+    );
+    // The helper must still see everything else.
+    let mut other = small_run();
+    other.summary.seed = 43;
+    let c = TempDir::new("same-c");
+    write_run(c.path(), &other, &info(1.0), &DATA_ONLY).unwrap();
+    assert_ne!(
+        summary_without_run(&a).unwrap(),
+        summary_without_run(&read(&c)).unwrap()
+    );
+    assert!(matches!(
+        summary_without_run("[1]"),
+        Err(OutputError::InvalidSummary(_))
+    ));
+}
+
+#[test]
+fn prepare_refuses_a_non_empty_directory_without_force() {
+    let dir = TempDir::new("non-empty");
+    fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    let err = prepare_out_dir(dir.path(), false).unwrap_err();
+    assert!(matches!(err, OutputError::NotEmpty { .. }));
+    let message = err.to_string();
+    assert!(
+        message.contains(&dir.path().display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("--force"), "{message}");
+}
+
+#[test]
+fn prepare_with_force_removes_stale_outputs_and_keeps_other_files() {
+    let dir = TempDir::new("force");
+    write_run(dir.path(), &small_run(), &info(1.0), &ALL).unwrap();
+    fs::write(dir.path().join(".pods.partial.csv"), "half").unwrap();
+    fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    prepare_out_dir(dir.path(), true).unwrap();
+    assert_eq!(dir.names(), ["notes.txt"]);
+
+    let options = WriteOptions {
+        pods_csv: false,
+        plots: false,
+    };
+    write_run(dir.path(), &small_run(), &info(1.0), &options).unwrap();
+    assert_eq!(dir.names(), ["notes.txt", "summary.json", "timeline.csv"]);
+}
+
+#[test]
+fn prepare_accepts_empty_and_creates_missing_directories() {
+    let dir = TempDir::new("missing");
+    prepare_out_dir(dir.path(), false).unwrap();
+    let nested = dir.path().join("a/b");
+    prepare_out_dir(&nested, false).unwrap();
+    assert!(nested.is_dir());
+    assert!(fs::read_dir(&nested).unwrap().next().is_none());
+}
+
+#[test]
+fn prepare_refuses_a_file_even_with_force() {
+    let dir = TempDir::new("file");
+    let file = dir.path().join("out");
+    fs::write(&file, "x").unwrap();
+    for force in [false, true] {
+        let err = prepare_out_dir(&file, force).unwrap_err();
+        assert!(matches!(err, OutputError::NotADirectory { .. }));
+        assert!(err.to_string().contains(&file.display().to_string()));
+    }
+}
+
+#[test]
+fn write_run_returns_every_path_in_order_and_leaves_no_partial_files() {
+    let dir = TempDir::new("paths");
+    prepare_out_dir(dir.path(), false).unwrap();
+    let written = write_run(dir.path(), &small_run(), &info(1.0), &ALL).unwrap();
+    let names: Vec<String> = written
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "timeline.csv",
+            "pods.csv",
+            "summary.json",
+            "pods_by_phase.png",
+            "pods_by_phase.svg",
+            "allocation.png",
+            "allocation.svg",
+            "scheduling_latency.png",
+            "scheduling_latency.svg",
+        ]
+    );
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(dir.names(), sorted);
+}
+
+#[test]
+fn a_failed_file_leaves_neither_a_partial_nor_a_final_file() {
+    let dir = TempDir::new("failed");
+    let mut run = small_run();
+    run.pods.as_mut().unwrap()[1].workload = 7;
+    let err = write_run(dir.path(), &run, &info(1.0), &DATA_ONLY).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, OutputError::Data { .. }), "{message}");
+    assert!(message.contains("pods.csv"), "{message}");
+    assert_eq!(dir.names(), ["timeline.csv"]);
+}
+
+#[test]
+fn writing_into_a_missing_directory_is_an_error_naming_the_file() {
+    let dir = TempDir::new("gone");
+    let missing = dir.path().join("gone");
+    let err = write_run(&missing, &small_run(), &info(1.0), &DATA_ONLY).unwrap_err();
+    assert!(err.to_string().contains("timeline.csv"), "{err}");
+}
+
+fn plot_bytes(run: &RunOutput) -> Vec<(String, Vec<u8>)> {
+    let dir = TempDir::new("plot-bytes");
+    write_run(dir.path(), run, &info(1.0), &ALL)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png" || e == "svg"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, fs::read(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn plots_are_byte_for_byte_deterministic() {
+    let first = plot_bytes(&small_run());
+    let second = plot_bytes(&small_run());
+    assert_eq!(first.len(), 6);
+    for ((name, a), (_, b)) in first.iter().zip(&second) {
+        assert!(a == b, "{name} differs between identical runs");
+    }
+}
+
+fn assert_plots_render(run: &RunOutput, expected_text: &[&str]) {
+    let plots = plot_bytes(run);
+    assert_eq!(plots.len(), 6);
+    let mut svg_text = String::new();
+    for (name, bytes) in &plots {
+        if name.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
+        } else {
+            svg_text.push_str(std::str::from_utf8(bytes).unwrap());
+        }
+    }
+    for text in expected_text {
+        assert!(svg_text.contains(text), "no {text:?} in the SVGs");
+    }
+}
+
+#[test]
+fn degenerate_data_still_plots() {
+    let mut single = small_run();
+    single.timeline.truncate(1);
+    assert_plots_render(&single, &["small: pods by phase"]);
+
+    let mut zero_span = small_run();
+    zero_span.timeline = vec![sample(secs(0), 0, 0), sample(secs(0), 0, 0)];
+    assert_plots_render(&zero_span, &[]);
+
+    let mut all_zero = small_run();
+    for s in &mut all_zero.timeline {
+        *s = TimelineSample {
+            time: s.time,
+            ..sample(secs(0), 0, 0)
+        };
+        s.nodes_total = 0;
+        s.cpu_allocatable_millis = 0;
+        s.memory_allocatable_bytes = 0;
+    }
+    assert_plots_render(&all_zero, &[]);
+
+    let mut empty = small_run();
+    empty.timeline.clear();
+    empty.summary.scheduling_latency = LatencyHistogram::default();
+    assert_plots_render(&empty, &["no pods bound", "no timeline samples"]);
+
+    let mut instant = small_run();
+    instant.summary.scheduling_latency = latency(&[0, 0]);
+    assert_plots_render(&instant, &["under 1 µs drawn at 1 µs"]);
+}
