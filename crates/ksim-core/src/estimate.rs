@@ -50,11 +50,7 @@ fn expected_pods(config: &SimConfig, kind: &WorkloadKind) -> u64 {
             let window = stop.saturating_since(job.start);
             let by_rate = match &job.arrival {
                 ArrivalProcess::Constant { interval } | ArrivalProcess::Poisson { mean_interval: interval } => {
-                    if interval.0 == 0 {
-                        u64::MAX
-                    } else {
-                        window.0 / interval.0 + 1
-                    }
+                    window.0.checked_div(interval.0).map_or(u64::MAX, |n| n + 1)
                 }
                 ArrivalProcess::Schedule { times } => times.len() as u64,
             };

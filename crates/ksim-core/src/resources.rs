@@ -152,7 +152,7 @@ mod tests {
 /// cores or millicores, bytes with binary suffixes, counts plain.
 pub fn format_amount(dimension: usize, amount: u64) -> String {
     match dimension {
-        CPU if amount % 1000 == 0 => format!("{}", amount / 1000),
+        CPU if amount.is_multiple_of(1000) => format!("{}", amount / 1000),
         CPU => format!("{amount}m"),
         MEMORY | EPHEMERAL_STORAGE => {
             const SUFFIXES: [&str; 6] = ["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
