@@ -50,14 +50,14 @@ fn delay_table(rng: &mut Pcg64Mcg) -> Vec<u64> {
     (0..DELAY_TABLE_LEN).map(|_| delay_ns(rng)).collect()
 }
 
+/// Mostly pod completions, with an occasional timer among them.
 fn event(i: usize) -> BenchEvent {
-    if i % 8 == 0 {
-        BenchEvent::Tick(i as u64)
-    } else {
-        BenchEvent::PodFinished {
+    match i % 8 {
+        0 => BenchEvent::Tick(i as u64),
+        _ => BenchEvent::PodFinished {
             pod: i as u32,
             node: (i / 100) as u32,
-        }
+        },
     }
 }
 
