@@ -1,44 +1,875 @@
-//! PLACEHOLDER: kube-scheduler filter-and-score (to be written).
-use super::PlacementResult;
-use crate::cluster::{ClusterState, WorkloadId};
-use crate::config::SchedulerConfig;
-use crate::resources::ResourceVec;
+//! kube-scheduler's node selection (pkg/scheduler/schedule_one.go): filter
+//! nodes round-robin from where the last cycle stopped until
+//! numFeasibleNodesToFind pass, score those with the default plugins
+//! ([`super::score`]), take the highest total with a random tie-break.
+//!
+//! Differences from upstream:
+//! - Filtering is sequential, so exactly the nodes up to the last feasible one
+//!   needed are examined; upstream's parallel filter may examine a few more.
+//! - NodeResourcesFit counts a node's existing pods by their real requests,
+//!   where upstream sums "non-zero" requests (a pod without cpu or memory
+//!   requests counts as 100m / 200 MiB). Only pods requesting zero cpu or
+//!   memory are affected; the incoming pod uses non-zero requests as upstream.
+//!   Exact sums would need ClusterState::assign to count such pods per node:
+//!   `node_changed` does not say which pod changed.
+//! - Ties are broken by reservoir sampling over the top scores, as upstream's
+//!   `selectHost` did before it moved to a heap with random keys (same law).
+
+use std::ops::Range;
+
+use rand::Rng;
+
+use super::score::{
+    balanced_allocation_score, balanced_allocation_skipped, cpu_memory, non_zero_requests,
+    resources_fit_score, taint_toleration_score, Allocatable, CpuMemory, MAX_NODE_SCORE,
+};
+use super::{Diagnosis, PlacementResult};
+use crate::cluster::{ClusterState, CompiledTemplate, FilterReason, NodeId, WorkloadId};
+use crate::config::{SchedulerConfig, ScoringStrategy};
+use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::rng::SimRng;
 
-pub struct KubePlacement {}
+/// Upstream `minFeasibleNodesToFind`.
+const MIN_FEASIBLE_NODES_TO_FIND: u32 = 100;
+/// Upstream `minFeasibleNodesPercentageToFind`.
+const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: i64 = 5;
+
+/// How many feasible nodes a cycle looks for before it stops filtering
+/// (upstream `numFeasibleNodesToFind`); `percentage` 0 means adaptive.
+pub fn num_feasible_nodes_to_find(percentage: u32, num_all_nodes: u32) -> u32 {
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND {
+        return num_all_nodes;
+    }
+    let percentage = if percentage == 0 {
+        (50 - i64::from(num_all_nodes / 125)).max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    } else {
+        i64::from(percentage)
+    };
+    let num_nodes = (i64::from(num_all_nodes) * percentage / 100) as u32;
+    num_nodes.max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// Counts one node's filter failure the way upstream's FitError does:
+/// NodeResourcesFit reports every resource the node lacks, not just the first.
+pub(super) fn record_failure(
+    diagnosis: &mut Diagnosis,
+    cluster: &ClusterState,
+    requests: &ResourceVec,
+    node: NodeId,
+    reason: FilterReason,
+) {
+    let FilterReason::Insufficient(_) = reason else {
+        diagnosis.record(reason);
+        return;
+    };
+    let used = &cluster.nodes.requested[node as usize];
+    let allocatable = cluster.allocatable(node);
+    for d in 0..NUM_RESOURCES {
+        if used.0[d].saturating_add(requests.0[d]) > allocatable.0[d] {
+            diagnosis.insufficient[d] += 1;
+        }
+    }
+}
+
+/// A feasible node and what scoring needs of it.
+#[derive(Copy, Clone, Debug)]
+struct Feasible {
+    node: NodeId,
+    pool: u32,
+    used: CpuMemory,
+}
+
+/// What one cycle needs of a pool, computed once per cycle so the per-node
+/// work is a readiness bit, an 8-way comparison and the scores.
+#[derive(Copy, Clone, Debug)]
+struct PoolCycle {
+    /// The pool passes the template's taint and affinity filters and its
+    /// nodes are large enough for the request.
+    open: bool,
+    /// `allocatable - request`: a node of the pool fits iff its usage is within.
+    limit: ResourceVec,
+    allocatable: Allocatable,
+    intolerable_taints: i64,
+    /// Weighted TaintToleration score, once the cycle's feasible nodes are known.
+    taint_score: i64,
+}
+
+impl PoolCycle {
+    fn new(
+        cluster: &ClusterState,
+        template: &CompiledTemplate,
+        requests: &ResourceVec,
+        pool: usize,
+    ) -> Self {
+        let allocatable = &cluster.pools[pool].allocatable;
+        let mut limit = ResourceVec::ZERO;
+        let mut large_enough = true;
+        for d in 0..NUM_RESOURCES {
+            large_enough &= requests.0[d] <= allocatable.0[d];
+            limit.0[d] = allocatable.0[d].saturating_sub(requests.0[d]);
+        }
+        PoolCycle {
+            open: large_enough && template.pool_filter[pool].is_none(),
+            limit,
+            allocatable: Allocatable::new(cpu_memory(allocatable)),
+            intolerable_taints: template.pool_intolerable_taints[pool],
+            taint_score: 0,
+        }
+    }
+}
+
+/// True when `used` is within `limit` in every dimension.
+#[inline]
+fn within(used: &ResourceVec, limit: &ResourceVec) -> bool {
+    let mut ok = true;
+    for d in 0..NUM_RESOURCES {
+        ok &= used.0[d] <= limit.0[d];
+    }
+    ok
+}
+
+/// `ClusterState::filter` for a node the fast check rejected: records why it
+/// fails and returns false, or returns true if it passes after all.
+#[cold]
+#[inline(never)]
+fn filter_slowly(
+    cluster: &ClusterState,
+    template: &CompiledTemplate,
+    requests: &ResourceVec,
+    node: NodeId,
+    diagnosis: &mut Diagnosis,
+) -> bool {
+    match cluster.filter(template, requests, node) {
+        None => true,
+        Some(reason) => {
+            record_failure(diagnosis, cluster, requests, node, reason);
+            false
+        }
+    }
+}
+
+/// The per-pod constants of scoring, computed once per cycle.
+#[derive(Copy, Clone)]
+struct NodeScorer {
+    strategy: ScoringStrategy,
+    fit_weight: i64,
+    balanced_weight: i64,
+    pod_non_zero: CpuMemory,
+    pod_requests: CpuMemory,
+}
+
+impl NodeScorer {
+    #[inline]
+    fn fit(&self, used: CpuMemory, pool: &PoolCycle) -> i64 {
+        if self.fit_weight == 0 {
+            return 0;
+        }
+        self.fit_weight.saturating_mul(resources_fit_score(
+            self.strategy,
+            used,
+            self.pod_non_zero,
+            &pool.allocatable,
+        ))
+    }
+
+    #[inline]
+    fn balanced(&self, used: CpuMemory, pool: &PoolCycle) -> i64 {
+        if self.balanced_weight == 0 {
+            return 0;
+        }
+        self.balanced_weight
+            .saturating_mul(balanced_allocation_score(
+                used,
+                self.pod_requests,
+                &pool.allocatable,
+            ))
+    }
+
+    /// The most BalancedAllocation can add to a node's total.
+    fn balanced_bound(&self) -> i64 {
+        self.balanced_weight.saturating_mul(MAX_NODE_SCORE).max(0)
+    }
+}
+
+pub struct KubePlacement {
+    scoring: ScoringStrategy,
+    fit_weight: i64,
+    balanced_weight: i64,
+    taint_weight: i64,
+    percentage_of_nodes_to_score: u32,
+    /// Where the next cycle starts filtering (upstream `nextStartNodeIndex`).
+    next_start_node_index: u32,
+    /// Per pool, this cycle's constants; reused across cycles.
+    pools: Vec<PoolCycle>,
+    /// Feasible nodes of the current cycle, reused across cycles.
+    feasible: Vec<Feasible>,
+}
 
 impl KubePlacement {
-    pub fn new(_config: &SchedulerConfig) -> Self {
-        KubePlacement {}
+    pub fn new(config: &SchedulerConfig) -> Self {
+        KubePlacement {
+            scoring: config.scoring,
+            fit_weight: config.resources_fit_weight,
+            balanced_weight: config.balanced_allocation_weight,
+            taint_weight: config.taint_toleration_weight,
+            percentage_of_nodes_to_score: config.percentage_of_nodes_to_score,
+            next_start_node_index: 0,
+            pools: Vec::new(),
+            feasible: Vec::new(),
+        }
     }
+
     pub fn place(
         &mut self,
         cluster: &ClusterState,
         template: WorkloadId,
         requests: &ResourceVec,
-        _rng: &mut SimRng,
+        rng: &mut SimRng,
     ) -> PlacementResult {
-        let t = &cluster.templates[template as usize];
-        let mut diagnosis = super::Diagnosis {
-            nodes_total: cluster.nodes.len() as u32,
+        let all_nodes = cluster.nodes.len() as u32;
+        let mut diagnosis = Diagnosis {
+            nodes_total: all_nodes,
             ..Default::default()
         };
-        for n in 0..cluster.nodes.len() as u32 {
-            match cluster.filter(t, requests, n) {
-                None => {
-                    return PlacementResult {
-                        node: Some(n),
-                        nodes_evaluated: n + 1,
-                        diagnosis: None,
-                    }
+        if all_nodes == 0 {
+            return PlacementResult {
+                node: None,
+                nodes_evaluated: 0,
+                diagnosis: Some(Box::new(diagnosis)),
+            };
+        }
+        let start = self.next_start_node_index % all_nodes;
+        let to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, all_nodes);
+        let scorer = NodeScorer {
+            strategy: self.scoring,
+            fit_weight: self.fit_weight,
+            balanced_weight: if balanced_allocation_skipped(requests) {
+                0
+            } else {
+                self.balanced_weight
+            },
+            pod_non_zero: non_zero_requests(requests),
+            pod_requests: cpu_memory(requests),
+        };
+        let examined = self.filter(
+            cluster,
+            &cluster.templates[template as usize],
+            requests,
+            start,
+            to_find as usize,
+            &mut diagnosis,
+        );
+        // Upstream: processed nodes = feasible + failed, whether or not any fit.
+        self.next_start_node_index =
+            ((u64::from(start) + u64::from(examined)) % u64::from(all_nodes)) as u32;
+        let node = match self.feasible.len() {
+            0 => None,
+            // Upstream skips scoring when a single node is feasible.
+            1 => Some(self.feasible[0].node),
+            _ => Some(self.select_host(&scorer, rng)),
+        };
+        PlacementResult {
+            node,
+            nodes_evaluated: examined,
+            diagnosis: node.is_none().then(|| Box::new(diagnosis)),
+        }
+    }
+
+    /// Filters from `start`, wrapping, until `to_find` nodes pass or every node
+    /// was examined, collecting the feasible ones. Returns the number of nodes
+    /// examined.
+    fn filter(
+        &mut self,
+        cluster: &ClusterState,
+        template: &CompiledTemplate,
+        requests: &ResourceVec,
+        start: NodeId,
+        to_find: usize,
+        diagnosis: &mut Diagnosis,
+    ) -> u32 {
+        self.pools.clear();
+        self.pools.extend(
+            (0..cluster.pools.len()).map(|p| PoolCycle::new(cluster, template, requests, p)),
+        );
+        self.feasible.clear();
+        let all_nodes = cluster.nodes.len() as NodeId;
+        let first = self.scan(
+            cluster,
+            template,
+            requests,
+            start..all_nodes,
+            to_find,
+            diagnosis,
+        );
+        if self.feasible.len() >= to_find {
+            return first;
+        }
+        first + self.scan(cluster, template, requests, 0..start, to_find, diagnosis)
+    }
+
+    /// Filters `nodes` in order until `feasible` holds `to_find` nodes;
+    /// returns the number of nodes examined.
+    ///
+    /// The fast check implies `ClusterState::filter` passes; when it fails,
+    /// `filter` decides and names the reason, so results are exactly those
+    /// of `filter`.
+    fn scan(
+        &mut self,
+        cluster: &ClusterState,
+        template: &CompiledTemplate,
+        requests: &ResourceVec,
+        nodes: Range<NodeId>,
+        to_find: usize,
+        diagnosis: &mut Diagnosis,
+    ) -> u32 {
+        let has_anti_affinity =
+            !template.carried_terms.is_empty() || !template.matched_terms.is_empty();
+        let state = &cluster.nodes;
+        for node in nodes.clone() {
+            let n = node as usize;
+            let pool = state.pool[n];
+            let cycle = &self.pools[pool as usize];
+            let used = &state.requested[n];
+            let fits = state.ready[n]
+                && cycle.open
+                && within(used, &cycle.limit)
+                && (!has_anti_affinity || cluster.anti_affinity.allows(template, node));
+            if fits || filter_slowly(cluster, template, requests, node, diagnosis) {
+                self.feasible.push(Feasible {
+                    node,
+                    pool,
+                    used: cpu_memory(used),
+                });
+                if self.feasible.len() >= to_find {
+                    return node - nodes.start + 1;
                 }
-                Some(r) => diagnosis.record(r),
             }
         }
-        PlacementResult {
-            node: None,
-            nodes_evaluated: cluster.nodes.len() as u32,
-            diagnosis: Some(Box::new(diagnosis)),
+        nodes.end - nodes.start
+    }
+
+    /// The highest total score; among equals each is chosen with equal
+    /// probability (reservoir sampling, one draw per tie met, in scan order).
+    ///
+    /// A node whose score without BalancedAllocation, plus the most that
+    /// plugin can add, is below the best so far can neither win nor tie, so
+    /// its BalancedAllocation score is not computed: same result, same draws.
+    fn select_host(&mut self, scorer: &NodeScorer, rng: &mut SimRng) -> NodeId {
+        let max_taints = self
+            .feasible
+            .iter()
+            .map(|f| self.pools[f.pool as usize].intolerable_taints)
+            .max()
+            .unwrap_or(0);
+        for pool in &mut self.pools {
+            pool.taint_score = self
+                .taint_weight
+                .saturating_mul(taint_toleration_score(pool.intolerable_taints, max_taints));
+        }
+        let balanced_bound = scorer.balanced_bound();
+        let mut selected = self.feasible[0].node;
+        let mut best = i64::MIN;
+        let mut ties = 0u32;
+        for f in &self.feasible {
+            let pool = &self.pools[f.pool as usize];
+            // Weights come from the scenario: sums saturate rather than wrap.
+            let partial = pool.taint_score.saturating_add(scorer.fit(f.used, pool));
+            if partial.saturating_add(balanced_bound) < best {
+                continue;
+            }
+            let total = partial.saturating_add(scorer.balanced(f.used, pool));
+            if total > best {
+                best = total;
+                selected = f.node;
+                ties = 1;
+            } else if total == best {
+                ties += 1;
+                if rng.random_range(0..ties) == 0 {
+                    selected = f.node;
+                }
+            }
+        }
+        selected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::score::Allocatable;
+    use super::super::testutil::{
+        anti, build, feasible, full_diagnosis, insufficient, label, pool, req, template,
+        with_taints,
+    };
+    use super::*;
+    use crate::config::{NodePoolSpec, PodTemplate, Taint, TaintEffect};
+    use crate::resources::{CPU, FIRST_EXTENDED, MEMORY, PODS};
+    use crate::rng::RngStreams;
+    use proptest::prelude::*;
+    use rand::Rng;
+
+    fn config(scoring: ScoringStrategy, percentage: u32) -> SchedulerConfig {
+        SchedulerConfig {
+            scoring,
+            percentage_of_nodes_to_score: percentage,
+            ..Default::default()
+        }
+    }
+
+    fn rng() -> SimRng {
+        RngStreams::new(7).stream("scheduler")
+    }
+
+    // Ported from upstream schedule_one_test.go TestNumFeasibleNodesToFind.
+    #[test]
+    fn num_feasible_nodes_to_find_follows_upstream() {
+        let cases = [
+            // (percentageOfNodesToScore, numAllNodes, wantNumNodes)
+            (0, 10, 10),     // not set, nodes number not more than 50
+            (40, 10, 10),    // set, nodes number not more than 50
+            (0, 1000, 420),  // not set, nodes number more than 50
+            (40, 1000, 400), // set, nodes number more than 50
+            (0, 6000, 300),  // not set, nodes number more than 50*125
+            (40, 6000, 2400),
+            // The studies' sizes: the adaptive percentage bottoms out at 5%.
+            (0, 100_000, 5_000),
+            (0, 1_000_000, 50_000),
+            (100, 1_000_000, 1_000_000),
+            (1, 1000, 100), // never fewer than minFeasibleNodesToFind
+        ];
+        for (percentage, all, want) in cases {
+            assert_eq!(
+                num_feasible_nodes_to_find(percentage, all),
+                want,
+                "percentage {percentage}, {all} nodes"
+            );
+        }
+    }
+
+    #[test]
+    fn round_robin_resumes_where_the_last_cycle_stopped() {
+        let mut cluster = build(&[pool("p", 1000, 4000, 1 << 30, 110)], &[template(&[])]);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let mut rng = rng();
+        // 1000 nodes, adaptive: 42% = 420 feasible nodes per cycle.
+        let windows = [(0..420), (420..840)];
+        for window in windows {
+            let r = k.place(&cluster, 0, &req(100, 1000), &mut rng);
+            assert_eq!(r.nodes_evaluated, 420);
+            assert!(window.contains(&r.node.unwrap()));
+        }
+        // The third cycle wraps: 840..1000 then 0..260; make the wrapped part the
+        // only emptiest nodes so the pick shows the wrap happened.
+        for n in 260..1000 {
+            cluster.assign(0, &req(1000, 0), n);
+        }
+        let r = k.place(&cluster, 0, &req(100, 1000), &mut rng);
+        assert_eq!(r.nodes_evaluated, 420);
+        assert!(r.node.unwrap() < 260);
+        assert_eq!(k.next_start_node_index, 260);
+    }
+
+    #[test]
+    fn failed_nodes_count_as_processed() {
+        let mut cluster = build(&[pool("p", 300, 4000, 1 << 30, 110)], &[template(&[])]);
+        for n in (1..300).step_by(2) {
+            cluster.nodes.ready[n] = false;
+        }
+        // 300 nodes, adaptive: max(300 * 48%, 100) = 144 feasible wanted; the
+        // 144th ready node is node 286, so 287 nodes are processed.
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let r = k.place(&cluster, 0, &req(100, 1000), &mut rng());
+        assert_eq!(r.nodes_evaluated, 287);
+        assert_eq!(k.next_start_node_index, 287);
+        assert!(r.diagnosis.is_none());
+    }
+
+    #[test]
+    fn unschedulable_pod_examines_every_node_and_counts_every_reason() {
+        let pools = [
+            pool("small", 3, 1000, 1000, 110),
+            with_taints(
+                pool("tainted", 2, 8000, 8000, 110),
+                vec![Taint {
+                    key: "dedicated".into(),
+                    value: "x".into(),
+                    effect: TaintEffect::NoSchedule,
+                }],
+            ),
+        ];
+        let mut cluster = build(&pools, &[template(&[])]);
+        cluster.nodes.ready[0] = false;
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let r = k.place(&cluster, 0, &req(2000, 2000), &mut rng());
+        assert_eq!(r.node, None);
+        assert_eq!(r.nodes_evaluated, 5);
+        let d = r.diagnosis.unwrap();
+        assert_eq!(d.nodes_total, 5);
+        assert_eq!(d.not_ready, 1);
+        assert_eq!(d.untolerated_taint, 2);
+        assert_eq!(d.insufficient, insufficient(&[(CPU, 2), (MEMORY, 2)]));
+        assert_eq!(k.next_start_node_index, 0);
+    }
+
+    #[test]
+    fn empty_cluster_reports_zero_nodes() {
+        let cluster = build(&[pool("p", 0, 1000, 1000, 10)], &[template(&[])]);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let r = k.place(&cluster, 0, &req(1, 1), &mut rng());
+        assert_eq!((r.node, r.nodes_evaluated), (None, 0));
+        assert_eq!(r.diagnosis.unwrap().nodes_total, 0);
+    }
+
+    /// One node with allocatable cpu 10, memory 20, pods 32 and 5 of the first
+    /// extended resource (upstream fit_test.go makeAllocatableResources), holding
+    /// `used`; returns the diagnosis of placing `pod` there, `None` if it fits.
+    fn fit_on_node(used: ResourceVec, pod: ResourceVec) -> Option<Diagnosis> {
+        let mut p = pool("n", 1, 10, 20, 32);
+        p.allocatable.0[FIRST_EXTENDED] = 5;
+        let mut cluster = build(&[p], &[template(&[])]);
+        cluster.assign(0, &used, 0);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let r = k.place(&cluster, 0, &pod, &mut rng());
+        assert_eq!(r.node.is_none(), r.diagnosis.is_some());
+        r.diagnosis.map(|d| *d)
+    }
+
+    fn with_extended(mut v: ResourceVec, index: usize, amount: u64) -> ResourceVec {
+        v.0[FIRST_EXTENDED + index] = amount;
+        v
+    }
+
+    // Ported from upstream fit_test.go TestEnoughRequests (the cases without init
+    // containers, which the model does not have); each shortfall is counted.
+    #[test]
+    fn resource_fit_follows_upstream_enough_requests() {
+        let short = |used, pod| fit_on_node(used, pod).map(|d| d.insufficient);
+        // "no resources requested always fits"
+        assert_eq!(short(req(10, 20), req(0, 0)), None);
+        // "too many resources fails"
+        assert_eq!(
+            short(req(10, 20), req(1, 1)),
+            Some(insufficient(&[(CPU, 1), (MEMORY, 1)]))
+        );
+        // "both resources fit"
+        assert_eq!(short(req(5, 5), req(1, 1)), None);
+        // "one resource memory fits"
+        assert_eq!(short(req(9, 5), req(2, 1)), Some(insufficient(&[(CPU, 1)])));
+        // "one resource cpu fits"
+        assert_eq!(
+            short(req(5, 19), req(1, 2)),
+            Some(insufficient(&[(MEMORY, 1)]))
+        );
+        // "equal edge case"
+        assert_eq!(short(req(5, 19), req(5, 1)), None);
+        // "extended resource fits"
+        assert_eq!(short(req(0, 0), with_extended(req(0, 0), 0, 1)), None);
+        // "extended resource capacity enforced"
+        assert_eq!(
+            short(req(0, 0), with_extended(req(1, 1), 0, 10)),
+            Some(insufficient(&[(FIRST_EXTENDED, 1)]))
+        );
+        // "extended resource allocatable enforced"
+        assert_eq!(
+            short(
+                with_extended(req(0, 0), 0, 5),
+                with_extended(req(1, 1), 0, 1)
+            ),
+            Some(insufficient(&[(FIRST_EXTENDED, 1)]))
+        );
+        // "extended resource allocatable enforced for unknown resource"
+        assert_eq!(
+            short(req(0, 0), with_extended(req(1, 1), 1, 1)),
+            Some(insufficient(&[(FIRST_EXTENDED + 1, 1)]))
+        );
+    }
+
+    // After upstream fit_test.go TestNotEnoughRequests ("Too many pods").
+    #[test]
+    fn pod_slots_are_a_resource() {
+        let mut used = req(0, 0);
+        used.0[PODS] = 32;
+        assert_eq!(
+            fit_on_node(used, req(1, 1)).map(|d| d.insufficient),
+            Some(insufficient(&[(PODS, 1)]))
+        );
+    }
+
+    fn two_nodes_pick(scoring: ScoringStrategy, used0: ResourceVec) -> NodeId {
+        let mut cluster = build(&[pool("p", 2, 4000, 4 << 30, 110)], &[template(&[])]);
+        cluster.assign(0, &used0, 0);
+        let mut k = KubePlacement::new(&config(scoring, 0));
+        k.place(&cluster, 0, &req(500, 1 << 29), &mut rng())
+            .node
+            .unwrap()
+    }
+
+    #[test]
+    fn least_allocated_spreads_and_most_allocated_packs() {
+        let used = req(2000, 2 << 30);
+        assert_eq!(two_nodes_pick(ScoringStrategy::LeastAllocated, used), 1);
+        assert_eq!(two_nodes_pick(ScoringStrategy::MostAllocated, used), 0);
+    }
+
+    #[test]
+    fn balanced_allocation_prefers_even_usage() {
+        // Same LeastAllocated score on both nodes (cpu+memory shares sum the
+        // same), but node 0 would end up unbalanced.
+        let mut cluster = build(&[pool("p", 2, 4000, 4000, 110)], &[template(&[])]);
+        cluster.assign(0, &req(2000, 0), 0);
+        cluster.assign(0, &req(1000, 1000), 1);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        for _ in 0..20 {
+            let r = k.place(&cluster, 0, &req(500, 500), &mut rng());
+            assert_eq!(r.node, Some(1));
+        }
+    }
+
+    #[test]
+    fn prefer_no_schedule_taints_steer_but_do_not_filter() {
+        let taint = Taint {
+            key: "spot".into(),
+            value: "true".into(),
+            effect: TaintEffect::PreferNoSchedule,
+        };
+        let pools = [
+            with_taints(pool("spot", 5, 4000, 4000, 110), vec![taint]),
+            pool("plain", 1, 4000, 4000, 110),
+        ];
+        let mut cluster = build(&pools, &[template(&[])]);
+        // The untainted node is fuller; TaintToleration (weight 3) still wins.
+        cluster.assign(0, &req(1000, 1000), 5);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        assert_eq!(
+            k.place(&cluster, 0, &req(100, 100), &mut rng()).node,
+            Some(5)
+        );
+        // When the untainted node is full, a tainted one is still feasible.
+        cluster.assign(0, &req(3000, 0), 5);
+        let node = k.place(&cluster, 0, &req(100, 100), &mut rng()).node;
+        assert!(node.is_some_and(|n| n < 5));
+    }
+
+    #[test]
+    fn ties_are_broken_uniformly_and_reproducibly() {
+        let cluster = build(&[pool("p", 10, 4000, 4000, 110)], &[template(&[])]);
+        let picks = |seed: u64| -> Vec<NodeId> {
+            let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+            let mut rng = RngStreams::new(seed).stream("scheduler");
+            (0..500)
+                .map(|_| k.place(&cluster, 0, &req(100, 100), &mut rng).node.unwrap())
+                .collect()
+        };
+        let first = picks(1);
+        assert_eq!(first, picks(1));
+        let mut counts = [0u32; 10];
+        for &n in &first {
+            counts[n as usize] += 1;
+        }
+        // Each of 10 equal nodes gets ~50 of 500; 20..90 is far outside chance.
+        assert!(counts.iter().all(|&c| (20..90).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn single_feasible_node_is_taken_without_a_draw() {
+        let mut cluster = build(&[pool("p", 3, 4000, 4000, 110)], &[template(&[])]);
+        cluster.nodes.ready[0] = false;
+        cluster.nodes.ready[2] = false;
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let mut rng = rng();
+        let untouched = rng.clone();
+        assert_eq!(k.place(&cluster, 0, &req(1, 1), &mut rng).node, Some(1));
+        assert_eq!(rng, untouched);
+    }
+
+    /// One node holding a pod of `existing`; whether a pod of `incoming` fits.
+    fn anti_affinity_case(existing: PodTemplate, incoming: PodTemplate) -> bool {
+        let mut cluster = build(&[pool("n", 1, 4000, 4000, 110)], &[existing, incoming]);
+        cluster.assign(0, &req(1, 1), 0);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let r = k.place(&cluster, 1, &req(1, 1), &mut rng());
+        if let Some(d) = &r.diagnosis {
+            assert_eq!(d.anti_affinity, 1);
+        }
+        r.node.is_some()
+    }
+
+    // Ported from upstream interpodaffinity filtering_test.go
+    // TestRequiredAffinitySingleNode, its anti-affinity cases. On a single node
+    // every topology key is the node itself; Exists/In selectors become the
+    // equivalent matchLabels.
+    #[test]
+    fn required_anti_affinity_follows_upstream_single_node_cases() {
+        let securityscan = || template(&[("service", "securityscan")]);
+        let s1 = || template(&[("security", "S1")]);
+        // "satisfies the PodAffinity and PodAntiAffinity with the existing pod"
+        assert!(anti_affinity_case(
+            securityscan(),
+            anti(s1(), &[("service", "antivirusscan")])
+        ));
+        // "satisfies the PodAffinity but doesn't satisfy the PodAntiAffinity with the existing pod"
+        assert!(!anti_affinity_case(
+            securityscan(),
+            anti(s1(), &[("service", "securityscan")])
+        ));
+        // "... doesn't satisfy PodAntiAffinity symmetry with the existing pod"
+        assert!(!anti_affinity_case(
+            anti(securityscan(), &[("service", "securityscan")]),
+            anti(securityscan(), &[("service", "antivirusscan")])
+        ));
+        // "verify that PodAntiAffinity from existing pod is respected when pod has no
+        // AntiAffinity constraints. doesn't satisfy PodAntiAffinity symmetry ..."
+        assert!(!anti_affinity_case(
+            anti(securityscan(), &[("service", "securityscan")]),
+            securityscan()
+        ));
+        // "... satisfy PodAntiAffinity symmetry with the existing pod"
+        assert!(anti_affinity_case(
+            anti(securityscan(), &[("service", "other")]),
+            securityscan()
+        ));
+        // "PodAntiAffinity symmetry check a1: incoming pod and existing pod partially
+        // match each other on AffinityTerms"
+        let both_terms = |t| {
+            anti(
+                anti(t, &[("service", "securityscan")]),
+                &[("security", "S1")],
+            )
+        };
+        assert!(!anti_affinity_case(
+            anti(s1(), &[("security", "S1")]),
+            both_terms(securityscan())
+        ));
+        // "... a2": only the existing pod's term matches the incoming pod.
+        assert!(!anti_affinity_case(
+            both_terms(securityscan()),
+            anti(s1(), &[("security", "S1")])
+        ));
+        // A pod anti-affine to its own kind never shares a node with another.
+        let web = || anti(template(&[("app", "web")]), &[("app", "web")]);
+        assert!(!anti_affinity_case(web(), web()));
+        assert!(anti_affinity_case(template(&[("app", "db")]), web()));
+    }
+
+    #[test]
+    fn node_selector_mismatch_is_reported() {
+        let mut t = template(&[]);
+        t.node_selector = vec![label("pool", "gpu")];
+        let pools: [NodePoolSpec; 1] = [pool("cpu", 2, 4000, 4000, 110)];
+        let cluster = build(&pools, &[t]);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let d = k
+            .place(&cluster, 0, &req(1, 1), &mut rng())
+            .diagnosis
+            .unwrap();
+        assert_eq!(d.node_affinity, 2);
+    }
+
+    /// Upstream's selection spelled out: every feasible node scored in full
+    /// (with division), then reservoir sampling in scan order.
+    fn reference_pick(
+        cluster: &ClusterState,
+        config: &SchedulerConfig,
+        requests: &ResourceVec,
+        rng: &mut SimRng,
+    ) -> Option<NodeId> {
+        let nodes = feasible(cluster, 0, requests);
+        if nodes.len() <= 1 {
+            return nodes.first().copied();
+        }
+        let t = &cluster.templates[0];
+        let taints = |n: NodeId| t.pool_intolerable_taints[cluster.nodes.pool[n as usize] as usize];
+        let max_taints = nodes.iter().map(|&n| taints(n)).max().unwrap_or(0);
+        let total = |n: NodeId| {
+            let used = cpu_memory(&cluster.nodes.requested[n as usize]);
+            let allocatable = cpu_memory(cluster.allocatable(n));
+            let fit = resources_fit_score(
+                config.scoring,
+                used,
+                non_zero_requests(requests),
+                &Allocatable::new(allocatable),
+            );
+            let fractions = [0, 1].map(|i| {
+                (used[i].saturating_add(requests.0[i]) as f64 / allocatable[i] as f64).min(1.0)
+            });
+            let balanced = if balanced_allocation_skipped(requests) {
+                0
+            } else {
+                ((1.0 - ((fractions[0] - fractions[1]) / 2.0).abs()) * 100.0) as i64
+            };
+            config.resources_fit_weight * fit
+                + config.balanced_allocation_weight * balanced
+                + config.taint_toleration_weight * taint_toleration_score(taints(n), max_taints)
+        };
+        let (mut selected, mut best, mut ties) = (nodes[0], total(nodes[0]), 1u32);
+        for &n in &nodes[1..] {
+            let score = total(n);
+            if score > best {
+                (selected, best, ties) = (n, score, 1);
+            } else if score == best {
+                ties += 1;
+                if rng.random_range(0..ties) == 0 {
+                    selected = n;
+                }
+            }
+        }
+        Some(selected)
+    }
+
+    proptest! {
+        // Clusters under 100 nodes are examined whole, so a fresh placement
+        // sees the same nodes, in the same order, as the reference.
+        #[test]
+        fn selection_matches_the_reference(
+            pools in prop::collection::vec((1..9u64, 1..9u64, 0..3usize), 1..4),
+            nodes in prop::collection::vec((0..4usize, 0..9000u64, 0..9000u64, any::<bool>()), 1..60),
+            pod in (0..3000u64, 0..3000u64),
+            weights in (0..3i64, 0..3i64, 0..4i64),
+            most_allocated in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let specs: Vec<NodePoolSpec> = pools
+                .iter()
+                .enumerate()
+                .map(|(i, &(cpu, memory, taints))| {
+                    let taints = (0..taints)
+                        .map(|k| Taint {
+                            key: format!("t{k}"),
+                            value: String::new(),
+                            effect: TaintEffect::PreferNoSchedule,
+                        })
+                        .collect();
+                    with_taints(pool(&format!("p{i}"), 0, cpu * 1000, memory * 1000, 110), taints)
+                })
+                .collect();
+            let mut cluster = build(&specs, &[template(&[])]);
+            for &(p, cpu, memory, ready) in &nodes {
+                let node = cluster.add_node((p % specs.len()) as u32);
+                let used = req(cpu, memory);
+                if cluster.filter(&cluster.templates[0], &used, node).is_none() {
+                    cluster.assign(0, &used, node);
+                }
+                cluster.nodes.ready[node as usize] = ready;
+            }
+            let config = SchedulerConfig {
+                scoring: if most_allocated {
+                    ScoringStrategy::MostAllocated
+                } else {
+                    ScoringStrategy::LeastAllocated
+                },
+                resources_fit_weight: weights.0,
+                balanced_allocation_weight: weights.1,
+                taint_toleration_weight: weights.2,
+                ..Default::default()
+            };
+            let requests = req(pod.0, pod.1);
+            let mut ours = RngStreams::new(seed).stream("scheduler");
+            let mut theirs = ours.clone();
+            let got = KubePlacement::new(&config).place(&cluster, 0, &requests, &mut ours);
+            prop_assert_eq!(got.node, reference_pick(&cluster, &config, &requests, &mut theirs));
+            prop_assert_eq!(ours, theirs);
+            if got.node.is_none() {
+                prop_assert_eq!(got.diagnosis.as_deref(), Some(&full_diagnosis(&cluster, 0, &requests)));
+            }
         }
     }
 }

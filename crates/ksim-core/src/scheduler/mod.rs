@@ -11,6 +11,9 @@
 pub mod fast;
 pub mod kube;
 pub mod queue;
+mod score;
+#[cfg(test)]
+mod testutil;
 
 use crate::cluster::{ClusterState, FilterReason, NodeId, WorkloadId};
 use crate::config::{SchedulerConfig, SchedulerMode};
