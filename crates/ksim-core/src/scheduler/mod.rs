@@ -17,7 +17,7 @@ mod testutil;
 
 use crate::cluster::{ClusterState, FilterReason, NodeId, WorkloadId};
 use crate::config::{SchedulerConfig, SchedulerMode};
-use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
+use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES, PODS};
 use crate::rng::SimRng;
 
 /// Why no node was found, counted per reason over the nodes evaluated
@@ -62,7 +62,8 @@ impl Diagnosis {
             "node(s) had untolerated taint(s)".into(),
             self.untolerated_taint,
         );
-        push("node(s) were not ready".into(), self.not_ready);
+        // Upstream reports a not-ready node through its not-ready NoSchedule taint.
+        push("node(s) had untolerated taint {node.kubernetes.io/not-ready: }".into(), self.not_ready);
         push(
             "node(s) didn't match Pod's node affinity/selector".into(),
             self.node_affinity,
@@ -72,7 +73,9 @@ impl Diagnosis {
             self.anti_affinity,
         );
         for (dim, &count) in self.insufficient.iter().enumerate() {
-            push(format!("Insufficient {}", names.name(dim)), count);
+            // Upstream's NodeResourcesFit says "Too many pods" for the pod count.
+            let text = if dim == PODS { "Too many pods".to_string() } else { format!("Insufficient {}", names.name(dim)) };
+            push(text, count);
         }
         parts.sort();
         let reasons: Vec<String> = parts
@@ -134,5 +137,28 @@ impl Placement {
             Placement::Kube(_) => {}
             Placement::Fast(f) => f.node_changed(cluster, node),
         }
+    }
+}
+
+#[cfg(test)]
+mod diagnosis_tests {
+    use super::*;
+    use crate::resources::{CPU, MEMORY};
+
+    // Message shape after upstream's FitError.Error (pkg/scheduler/framework/types.go):
+    // reasons sorted, each with its node count.
+    #[test]
+    fn message_lists_sorted_reasons_with_counts() {
+        let mut d = Diagnosis { nodes_total: 6, ..Default::default() };
+        d.record_many(FilterReason::Insufficient(MEMORY as u8), 2);
+        d.record_many(FilterReason::Insufficient(CPU as u8), 3);
+        d.record(FilterReason::Insufficient(PODS as u8));
+        d.record(FilterReason::NodeAffinity);
+        let names = ResourceNames::new(vec![]).unwrap();
+        assert_eq!(
+            d.message(&names),
+            "0/6 nodes are available: 3 Insufficient cpu, 2 Insufficient memory, 1 Too many pods, \
+             1 node(s) didn't match Pod's node affinity/selector."
+        );
     }
 }
