@@ -50,7 +50,7 @@ impl Diagnosis {
     }
 
     /// Upstream's FitError text: "0/N nodes are available: <count> <reason>, ...",
-    /// reasons sorted alphabetically.
+    /// the "<count> <reason>" strings sorted as strings.
     pub fn message(&self, names: &ResourceNames) -> String {
         let mut parts: Vec<(String, u32)> = Vec::new();
         let mut push = |text: String, count: u32| {
@@ -77,11 +77,9 @@ impl Diagnosis {
             let text = if dim == PODS { "Too many pods".to_string() } else { format!("Insufficient {}", names.name(dim)) };
             push(text, count);
         }
-        parts.sort();
-        let reasons: Vec<String> = parts
-            .iter()
-            .map(|(text, count)| format!("{count} {text}"))
-            .collect();
+        // Upstream sorts the "<count> <reason>" strings themselves, count prefix included.
+        let mut reasons: Vec<String> = parts.iter().map(|(text, count)| format!("{count} {text}")).collect();
+        reasons.sort();
         format!(
             "0/{} nodes are available: {}.",
             self.nodes_total,
@@ -157,8 +155,8 @@ mod diagnosis_tests {
         let names = ResourceNames::new(vec![]).unwrap();
         assert_eq!(
             d.message(&names),
-            "0/6 nodes are available: 3 Insufficient cpu, 2 Insufficient memory, 1 Too many pods, \
-             1 node(s) didn't match Pod's node affinity/selector."
+            "0/6 nodes are available: 1 Too many pods, 1 node(s) didn't match Pod's node affinity/selector, \
+             2 Insufficient memory, 3 Insufficient cpu."
         );
     }
 }
