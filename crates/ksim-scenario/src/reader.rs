@@ -1,0 +1,506 @@
+//! A span-keeping view of the parsed TOML and a problem collector.
+//!
+//! Every value is read through a [`Node`], which knows its dotted key path and
+//! byte span, so any problem can name both. Readers return `Option`: `None`
+//! means a problem was recorded and the caller should carry on validating the
+//! rest of the file.
+
+use std::ops::Range;
+
+use ksim_core::config::SimConfig;
+use ksim_core::time::SimDuration;
+use toml_edit::{Array, ArrayOfTables, Item, TableLike, Value};
+
+use crate::{duration, names, Problem, Scenario, ScenarioError};
+
+pub(crate) type Span = Option<Range<usize>>;
+
+/// 1-based line and character column of byte `offset` in `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let bytes = &text.as_bytes()[..offset.min(text.len())];
+    let line_start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line = 1 + bytes.iter().filter(|&&b| b == b'\n').count();
+    // Count characters, not bytes: skip UTF-8 continuation bytes.
+    let column = 1 + bytes[line_start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    (line, column)
+}
+
+/// Collects problems and warnings while a scenario is read.
+pub(crate) struct Ctx<'t> {
+    text: &'t str,
+    file: &'t str,
+    /// With the byte offset they point at, to sort into document order.
+    problems: Vec<(usize, Problem)>,
+    warnings: Vec<String>,
+}
+
+impl<'t> Ctx<'t> {
+    pub(crate) fn new(text: &'t str, file: &'t str) -> Self {
+        Ctx {
+            text,
+            file,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn problem(&self, span: &Span, path: &str, message: String) -> (usize, Problem) {
+        let (offset, line, column) = match span {
+            Some(span) => {
+                let (line, column) = line_column(self.text, span.start);
+                (span.start, Some(line), Some(column))
+            }
+            None => (usize::MAX, None, None),
+        };
+        let problem = Problem {
+            file: self.file.to_string(),
+            line,
+            column,
+            key_path: path.to_string(),
+            message,
+        };
+        (offset, problem)
+    }
+
+    pub(crate) fn error(&mut self, span: &Span, path: &str, message: impl Into<String>) {
+        let problem = self.problem(span, path, message.into());
+        self.problems.push(problem);
+    }
+
+    /// A warning, located like a problem but not fatal.
+    pub(crate) fn warn(&mut self, span: &Span, path: &str, message: impl Into<String>) {
+        let (_, problem) = self.problem(span, path, message.into());
+        self.warnings.push(problem.to_string());
+    }
+
+    pub(crate) fn has_errors(&self) -> bool {
+        !self.problems.is_empty()
+    }
+
+    pub(crate) fn finish(mut self, config: Option<SimConfig>) -> Result<Scenario, ScenarioError> {
+        match config {
+            Some(config) if self.problems.is_empty() => Ok(Scenario {
+                config,
+                warnings: self.warnings,
+            }),
+            _ => {
+                if self.problems.is_empty() {
+                    // Only reachable through a reader bug; still no panic.
+                    self.error(&None, "", "scenario could not be built");
+                }
+                self.problems.sort_by_key(|(offset, _)| *offset);
+                Err(ScenarioError {
+                    problems: self.problems.into_iter().map(|(_, p)| p).collect(),
+                })
+            }
+        }
+    }
+}
+
+/// `parent.key`, quoting keys that are not bare TOML keys.
+pub(crate) fn join_key(parent: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare {
+        key.to_string()
+    } else {
+        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
+    };
+    if parent.is_empty() {
+        key
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Kind<'a> {
+    Table(&'a dyn TableLike),
+    Values(&'a Array),
+    Tables(&'a ArrayOfTables),
+    Scalar(&'a Value),
+}
+
+/// A value in the document with its key path and span.
+#[derive(Clone)]
+pub(crate) struct Node<'a> {
+    pub path: String,
+    pub span: Span,
+    pub kind: Kind<'a>,
+}
+
+impl<'a> Node<'a> {
+    pub(crate) fn root(table: &'a dyn TableLike) -> Self {
+        Node {
+            path: String::new(),
+            span: Some(0..0),
+            kind: Kind::Table(table),
+        }
+    }
+
+    /// `fallback` is used when the item has no span of its own (implicit tables).
+    fn from_item(item: &'a Item, path: String, fallback: Span) -> Option<Self> {
+        let (kind, span) = match item {
+            Item::None => return None,
+            Item::Value(value) => return Some(Self::from_value(value, path, fallback)),
+            Item::Table(table) => (Kind::Table(table as &dyn TableLike), table.span()),
+            Item::ArrayOfTables(tables) => (Kind::Tables(tables), tables.span()),
+        };
+        Some(Node {
+            path,
+            span: span.or(fallback),
+            kind,
+        })
+    }
+
+    fn from_value(value: &'a Value, path: String, fallback: Span) -> Self {
+        let kind = match value {
+            Value::Array(array) => Kind::Values(array),
+            Value::InlineTable(table) => Kind::Table(table as &dyn TableLike),
+            scalar => Kind::Scalar(scalar),
+        };
+        Node {
+            path,
+            span: value.span().or(fallback),
+            kind,
+        }
+    }
+
+    pub(crate) fn type_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::Table(_) => "a table",
+            Kind::Values(_) | Kind::Tables(_) => "an array",
+            Kind::Scalar(Value::String(_)) => "a string",
+            Kind::Scalar(Value::Integer(_)) => "an integer",
+            Kind::Scalar(Value::Float(_)) => "a float",
+            Kind::Scalar(Value::Boolean(_)) => "a boolean",
+            Kind::Scalar(Value::Datetime(_)) => "a date-time",
+            Kind::Scalar(_) => "a value",
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> Option<&'a str> {
+        match &self.kind {
+            Kind::Scalar(Value::String(s)) => Some(s.value().as_str()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_integer(&self) -> Option<i64> {
+        match &self.kind {
+            Kind::Scalar(Value::Integer(i)) => Some(*i.value()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn as_float(&self) -> Option<f64> {
+        match &self.kind {
+            Kind::Scalar(Value::Float(f)) => Some(*f.value()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_table(&self) -> bool {
+        matches!(self.kind, Kind::Table(_))
+    }
+
+    /// Reports a type mismatch: "expected X, found Y".
+    pub(crate) fn wrong_type(&self, ctx: &mut Ctx, expected: &str) {
+        ctx.error(
+            &self.span,
+            &self.path,
+            format!("expected {expected}, found {}", self.type_name()),
+        );
+    }
+}
+
+/// One key of a free-form table (labels, extended resources).
+pub(crate) struct Entry<'a> {
+    pub key: &'a str,
+    pub key_span: Span,
+    pub node: Node<'a>,
+}
+
+/// A table being read, whose keys were checked against the allowed set.
+pub(crate) struct Fields<'a> {
+    table: &'a dyn TableLike,
+    pub span: Span,
+    pub path: String,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn key_span(&self, key: &str) -> Span {
+        self.table
+            .get_key_value(key)
+            .and_then(|(k, _)| k.span())
+            .or_else(|| self.span.clone())
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Node<'a>> {
+        let item = self.table.get(key)?;
+        Node::from_item(item, join_key(&self.path, key), self.key_span(key))
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value at `key`, or a "missing required key" problem.
+    pub(crate) fn require(&self, ctx: &mut Ctx, key: &str) -> Option<Node<'a>> {
+        self.require_with(ctx, key, "")
+    }
+
+    /// Like [`Fields::require`], with a hint appended to the message.
+    pub(crate) fn require_with(&self, ctx: &mut Ctx, key: &str, hint: &str) -> Option<Node<'a>> {
+        let node = self.get(key);
+        if node.is_none() {
+            ctx.error(
+                &self.span,
+                &self.path,
+                format!("missing required key `{key}`{hint}"),
+            );
+        }
+        node
+    }
+
+    /// All keys in document order.
+    pub(crate) fn entries(&self) -> Vec<Entry<'a>> {
+        self.table
+            .iter()
+            .filter_map(|(key, item)| {
+                let key_span = self.key_span(key);
+                let node = Node::from_item(item, join_key(&self.path, key), key_span.clone())?;
+                Some(Entry {
+                    key,
+                    key_span,
+                    node,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Opens `node` as a table whose keys must come from `allowed`; unknown keys
+/// are reported (with the nearest allowed key as a suggestion) and ignored.
+pub(crate) fn table<'a>(ctx: &mut Ctx, node: &Node<'a>, allowed: &[&str]) -> Option<Fields<'a>> {
+    let fields = free_table(ctx, node)?;
+    for (key, _) in fields.table.iter() {
+        if !allowed.contains(&key) {
+            let message = match names::suggest(key, allowed) {
+                Some(best) => format!("unknown key `{key}`: did you mean `{best}`?"),
+                None => format!(
+                    "unknown key `{key}`: expected one of {}",
+                    names::list(allowed)
+                ),
+            };
+            ctx.error(&fields.key_span(key), &join_key(&fields.path, key), message);
+        }
+    }
+    Some(fields)
+}
+
+/// Opens `node` as a table with arbitrary keys.
+pub(crate) fn free_table<'a>(ctx: &mut Ctx, node: &Node<'a>) -> Option<Fields<'a>> {
+    match &node.kind {
+        Kind::Table(table) => Some(Fields {
+            table: *table,
+            span: node.span.clone(),
+            path: node.path.clone(),
+        }),
+        _ => {
+            node.wrong_type(ctx, "a table");
+            None
+        }
+    }
+}
+
+/// The elements of an array (inline or `[[array of tables]]`).
+pub(crate) fn array<'a>(ctx: &mut Ctx, node: &Node<'a>) -> Option<Vec<Node<'a>>> {
+    let element_path = |i: usize| format!("{}[{i}]", node.path);
+    match &node.kind {
+        Kind::Values(values) => Some(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Node::from_value(v, element_path(i), node.span.clone()))
+                .collect(),
+        ),
+        Kind::Tables(tables) => Some(
+            tables
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Node {
+                    path: element_path(i),
+                    span: t.span().or(node.span.clone()),
+                    kind: Kind::Table(t as &dyn TableLike),
+                })
+                .collect(),
+        ),
+        _ => {
+            node.wrong_type(ctx, "an array");
+            None
+        }
+    }
+}
+
+pub(crate) fn string<'a>(ctx: &mut Ctx, node: &Node<'a>) -> Option<&'a str> {
+    let s = node.as_str();
+    if s.is_none() {
+        node.wrong_type(ctx, "a string");
+    }
+    s
+}
+
+/// A string that must not be empty.
+pub(crate) fn name<'a>(ctx: &mut Ctx, node: &Node<'a>) -> Option<&'a str> {
+    let s = string(ctx, node)?;
+    if s.trim().is_empty() {
+        ctx.error(&node.span, &node.path, "must not be empty");
+        return None;
+    }
+    Some(s)
+}
+
+pub(crate) fn boolean(ctx: &mut Ctx, node: &Node) -> Option<bool> {
+    match &node.kind {
+        Kind::Scalar(Value::Boolean(b)) => Some(*b.value()),
+        _ => {
+            node.wrong_type(ctx, "a boolean (true or false)");
+            None
+        }
+    }
+}
+
+pub(crate) fn integer(ctx: &mut Ctx, node: &Node) -> Option<i64> {
+    if let Some(i) = node.as_integer() {
+        return Some(i);
+    }
+    let hint = match (node.as_str(), node.as_float()) {
+        (Some(s), _) if s.trim().parse::<i64>().is_ok() => {
+            format!(" (write {} without quotes)", s.trim())
+        }
+        (_, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => {
+            format!(" (write {})", f as i64)
+        }
+        _ => String::new(),
+    };
+    ctx.error(
+        &node.span,
+        &node.path,
+        format!("expected an integer, found {}{hint}", node.type_name()),
+    );
+    None
+}
+
+/// An integer within `[min, max]`, e.g. a node count or `max_pods`.
+pub(crate) fn count(ctx: &mut Ctx, node: &Node, min: u64, max: u64) -> Option<u64> {
+    let i = integer(ctx, node)?;
+    let message = if i < 0 && min == 0 {
+        format!("must not be negative, found {i}")
+    } else if i < 0 || (i as u64) < min {
+        format!("must be at least {min}, found {i}")
+    } else if i as u64 > max {
+        format!("{i} is too large (at most {max})")
+    } else {
+        return Some(i as u64);
+    };
+    ctx.error(&node.span, &node.path, message);
+    None
+}
+
+/// A finite number, integer or float.
+pub(crate) fn number(ctx: &mut Ctx, node: &Node) -> Option<f64> {
+    let n = node
+        .as_float()
+        .or_else(|| node.as_integer().map(|i| i as f64));
+    match n {
+        Some(n) if n.is_finite() => Some(n),
+        Some(n) => {
+            ctx.error(
+                &node.span,
+                &node.path,
+                format!("expected a finite number, found {n}"),
+            );
+            None
+        }
+        None => {
+            node.wrong_type(ctx, "a number");
+            None
+        }
+    }
+}
+
+pub(crate) fn duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
+    let Some(text) = node.as_str() else {
+        let hint = match node.as_integer() {
+            Some(i) => format!(" (write \"{i}s\" for {i} seconds)"),
+            None => String::new(),
+        };
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!(
+                "expected a duration string like \"90s\", found {}{hint}",
+                node.type_name()
+            ),
+        );
+        return None;
+    };
+    match duration::parse_duration(text) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            ctx.error(&node.span, &node.path, e.to_string());
+            None
+        }
+    }
+}
+
+/// One of `options`, with a suggestion when the value is close to one.
+pub(crate) fn choice<'o>(ctx: &mut Ctx, node: &Node, options: &[&'o str]) -> Option<&'o str> {
+    let value = string(ctx, node)?;
+    if let Some(found) = options.iter().find(|o| **o == value) {
+        return Some(found);
+    }
+    let message = match names::suggest(value, options) {
+        Some(best) => format!(
+            "unknown value `{value}`: did you mean `{best}`? (expected one of {})",
+            names::list(options)
+        ),
+        None => format!(
+            "unknown value `{value}`: expected one of {}",
+            names::list(options)
+        ),
+    };
+    ctx.error(&node.span, &node.path, message);
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let text = "a = 1\nbé = \"x\"\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        // "é" is two bytes but one column.
+        let quote = text.find('"').unwrap();
+        assert_eq!(line_column(text, quote), (2, 6));
+        assert_eq!(line_column(text, text.len() + 10), (3, 1));
+    }
+
+    #[test]
+    fn keys_are_quoted_only_when_needed() {
+        assert_eq!(join_key("", "count"), "count");
+        assert_eq!(
+            join_key("node_pools[0].extended", "nvidia.com/gpu"),
+            "node_pools[0].extended.\"nvidia.com/gpu\""
+        );
+    }
+}

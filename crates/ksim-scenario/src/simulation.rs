@@ -1,0 +1,238 @@
+//! The document root, `[simulation]` and `[scheduler]`.
+
+use ksim_core::config::{SchedulerConfig, SchedulerMode, ScoringStrategy, SimConfig};
+use ksim_core::resources::ResourceNames;
+use ksim_core::time::{SimDuration, SimTime};
+use toml_edit::Table;
+
+use crate::pools::{self, ExtendedNames};
+use crate::reader::{self, Ctx, Fields, Node};
+use crate::{checks, workloads};
+
+const ROOT_KEYS: &[&str] = &["simulation", "scheduler", "node_pools", "workloads"];
+const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
+const SCHEDULER_KEYS: &[&str] = &[
+    "mode",
+    "scoring",
+    "resources_fit_weight",
+    "balanced_allocation_weight",
+    "taint_toleration_weight",
+    "percentage_of_nodes_to_score",
+    "cycle_base_cost",
+    "cycle_per_node_cost",
+    "backoff_initial",
+    "backoff_max",
+    "max_in_unschedulable",
+];
+const DEFAULT_SAMPLE_INTERVAL: SimDuration = SimDuration::from_secs(10);
+/// Scoring weights above this are almost certainly mistakes.
+const MAX_WEIGHT: u64 = 100;
+
+struct Simulation {
+    name: String,
+    seed: u64,
+    end: SimTime,
+    sample_interval: SimDuration,
+    record_pods: bool,
+}
+
+pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
+    let root = Node::root(root);
+    let fields = reader::table(ctx, &root, ROOT_KEYS)?;
+    let simulation = fields
+        .require(ctx, "simulation")
+        .and_then(|n| read_simulation(ctx, &n));
+    let scheduler = fields
+        .get("scheduler")
+        .map_or(Some(SchedulerConfig::default()), |n| {
+            read_scheduler(ctx, &n)
+        });
+    let mut extended = ExtendedNames::default();
+    let pool_node = fields.require_with(
+        ctx,
+        "node_pools",
+        " (add at least one [[node_pools]] table)",
+    );
+    let pools = pools::read(ctx, pool_node, &mut extended);
+    let end = simulation.as_ref().map(|s| s.end);
+    let workloads = workloads::read(ctx, fields.get("workloads"), &pools, &mut extended, end);
+    if ctx.has_errors() {
+        return None;
+    }
+    let (simulation, scheduler, workloads) = (simulation?, scheduler?, workloads?);
+    let config = SimConfig {
+        name: simulation.name,
+        seed: simulation.seed,
+        end: simulation.end,
+        sample_interval: simulation.sample_interval,
+        resource_names: ResourceNames::new(extended.names).ok()?,
+        node_pools: pools.specs,
+        workloads: workloads.specs,
+        scheduler,
+        record_pods: simulation.record_pods,
+    };
+    checks::run(ctx, &config, &workloads.places);
+    Some(config)
+}
+
+/// An optional duration with a default; `positive` rejects zero.
+fn duration_or(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    key: &str,
+    default: SimDuration,
+    positive: bool,
+) -> Option<SimDuration> {
+    let Some(node) = fields.get(key) else {
+        return Some(default);
+    };
+    let d = reader::duration(ctx, &node)?;
+    if positive && d == SimDuration::ZERO {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("{key} must be greater than zero"),
+        );
+        return None;
+    }
+    Some(d)
+}
+
+fn read_simulation(ctx: &mut Ctx, node: &Node) -> Option<Simulation> {
+    let fields = reader::table(ctx, node, SIMULATION_KEYS)?;
+    let name = fields
+        .require(ctx, "name")
+        .and_then(|n| reader::name(ctx, &n));
+    let seed = fields
+        .get("seed")
+        .map_or(Some(0), |n| reader::count(ctx, &n, 0, i64::MAX as u64));
+    let duration = fields
+        .require_with(
+            ctx,
+            "duration",
+            " (how much simulated time to run, e.g. \"1h\")",
+        )
+        .and_then(|n| {
+            let d = reader::duration(ctx, &n)?;
+            if d == SimDuration::ZERO {
+                ctx.error(&n.span, &n.path, "duration must be greater than zero");
+                return None;
+            }
+            Some(d)
+        });
+    let sample_interval = duration_or(
+        ctx,
+        &fields,
+        "sample_interval",
+        DEFAULT_SAMPLE_INTERVAL,
+        true,
+    );
+    let record_pods = fields
+        .get("record_pods")
+        .map_or(Some(false), |n| reader::boolean(ctx, &n));
+    let (duration, sample_interval) = (duration?, sample_interval?);
+    if sample_interval > duration {
+        ctx.warn(
+            &fields.key_span("sample_interval"),
+            &reader::join_key(&fields.path, "sample_interval"),
+            format!(
+                "sample_interval ({sample_interval}) is longer than duration ({duration}): the \
+                 timeline has a single row"
+            ),
+        );
+    }
+    Some(Simulation {
+        name: name?.to_string(),
+        seed: seed?,
+        end: SimTime(duration.0),
+        sample_interval,
+        record_pods: record_pods?,
+    })
+}
+
+fn weight(ctx: &mut Ctx, fields: &Fields, key: &str, default: i64) -> Option<i64> {
+    fields.get(key).map_or(Some(default), |n| {
+        reader::count(ctx, &n, 0, MAX_WEIGHT).map(|w| w as i64)
+    })
+}
+
+fn read_scheduler(ctx: &mut Ctx, node: &Node) -> Option<SchedulerConfig> {
+    let fields = reader::table(ctx, node, SCHEDULER_KEYS)?;
+    let d = SchedulerConfig::default();
+    let mode = fields.get("mode").map_or(Some(d.mode), |n| {
+        reader::choice(ctx, &n, &["kube", "fast"]).map(|m| match m {
+            "kube" => SchedulerMode::Kube,
+            _ => SchedulerMode::Fast,
+        })
+    });
+    let scoring = fields.get("scoring").map_or(Some(d.scoring), |n| {
+        reader::choice(ctx, &n, &["LeastAllocated", "MostAllocated"]).map(|s| match s {
+            "LeastAllocated" => ScoringStrategy::LeastAllocated,
+            _ => ScoringStrategy::MostAllocated,
+        })
+    });
+    let fit = weight(ctx, &fields, "resources_fit_weight", d.resources_fit_weight);
+    let balanced = weight(
+        ctx,
+        &fields,
+        "balanced_allocation_weight",
+        d.balanced_allocation_weight,
+    );
+    let taint = weight(
+        ctx,
+        &fields,
+        "taint_toleration_weight",
+        d.taint_toleration_weight,
+    );
+    let percentage = fields
+        .get("percentage_of_nodes_to_score")
+        .map_or(Some(d.percentage_of_nodes_to_score), |n| {
+            reader::count(ctx, &n, 0, 100).map(|p| p as u32)
+        });
+    let base = duration_or(ctx, &fields, "cycle_base_cost", d.cycle_base_cost, false);
+    let per_node = duration_or(
+        ctx,
+        &fields,
+        "cycle_per_node_cost",
+        d.cycle_per_node_cost,
+        false,
+    );
+    let backoff_initial = duration_or(ctx, &fields, "backoff_initial", d.backoff_initial, true);
+    let backoff_max = duration_or(ctx, &fields, "backoff_max", d.backoff_max, true);
+    let max_unschedulable = duration_or(
+        ctx,
+        &fields,
+        "max_in_unschedulable",
+        d.max_in_unschedulable,
+        false,
+    );
+    let (backoff_initial, backoff_max) = (backoff_initial?, backoff_max?);
+    if backoff_initial > backoff_max {
+        let key = if fields.has("backoff_initial") {
+            "backoff_initial"
+        } else {
+            "backoff_max"
+        };
+        ctx.error(
+            &fields.key_span(key),
+            &reader::join_key(&fields.path, key),
+            format!(
+                "backoff_initial ({backoff_initial}) must not exceed backoff_max ({backoff_max})"
+            ),
+        );
+        return None;
+    }
+    Some(SchedulerConfig {
+        mode: mode?,
+        scoring: scoring?,
+        resources_fit_weight: fit?,
+        balanced_allocation_weight: balanced?,
+        taint_toleration_weight: taint?,
+        percentage_of_nodes_to_score: percentage?,
+        cycle_base_cost: base?,
+        cycle_per_node_cost: per_node?,
+        backoff_initial,
+        backoff_max,
+        max_in_unschedulable: max_unschedulable?,
+    })
+}

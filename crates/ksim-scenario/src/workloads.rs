@@ -1,0 +1,781 @@
+//! `[[workloads]]`: deployments and job streams with their pod templates.
+
+use ksim_core::config::{
+    AntiAffinityTerm, ArrivalProcess, DeploymentSpec, JobSpec, Label, NodeSelectorTerm,
+    PodTemplate, Request, SelectorOperator, SelectorRequirement, Toleration, TolerationOperator,
+    WorkloadKind, WorkloadSpec,
+};
+use ksim_core::matching;
+use ksim_core::resources::{ResourceVec, CPU, EPHEMERAL_STORAGE, MEMORY, NUM_RESOURCES, PODS};
+use ksim_core::time::{SimDuration, SimTime};
+
+use crate::distributions::{distribution, request, Unit};
+use crate::names;
+use crate::pools::{self, ExtendedNames, Pools, EFFECTS, HOSTNAME};
+use crate::reader::{self, Ctx, Fields, Node, Span};
+
+const WORKLOAD_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "replicas",
+    "start",
+    "arrival",
+    "stop",
+    "count",
+    "duration",
+    "failure_probability",
+    "pod",
+];
+const KINDS: &[&str] = &["deployment", "job"];
+const DEPLOYMENT_ONLY: &[&str] = &["replicas"];
+const JOB_ONLY: &[&str] = &[
+    "arrival",
+    "stop",
+    "count",
+    "duration",
+    "failure_probability",
+];
+const ARRIVAL_KEYS: &[&str] = &["process", "rate_per_s", "interval", "times"];
+const PROCESSES: &[&str] = &["poisson", "constant", "schedule"];
+const POD_KEYS: &[&str] = &[
+    "cpu",
+    "memory",
+    "ephemeral_storage",
+    "extended",
+    "priority",
+    "labels",
+    "node_selector",
+    "node_affinity",
+    "tolerations",
+    "anti_affinity",
+];
+const EXPRESSION_KEYS: &[&str] = &["key", "operator", "values"];
+const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
+const TOLERATION_KEYS: &[&str] = &["key", "operator", "value", "effect"];
+const TOLERATION_OPERATORS: &[&str] = &["Equal", "Exists"];
+const ANTI_AFFINITY_KEYS: &[&str] = &["match_labels", "topology_key"];
+
+/// Where a workload was written, for later warnings.
+pub(crate) struct Located {
+    pub path: String,
+    pub span: Span,
+}
+
+pub(crate) struct Workloads {
+    pub specs: Vec<WorkloadSpec>,
+    /// Parallel to `specs`.
+    pub places: Vec<Located>,
+}
+
+/// An anti-affinity selector, checked once every workload's labels are known.
+struct SelectorRef {
+    labels: Vec<Label>,
+    path: String,
+    span: Span,
+}
+
+/// What reading one workload needs from the rest of the document.
+struct Env<'a> {
+    pools: &'a Pools,
+    extended: &'a mut ExtendedNames,
+    end: Option<SimTime>,
+    seen: Vec<(String, String)>,
+    selectors: Vec<SelectorRef>,
+}
+
+pub(crate) fn read(
+    ctx: &mut Ctx,
+    node: Option<Node>,
+    pools: &Pools,
+    extended: &mut ExtendedNames,
+    end: Option<SimTime>,
+) -> Option<Workloads> {
+    let mut out = Workloads {
+        specs: Vec::new(),
+        places: Vec::new(),
+    };
+    let Some(node) = node else {
+        ctx.warn(
+            &Some(0..0),
+            "workloads",
+            "no workloads: the cluster stays empty",
+        );
+        return Some(out);
+    };
+    let elements = reader::array(ctx, &node)?;
+    let mut env = Env {
+        pools,
+        extended,
+        end,
+        seen: Vec::new(),
+        selectors: Vec::new(),
+    };
+    for element in &elements {
+        if let Some(spec) = read_workload(ctx, element, &mut env) {
+            out.specs.push(spec);
+            out.places.push(Located {
+                path: element.path.clone(),
+                span: element.span.clone(),
+            });
+        }
+    }
+    if out.specs.len() == elements.len() {
+        check_selectors(ctx, &env.selectors, &out.specs);
+    }
+    Some(out)
+}
+
+fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSpec> {
+    let fields = reader::table(ctx, node, WORKLOAD_KEYS)?;
+    let name = fields.require(ctx, "name").and_then(|n| {
+        let name = reader::name(ctx, &n)?;
+        pools::unique_name(ctx, &mut env.seen, name, &n, "workload").then_some(name)
+    });
+    let kind = fields
+        .require_with(ctx, "kind", " (\"deployment\" or \"job\")")
+        .and_then(|n| reader::choice(ctx, &n, KINDS));
+    if let Some(kind) = kind {
+        reject_foreign_keys(ctx, &fields, kind, name);
+    }
+    let start = fields.get("start").map_or(Some(SimTime::ZERO), |n| {
+        reader::duration(ctx, &n).map(|d| SimTime(d.0))
+    });
+    let template = fields
+        .require(ctx, "pod")
+        .and_then(|n| read_pod(ctx, &n, env));
+    let kind = match kind? {
+        "deployment" => read_deployment(ctx, &fields, start?, env.end)?,
+        _ => read_job(ctx, &fields, start?)?,
+    };
+    Some(WorkloadSpec {
+        name: name?.to_string(),
+        kind,
+        template: template?,
+    })
+}
+
+/// Job keys on a deployment and deployment keys on a job.
+fn reject_foreign_keys(ctx: &mut Ctx, fields: &Fields, kind: &str, name: Option<&str>) {
+    let (foreign, owner) = if kind == "deployment" {
+        (JOB_ONLY, "job")
+    } else {
+        (DEPLOYMENT_ONLY, "deployment")
+    };
+    let who = name.map_or("this workload".to_string(), |n| format!("workload `{n}`"));
+    for key in foreign {
+        if fields.has(key) {
+            ctx.error(
+                &fields.key_span(key),
+                &reader::join_key(&fields.path, key),
+                format!("`{key}` only applies to kind = \"{owner}\", and {who} is a {kind}"),
+            );
+        }
+    }
+}
+
+fn read_deployment(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    start: SimTime,
+    end: Option<SimTime>,
+) -> Option<WorkloadKind> {
+    let replicas = fields
+        .require(ctx, "replicas")
+        .and_then(|n| reader::count(ctx, &n, 0, u64::from(u32::MAX)))?;
+    if let Some(end) = end.filter(|end| start >= *end) {
+        ctx.warn(
+            &fields.key_span("start"),
+            &reader::join_key(&fields.path, "start"),
+            format!("starts at {start}, when the run has already ended ({end}): it never runs"),
+        );
+    }
+    Some(WorkloadKind::Deployment(DeploymentSpec {
+        replicas: u32::try_from(replicas).ok()?,
+        start,
+    }))
+}
+
+fn read_job(ctx: &mut Ctx, fields: &Fields, start: SimTime) -> Option<WorkloadKind> {
+    let arrival = fields
+        .require(ctx, "arrival")
+        .and_then(|n| read_arrival(ctx, &n));
+    if let (Some(ArrivalProcess::Schedule { .. }), true) = (&arrival, fields.has("start")) {
+        ctx.error(
+            &fields.key_span("start"),
+            &reader::join_key(&fields.path, "start"),
+            "`start` cannot be combined with process = \"schedule\": schedule times are \
+             already measured from the start of the run",
+        );
+    }
+    let stop = match fields.get("stop") {
+        None => Some(None),
+        Some(n) => read_stop(ctx, &n, start).map(Some),
+    };
+    let max_pods = match fields.get("count") {
+        None => Some(None),
+        Some(n) => reader::count(ctx, &n, 1, i64::MAX as u64).map(Some),
+    };
+    let duration = fields
+        .require(ctx, "duration")
+        .and_then(|n| distribution(ctx, &n, Unit::Duration));
+    let failure_probability = fields.get("failure_probability").map_or(Some(0.0), |n| {
+        let p = reader::number(ctx, &n)?;
+        if !(0.0..=1.0).contains(&p) {
+            ctx.error(
+                &n.span,
+                &n.path,
+                format!("failure_probability must be within [0, 1], found {p}"),
+            );
+            return None;
+        }
+        Some(p)
+    });
+    Some(WorkloadKind::Job(JobSpec {
+        arrival: arrival?,
+        start,
+        stop: stop?,
+        max_pods: max_pods?,
+        duration: duration?,
+        failure_probability: failure_probability?,
+    }))
+}
+
+fn read_stop(ctx: &mut Ctx, node: &Node, start: SimTime) -> Option<SimTime> {
+    let stop = SimTime(reader::duration(ctx, node)?.0);
+    if stop <= start {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("stop ({stop}) must be after start ({start}), or no pod ever arrives"),
+        );
+        return None;
+    }
+    Some(stop)
+}
+
+fn read_arrival(ctx: &mut Ctx, node: &Node) -> Option<ArrivalProcess> {
+    let fields = reader::table(ctx, node, ARRIVAL_KEYS)?;
+    let process = fields
+        .require(ctx, "process")
+        .and_then(|n| reader::choice(ctx, &n, PROCESSES))?;
+    let takes: &[&str] = match process {
+        "poisson" => &["rate_per_s"],
+        "constant" => &["rate_per_s", "interval"],
+        _ => &["times"],
+    };
+    let mut ok = true;
+    for key in &ARRIVAL_KEYS[1..] {
+        if fields.has(key) && !takes.contains(key) {
+            ok = false;
+            ctx.error(
+                &fields.key_span(key),
+                &reader::join_key(&fields.path, key),
+                format!(
+                    "`{key}` does not apply to process = \"{process}\" (it takes {})",
+                    names::list(takes)
+                ),
+            );
+        }
+    }
+    let arrival = match process {
+        "poisson" => fields
+            .require(ctx, "rate_per_s")
+            .and_then(|n| interval_from_rate(ctx, &n))
+            .map(|mean_interval| ArrivalProcess::Poisson { mean_interval }),
+        "constant" => constant_interval(ctx, &fields, node)
+            .map(|interval| ArrivalProcess::Constant { interval }),
+        _ => fields
+            .require(ctx, "times")
+            .and_then(|n| schedule(ctx, &n))
+            .map(|times| ArrivalProcess::Schedule { times }),
+    }?;
+    ok.then_some(arrival)
+}
+
+/// `1 / rate_per_s` seconds.
+fn interval_from_rate(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
+    let rate = reader::number(ctx, node)?;
+    if rate <= 0.0 {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("rate_per_s must be greater than zero, found {rate}"),
+        );
+        return None;
+    }
+    let interval = SimDuration::from_secs_f64(1.0 / rate);
+    if interval == SimDuration::ZERO {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("rate_per_s = {rate} is more than one arrival per nanosecond"),
+        );
+        return None;
+    }
+    Some(interval)
+}
+
+fn constant_interval(ctx: &mut Ctx, fields: &Fields, node: &Node) -> Option<SimDuration> {
+    match (fields.get("rate_per_s"), fields.get("interval")) {
+        (Some(rate), None) => interval_from_rate(ctx, &rate),
+        (None, Some(interval)) => {
+            let d = reader::duration(ctx, &interval)?;
+            if d == SimDuration::ZERO {
+                ctx.error(
+                    &interval.span,
+                    &interval.path,
+                    "interval must be greater than zero",
+                );
+                return None;
+            }
+            Some(d)
+        }
+        (Some(_), Some(interval)) => {
+            ctx.error(
+                &interval.span,
+                &interval.path,
+                "give either `rate_per_s` or `interval`, not both",
+            );
+            None
+        }
+        (None, None) => {
+            ctx.error(
+                &node.span,
+                &node.path,
+                "process = \"constant\" needs `rate_per_s` or `interval`",
+            );
+            None
+        }
+    }
+}
+
+fn schedule(ctx: &mut Ctx, node: &Node) -> Option<Vec<SimTime>> {
+    let elements = reader::array(ctx, node)?;
+    if elements.is_empty() {
+        ctx.error(&node.span, &node.path, "a schedule needs at least one time");
+        return None;
+    }
+    let mut times = Vec::with_capacity(elements.len());
+    let mut ok = true;
+    for element in &elements {
+        let Some(d) = reader::duration(ctx, element) else {
+            ok = false;
+            continue;
+        };
+        let time = SimTime(d.0);
+        if let Some(previous) = times.last().filter(|p| **p > time) {
+            ctx.error(
+                &element.span,
+                &element.path,
+                format!("schedule times must be sorted: {time} comes after {previous}"),
+            );
+            ok = false;
+        }
+        times.push(time);
+    }
+    ok.then_some(times)
+}
+
+fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
+    let fields = reader::table(ctx, node, POD_KEYS)?;
+    let cpu = fields
+        .require_with(
+            ctx,
+            "cpu",
+            " (write cpu = \"0\" for a pod without a cpu request)",
+        )
+        .and_then(|n| request(ctx, &n, Unit::Cpu));
+    let memory = fields
+        .require_with(
+            ctx,
+            "memory",
+            " (write memory = \"0\" for a pod without a memory request)",
+        )
+        .and_then(|n| request(ctx, &n, Unit::Bytes));
+    let storage = fields
+        .get("ephemeral_storage")
+        .map_or(Some(Request::Fixed(0)), |n| request(ctx, &n, Unit::Bytes));
+    let mut extended = ResourceVec::ZERO;
+    let extended_ok = fields
+        .get("extended")
+        .is_none_or(|n| env.extended.read_map(ctx, &n, &mut extended));
+    let priority = fields.get("priority").map_or(Some(0), |n| {
+        let p = reader::integer(ctx, &n)?;
+        let p = i32::try_from(p).ok();
+        if p.is_none() {
+            ctx.error(&n.span, &n.path, "priority must fit in a 32-bit integer");
+        }
+        p
+    });
+    let labels = fields
+        .get("labels")
+        .map_or(Some(Vec::new()), |n| pools::label_map(ctx, &n));
+    let node_selector = fields
+        .get("node_selector")
+        .map_or(Some(Vec::new()), |n| read_node_selector(ctx, &n, env.pools));
+    let node_affinity = fields
+        .get("node_affinity")
+        .map_or(Some(Vec::new()), |n| read_node_affinity(ctx, &n, env.pools));
+    let tolerations = fields
+        .get("tolerations")
+        .map_or(Some(Vec::new()), |n| read_tolerations(ctx, &n, env.pools));
+    let anti_affinity = fields
+        .get("anti_affinity")
+        .map_or(Some(Vec::new()), |n| read_anti_affinity(ctx, &n, env));
+    let mut requests: [Request; NUM_RESOURCES] =
+        std::array::from_fn(|i| Request::Fixed(extended.0[i]));
+    requests[CPU] = cpu?;
+    requests[MEMORY] = memory?;
+    requests[EPHEMERAL_STORAGE] = storage?;
+    requests[PODS] = Request::Fixed(1);
+    Some(PodTemplate {
+        requests: extended_ok.then_some(requests)?,
+        priority: priority?,
+        labels: labels?,
+        node_selector: node_selector?,
+        node_affinity: node_affinity?,
+        tolerations: tolerations?,
+        anti_affinity: anti_affinity?,
+    })
+}
+
+fn hostname_unsupported(ctx: &mut Ctx, span: &Span, path: &str) {
+    ctx.error(
+        span,
+        path,
+        format!(
+            "selecting nodes by `{HOSTNAME}` is not supported: all nodes of a pool share \
+             their labels, so no single node can be targeted"
+        ),
+    );
+}
+
+/// Errors when no pool defines label `key` (only when every pool was read).
+fn check_node_label_key(ctx: &mut Ctx, pools: &Pools, key: &str, span: &Span, path: &str) {
+    if !pools.complete {
+        return;
+    }
+    let mut keys: Vec<&str> = Vec::new();
+    for label in pools.specs.iter().flat_map(|p| &p.labels) {
+        if !keys.contains(&label.key.as_str()) {
+            keys.push(&label.key);
+        }
+    }
+    if keys.contains(&key) {
+        return;
+    }
+    let hint = match names::suggest(key, &keys) {
+        Some(best) => format!(": did you mean `{best}`?"),
+        None => String::new(),
+    };
+    ctx.error(
+        span,
+        path,
+        format!("no node pool has label `{key}`, so no node can match{hint}"),
+    );
+}
+
+fn read_node_selector(ctx: &mut Ctx, node: &Node, pools: &Pools) -> Option<Vec<Label>> {
+    let labels = pools::label_map(ctx, node)?;
+    let mut ok = true;
+    for label in &labels {
+        let path = reader::join_key(&node.path, &label.key);
+        if label.key == HOSTNAME {
+            hostname_unsupported(ctx, &node.span, &path);
+            ok = false;
+        } else {
+            check_node_label_key(ctx, pools, &label.key, &node.span, &path);
+        }
+    }
+    ok.then_some(labels)
+}
+
+fn read_node_affinity(ctx: &mut Ctx, node: &Node, pools: &Pools) -> Option<Vec<NodeSelectorTerm>> {
+    let mut terms = Vec::new();
+    let mut ok = true;
+    for term in reader::array(ctx, node)? {
+        let Some(expressions) = reader::array(ctx, &term) else {
+            ok = false;
+            continue;
+        };
+        if expressions.is_empty() {
+            ctx.error(
+                &term.span,
+                &term.path,
+                "an empty term matches no node: add expressions or remove it",
+            );
+            ok = false;
+            continue;
+        }
+        let read: Option<Vec<SelectorRequirement>> = expressions
+            .iter()
+            .map(|e| read_requirement(ctx, e, pools))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        match read {
+            Some(match_expressions) => terms.push(NodeSelectorTerm { match_expressions }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(terms)
+}
+
+/// One match expression, validated as upstream ValidateNodeSelectorRequirement.
+fn read_requirement(ctx: &mut Ctx, node: &Node, pools: &Pools) -> Option<SelectorRequirement> {
+    let fields = reader::table(ctx, node, EXPRESSION_KEYS)?;
+    let key_node = fields.require(ctx, "key");
+    let key = key_node.as_ref().and_then(|n| {
+        let key = reader::string(ctx, n)?;
+        if key == HOSTNAME {
+            hostname_unsupported(ctx, &n.span, &n.path);
+            return None;
+        }
+        names::check_qualified_name(key)
+            .map_err(|m| ctx.error(&n.span, &n.path, m))
+            .ok()
+            .map(|_| key)
+    });
+    let operator = fields
+        .require(ctx, "operator")
+        .and_then(|n| reader::choice(ctx, &n, SELECTOR_OPERATORS));
+    let values_node = fields.get("values");
+    let values = match &values_node {
+        None => Some(Vec::new()),
+        Some(n) => string_list(ctx, n),
+    };
+    let (key, operator, values) = (key?, operator?, values?);
+    let values_span = values_node
+        .as_ref()
+        .map_or(fields.span.clone(), |n| n.span.clone());
+    let values_path = reader::join_key(&fields.path, "values");
+    let mut fail = |message: &str| {
+        ctx.error(&values_span, &values_path, message);
+        None
+    };
+    let operator = match operator {
+        "In" | "NotIn" if values.is_empty() => {
+            return fail("values must be given when operator is In or NotIn")
+        }
+        "Exists" | "DoesNotExist" if !values.is_empty() => {
+            return fail("values must be empty when operator is Exists or DoesNotExist")
+        }
+        "Gt" | "Lt" => {
+            let [value] = values.as_slice() else {
+                return fail("operator Gt or Lt takes exactly one value");
+            };
+            let Ok(bound) = value.parse::<i64>() else {
+                return fail("the value of a Gt or Lt expression must be an integer");
+            };
+            if operator == "Gt" {
+                SelectorOperator::Gt(bound)
+            } else {
+                SelectorOperator::Lt(bound)
+            }
+        }
+        "In" => SelectorOperator::In(values),
+        "NotIn" => SelectorOperator::NotIn(values),
+        "Exists" => SelectorOperator::Exists,
+        _ => SelectorOperator::DoesNotExist,
+    };
+    // Only operators that need the label can never match without it.
+    if !matches!(
+        operator,
+        SelectorOperator::NotIn(_) | SelectorOperator::DoesNotExist
+    ) {
+        if let Some(n) = &key_node {
+            check_node_label_key(ctx, pools, key, &n.span, &n.path);
+        }
+    }
+    Some(SelectorRequirement {
+        key: key.to_string(),
+        operator,
+    })
+}
+
+/// An array of label values.
+fn string_list(ctx: &mut Ctx, node: &Node) -> Option<Vec<String>> {
+    let mut ok = true;
+    let mut out = Vec::new();
+    for element in reader::array(ctx, node)? {
+        let valid = reader::string(ctx, &element).filter(|s| {
+            names::check_label_value(s)
+                .map_err(|m| ctx.error(&element.span, &element.path, m))
+                .is_ok()
+        });
+        match valid {
+            Some(s) => out.push(s.to_string()),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn read_tolerations(ctx: &mut Ctx, node: &Node, pools: &Pools) -> Option<Vec<Toleration>> {
+    let read: Vec<Option<Toleration>> = reader::array(ctx, node)?
+        .iter()
+        .map(|e| read_toleration(ctx, e, pools))
+        .collect();
+    read.into_iter().collect()
+}
+
+/// One toleration, validated as upstream ValidateTolerations.
+fn read_toleration(ctx: &mut Ctx, node: &Node, pools: &Pools) -> Option<Toleration> {
+    let fields = reader::table(ctx, node, TOLERATION_KEYS)?;
+    let key_node = fields.get("key");
+    let key = key_node.as_ref().map_or(Some(""), |n| {
+        let key = reader::string(ctx, n)?;
+        if key.is_empty() {
+            return Some(key);
+        }
+        names::check_qualified_name(key)
+            .map_err(|m| ctx.error(&n.span, &n.path, m))
+            .ok()
+            .map(|_| key)
+    });
+    let operator_node = fields.get("operator");
+    let operator = operator_node.as_ref().map_or(Some("Equal"), |n| {
+        reader::choice(ctx, n, TOLERATION_OPERATORS)
+    });
+    let value_node = fields.get("value");
+    let value = value_node
+        .as_ref()
+        .map_or(Some(""), |n| reader::string(ctx, n));
+    let effect = match fields.get("effect") {
+        None => Some(None),
+        Some(n) => reader::choice(ctx, &n, EFFECTS).map(|e| Some(pools::effect(e))),
+    };
+    let (key, operator, value, effect) = (key?, operator?, value?, effect?);
+    let operator_span = operator_node.map_or(fields.span.clone(), |n| n.span);
+    let value_span = value_node.map_or(fields.span.clone(), |n| n.span);
+    let at = |key: &str| reader::join_key(&fields.path, key);
+    let operator = if operator == "Exists" {
+        if !value.is_empty() {
+            ctx.error(
+                &value_span,
+                &at("value"),
+                "value must be empty when operator is Exists",
+            );
+            return None;
+        }
+        TolerationOperator::Exists
+    } else {
+        if key.is_empty() {
+            ctx.error(
+                &operator_span,
+                &at("operator"),
+                "operator must be Exists when key is empty (an empty key with Exists \
+                 tolerates every taint)",
+            );
+            return None;
+        }
+        if let Err(m) = names::check_label_value(value) {
+            ctx.error(&value_span, &at("value"), m);
+            return None;
+        }
+        TolerationOperator::Equal
+    };
+    if let Some(n) = key_node.filter(|_| !key.is_empty() && pools.complete) {
+        let taint_keys: Vec<&str> = pools
+            .specs
+            .iter()
+            .flat_map(|p| &p.taints)
+            .map(|t| t.key.as_str())
+            .collect();
+        if !taint_keys.contains(&key) {
+            let hint = names::suggest(key, &taint_keys)
+                .map_or(String::new(), |b| format!(": did you mean `{b}`?"));
+            ctx.warn(
+                &n.span,
+                &n.path,
+                format!(
+                    "no node pool has a taint with key `{key}`, so this tolerates nothing{hint}"
+                ),
+            );
+        }
+    }
+    Some(Toleration {
+        key: key.to_string(),
+        operator,
+        value: value.to_string(),
+        effect,
+    })
+}
+
+fn read_anti_affinity(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<Vec<AntiAffinityTerm>> {
+    let mut terms = Vec::new();
+    let mut ok = true;
+    for element in reader::array(ctx, node)? {
+        match read_anti_affinity_term(ctx, &element, env) {
+            Some(term) => terms.push(term),
+            None => ok = false,
+        }
+    }
+    ok.then_some(terms)
+}
+
+fn read_anti_affinity_term(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<AntiAffinityTerm> {
+    let fields = reader::table(ctx, node, ANTI_AFFINITY_KEYS)?;
+    let labels_node = fields.require(ctx, "match_labels");
+    let labels = labels_node.as_ref().and_then(|n| pools::label_map(ctx, n));
+    let topology_ok = fields.require(ctx, "topology_key").is_some_and(|n| {
+        let Some(key) = reader::string(ctx, &n) else {
+            return false;
+        };
+        if key != HOSTNAME {
+            ctx.error(
+                &n.span,
+                &n.path,
+                format!(
+                    "only topology_key = \"{HOSTNAME}\" is modelled (anti-affinity between \
+                     nodes); `{key}` is not supported"
+                ),
+            );
+        }
+        key == HOSTNAME
+    });
+    let (labels, labels_node) = (labels?, labels_node?);
+    env.selectors.push(SelectorRef {
+        labels: labels.clone(),
+        path: labels_node.path,
+        span: labels_node.span,
+    });
+    topology_ok.then_some(AntiAffinityTerm {
+        match_labels: labels,
+    })
+}
+
+/// An anti-affinity selector on a label no workload has is a typo (error);
+/// one that matches no workload's pods has no effect (warning).
+fn check_selectors(ctx: &mut Ctx, selectors: &[SelectorRef], specs: &[WorkloadSpec]) {
+    let mut keys: Vec<&str> = Vec::new();
+    for label in specs.iter().flat_map(|w| &w.template.labels) {
+        if !keys.contains(&label.key.as_str()) {
+            keys.push(&label.key);
+        }
+    }
+    for selector in selectors {
+        if let Some(missing) = selector
+            .labels
+            .iter()
+            .find(|l| !keys.contains(&l.key.as_str()))
+        {
+            let hint = names::suggest(&missing.key, &keys)
+                .map_or(String::new(), |b| format!(": did you mean `{b}`?"));
+            ctx.error(
+                &selector.span,
+                &reader::join_key(&selector.path, &missing.key),
+                format!("no workload's pods have label `{}`{hint}", missing.key),
+            );
+        } else if !specs
+            .iter()
+            .any(|w| matching::labels_match(&selector.labels, &w.template.labels))
+        {
+            ctx.warn(
+                &selector.span,
+                &selector.path,
+                "matches no workload's pods, so this anti-affinity term has no effect",
+            );
+        }
+    }
+}
