@@ -163,6 +163,9 @@ pub struct DeploymentSpec {
     pub replicas: u32,
     /// When the deployment is created.
     pub start: SimTime,
+    /// When set, each pod is lost (evicted, phase Failed) after a lifetime
+    /// drawn from this distribution (ns), and the controller replaces it.
+    pub pod_lifetime: Option<Distribution>,
 }
 
 #[derive(Clone, Debug)]

@@ -28,7 +28,7 @@ pub enum Event {
     CycleDone,
     /// A pod's scheduling backoff ends.
     BackoffExpired { pod: PodId },
-    /// A running pod's containers exit.
+    /// A running pod ends: a job pod's containers exit, or a deployment pod is lost.
     PodFinished { pod: PodId },
     /// Periodic move of long-unschedulable pods back to the queue.
     FlushUnschedulable,
@@ -393,8 +393,12 @@ impl Simulation {
         self.latency_total.record(latency);
         self.latency_interval.record(latency);
         let workload = self.pods.workload[p] as usize;
-        if let WorkloadKind::Job(job) = &self.config.workloads[workload].kind {
-            let run_for = SimDuration(job.duration.sample(&mut self.workloads[workload].duration_rng));
+        let run_for = match &self.config.workloads[workload].kind {
+            WorkloadKind::Job(job) => Some(&job.duration),
+            WorkloadKind::Deployment(d) => d.pod_lifetime.as_ref(),
+        };
+        if let Some(distribution) = run_for {
+            let run_for = SimDuration(distribution.sample(&mut self.workloads[workload].duration_rng));
             self.schedule(now + run_for, Event::PodFinished { pod });
         }
     }
@@ -410,11 +414,15 @@ impl Simulation {
     fn pod_finished(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
         let workload = self.pods.workload[p] as usize;
-        let failure_probability = match &self.config.workloads[workload].kind {
-            WorkloadKind::Job(job) => job.failure_probability,
-            WorkloadKind::Deployment(_) => 0.0,
+        let is_deployment = matches!(self.config.workloads[workload].kind, WorkloadKind::Deployment(_));
+        // A deployment pod only ends when it is lost (evicted), which leaves it Failed.
+        let failed = match &self.config.workloads[workload].kind {
+            WorkloadKind::Job(job) => {
+                job.failure_probability > 0.0
+                    && self.workloads[workload].outcome_rng.random::<f64>() < job.failure_probability
+            }
+            WorkloadKind::Deployment(_) => true,
         };
-        let failed = failure_probability > 0.0 && self.workloads[workload].outcome_rng.random::<f64>() < failure_probability;
         self.pods.phase[p] = if failed { PodPhase::Failed } else { PodPhase::Succeeded };
         self.pods.finished[p] = now;
         self.counters.running -= 1;
@@ -429,6 +437,10 @@ impl Simulation {
         self.placement.node_changed(&self.cluster, node);
         self.queue.on_pod_deleted(now, &mut self.wake_ups);
         self.schedule_wake_ups();
+        if is_deployment {
+            // The ReplicaSet controller replaces a lost pod at once.
+            self.create_pod(now, workload as WorkloadId);
+        }
     }
 
     fn schedule_wake_ups(&mut self) {

@@ -54,7 +54,7 @@ fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) -> W
 }
 
 fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadSpec {
-    WorkloadSpec { name: name.into(), kind: WorkloadKind::Deployment(DeploymentSpec { replicas, start: SimTime::ZERO }), template }
+    WorkloadSpec { name: name.into(), kind: WorkloadKind::Deployment(DeploymentSpec { replicas, start: SimTime::ZERO, pod_lifetime: None }), template }
 }
 
 fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) -> SimConfig {
@@ -249,4 +249,21 @@ fn memory_estimate_grows_with_nodes_and_expected_pods() {
     assert!(estimate.bytes > small.bytes * 100);
     big.node_pools[0].count = u32::MAX;
     assert!(estimate_memory(&big).bytes > 256 << 30, "4 billion nodes cannot fit a laptop");
+}
+
+#[test]
+fn lost_deployment_pods_are_replaced() {
+    let mut d = deployment("web", template(500, GI), 10);
+    if let WorkloadKind::Deployment(spec) = &mut d.kind {
+        spec.pod_lifetime = Some(Distribution::constant(secs(60).0 as f64).unwrap());
+    }
+    let out = run(config(vec![pool("p", 4, 8000, 32 * GI)], vec![d], 150));
+    // Each replica is lost at about 60 s and 120 s: 10 originals + 20 replacements.
+    assert_eq!(out.summary.pods_total, 30);
+    assert_eq!(out.summary.pods_failed, 20);
+    assert_eq!(out.summary.pods_running, 10, "the deployment keeps its replica count");
+    let pods = out.pods.unwrap();
+    let lost_at: Vec<SimTime> = pods.iter().filter_map(|p| p.finished).collect();
+    let replaced_at: Vec<SimTime> = pods[10..].iter().map(|p| p.created).collect();
+    assert_eq!(lost_at, replaced_at[..20].to_vec(), "each replacement is created when its predecessor is lost");
 }

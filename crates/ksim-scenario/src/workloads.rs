@@ -24,10 +24,11 @@ const WORKLOAD_KEYS: &[&str] = &[
     "count",
     "duration",
     "failure_probability",
+    "pod_lifetime",
     "pod",
 ];
 const KINDS: &[&str] = &["deployment", "job"];
-const DEPLOYMENT_ONLY: &[&str] = &["replicas"];
+const DEPLOYMENT_ONLY: &[&str] = &["replicas", "pod_lifetime"];
 const JOB_ONLY: &[&str] = &[
     "arrival",
     "stop",
@@ -189,9 +190,14 @@ fn read_deployment(
             format!("starts at {start}, when the run has already ended ({end}): it never runs"),
         );
     }
+    let pod_lifetime = match fields.get("pod_lifetime") {
+        None => Some(None),
+        Some(n) => distribution(ctx, &n, Unit::Duration).map(Some),
+    };
     Some(WorkloadKind::Deployment(DeploymentSpec {
         replicas: u32::try_from(replicas).ok()?,
         start,
+        pod_lifetime: pod_lifetime?,
     }))
 }
 
