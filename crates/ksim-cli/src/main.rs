@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ksim", version, about = "Discrete-event simulator of Kubernetes clusters at million-node scale")]
+#[command(
+    name = "ksim",
+    version,
+    about = "Discrete-event simulator of Kubernetes clusters at million-node scale"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

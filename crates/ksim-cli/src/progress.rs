@@ -25,7 +25,11 @@ impl Progress {
             );
             bar
         });
-        Progress { bar, end, last_line: Duration::ZERO }
+        Progress {
+            bar,
+            end,
+            last_line: Duration::ZERO,
+        }
     }
 
     pub fn update(&mut self, now: SimTime, events: u64, wall: Duration) {

@@ -47,11 +47,15 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     config.record_pods |= args.pods_csv;
     check_memory(&config, args.max_memory_gib)?;
-    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&config.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&config.name));
     prepare_out_dir(&out, args.force)?;
 
     let started = Instant::now();
-    let mut sim = Simulation::new(config).with_context(|| format!("{}: invalid scenario", args.scenario.display()))?;
+    let mut sim = Simulation::new(config)
+        .with_context(|| format!("{}: invalid scenario", args.scenario.display()))?;
     let mut progress = Progress::new(sim.end());
     while !sim.run_batch(EVENTS_PER_BATCH) {
         progress.update(sim.now(), sim.events_processed(), started.elapsed());
@@ -64,7 +68,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         events_per_s: output.summary.events_processed as f64 / wall_time_s.max(1e-9),
         ksim_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    let options = WriteOptions { pods_csv: args.pods_csv || output.pods.is_some(), plots: !args.no_plots };
+    let options = WriteOptions {
+        pods_csv: args.pods_csv || output.pods.is_some(),
+        plots: !args.no_plots,
+    };
     let written = write_run(&out, &output, &info, &options)?;
     print_result(&output.summary, &info, &written);
     Ok(())
@@ -76,7 +83,9 @@ fn check_memory(config: &ksim_core::config::SimConfig, max_memory_gib: Option<f6
         Some(gib) => Some((gib * (1u64 << 30) as f64) as u64),
         None => available_memory_bytes(),
     };
-    let Some(limit) = limit_bytes else { return Ok(()) };
+    let Some(limit) = limit_bytes else {
+        return Ok(());
+    };
     if estimate.bytes > limit {
         bail!(
             "scenario `{}` would need about {:.1} GiB ({} nodes, about {} pods) but only {:.1} GiB is available; \
@@ -120,7 +129,10 @@ fn print_result(summary: &ksim_core::metrics::RunSummary, info: &RunInfo, writte
         summary.events_processed, info.wall_time_s, info.events_per_s
     );
     for group in &summary.unschedulable {
-        println!("unschedulable: {} pod(s) of `{}`: {}", group.pods, group.workload, group.reason);
+        println!(
+            "unschedulable: {} pod(s) of `{}`: {}",
+            group.pods, group.workload, group.reason
+        );
     }
     for path in written {
         println!("wrote {}", path.display());

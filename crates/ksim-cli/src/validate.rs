@@ -13,7 +13,11 @@ pub fn load(path: &Path) -> Result<Scenario> {
             eprintln!("{problem}");
         }
         let count = err.problems.len();
-        anyhow!("{}: {count} problem{} in the scenario", path.display(), if count == 1 { "" } else { "s" })
+        anyhow!(
+            "{}: {count} problem{} in the scenario",
+            path.display(),
+            if count == 1 { "" } else { "s" }
+        )
     })
 }
 
@@ -63,8 +67,16 @@ fn describe(config: &SimConfig) {
         config.end.as_secs_f64(),
         config.sample_interval.as_secs_f64()
     );
-    println!("node pools: {} ({} nodes)", config.node_pools.len(), config.nodes_total());
-    let deployments = config.workloads.iter().filter(|w| matches!(w.kind, WorkloadKind::Deployment(_))).count();
+    println!(
+        "node pools: {} ({} nodes)",
+        config.node_pools.len(),
+        config.nodes_total()
+    );
+    let deployments = config
+        .workloads
+        .iter()
+        .filter(|w| matches!(w.kind, WorkloadKind::Deployment(_)))
+        .count();
     println!(
         "workloads: {} ({} deployments, {} jobs), about {} pods expected",
         config.workloads.len(),
@@ -77,5 +89,8 @@ fn describe(config: &SimConfig) {
         SchedulerMode::Fast => "fast",
     };
     println!("scheduler: {mode} mode, {:?}", config.scheduler.scoring);
-    println!("estimated memory: {:.2} GiB", estimate.bytes as f64 / (1u64 << 30) as f64);
+    println!(
+        "estimated memory: {:.2} GiB",
+        estimate.bytes as f64 / (1u64 << 30) as f64
+    );
 }

@@ -52,7 +52,11 @@ fn the_valid_base_scenario_is_accepted() {
 fn missing_file() {
     let out = ksim(&["run", "/nonexistent/dir/scenario.toml"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("/nonexistent/dir/scenario.toml"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/dir/scenario.toml"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -64,14 +68,26 @@ fn toml_syntax_error_names_the_line() {
 #[test]
 fn misspelled_key_suggests_the_nearest() {
     let err = rejected("typo", &VALID.replace("count = 2", "cout = 2"));
-    assert!(err.contains(":7") && err.contains("cout") && err.contains("count"), "{err}");
+    assert!(
+        err.contains(":7") && err.contains("cout") && err.contains("count"),
+        "{err}"
+    );
 }
 
 #[test]
 fn wrong_units_are_explained() {
-    let err = rejected("unit-mem", &VALID.replace("memory = \"16Gi\"", "memory = \"16GB\""));
-    assert!(err.contains("node_pools[0].memory") && err.contains("16Gi"), "{err}");
-    let err = rejected("unit-dur", &VALID.replace("duration = \"1m\"", "duration = \"5 minutes\""));
+    let err = rejected(
+        "unit-mem",
+        &VALID.replace("memory = \"16Gi\"", "memory = \"16GB\""),
+    );
+    assert!(
+        err.contains("node_pools[0].memory") && err.contains("16Gi"),
+        "{err}"
+    );
+    let err = rejected(
+        "unit-dur",
+        &VALID.replace("duration = \"1m\"", "duration = \"5 minutes\""),
+    );
     assert!(err.contains("simulation.duration"), "{err}");
 }
 
@@ -91,7 +107,9 @@ fn zero_allocatable_is_refused() {
 
 #[test]
 fn several_problems_are_reported_together() {
-    let text = VALID.replace("count = 2", "cout = 2").replace("memory = \"1Gi\"", "memory = \"1GB\"");
+    let text = VALID
+        .replace("count = 2", "cout = 2")
+        .replace("memory = \"1Gi\"", "memory = \"1GB\"");
     let err = rejected("several", &text);
     assert!(err.contains("cout") && err.contains("1GB"), "{err}");
 }
@@ -100,7 +118,14 @@ fn several_problems_are_reported_together() {
 fn a_scenario_too_large_for_memory_is_refused_up_front() {
     let path = write_scenario("huge", &VALID.replace("count = 2", "count = 4000000000"));
     let out_dir = temp_dir("huge-out").join("out");
-    let out = ksim(&["run", &path, "--out", out_dir.to_str().unwrap(), "--max-memory-gib", "1"]);
+    let out = ksim(&[
+        "run",
+        &path,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--max-memory-gib",
+        "1",
+    ]);
     let err = stderr(&out);
     assert!(!out.status.success() && !err.contains("panicked"), "{err}");
     assert!(err.contains("GiB"), "{err}");
@@ -112,11 +137,27 @@ fn a_non_empty_output_directory_needs_force() {
     let scenario = write_scenario("force", VALID);
     let dir = temp_dir("force-out");
     std::fs::write(dir.join("keep.txt"), "earlier results").unwrap();
-    let out = ksim(&["run", &scenario, "--out", dir.to_str().unwrap(), "--no-plots"]);
+    let out = ksim(&[
+        "run",
+        &scenario,
+        "--out",
+        dir.to_str().unwrap(),
+        "--no-plots",
+    ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(dir.join("keep.txt")).unwrap(), "earlier results");
-    let out = ksim(&["run", &scenario, "--out", dir.to_str().unwrap(), "--no-plots", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("keep.txt")).unwrap(),
+        "earlier results"
+    );
+    let out = ksim(&[
+        "run",
+        &scenario,
+        "--out",
+        dir.to_str().unwrap(),
+        "--no-plots",
+        "--force",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.join("summary.json").exists());
     let leftovers: Vec<_> = std::fs::read_dir(&dir)

@@ -8,7 +8,11 @@ use common::*;
 use std::path::Path;
 
 fn check_golden(scenario: &str) {
-    let out = run_ok(&scenario_path(&format!("{scenario}.toml")), &format!("golden-{scenario}"), &["--pods-csv", "--no-plots"]);
+    let out = run_ok(
+        &scenario_path(&format!("{scenario}.toml")),
+        &format!("golden-{scenario}"),
+        &["--pods-csv", "--no-plots"],
+    );
     let summary = summary_without_run(&out);
     let mut checksums = String::new();
     for file in ["timeline.csv", "pods.csv"] {
@@ -16,7 +20,9 @@ fn check_golden(scenario: &str) {
         let rows = bytes.iter().filter(|&&b| b == b'\n').count();
         checksums.push_str(&format!("{file} {} {rows} lines\n", checksum(&bytes)));
     }
-    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(scenario);
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(scenario);
     if std::env::var_os("KSIM_BLESS").is_some() {
         std::fs::create_dir_all(&golden_dir).unwrap();
         std::fs::write(golden_dir.join("summary.json"), &summary).unwrap();
@@ -24,11 +30,20 @@ fn check_golden(scenario: &str) {
         return;
     }
     let read = |f: &str| {
-        std::fs::read_to_string(golden_dir.join(f))
-            .unwrap_or_else(|_| panic!("missing golden {scenario}/{f}; run with KSIM_BLESS=1 to create it"))
+        std::fs::read_to_string(golden_dir.join(f)).unwrap_or_else(|_| {
+            panic!("missing golden {scenario}/{f}; run with KSIM_BLESS=1 to create it")
+        })
     };
-    assert_eq!(summary, read("summary.json"), "summary of `{scenario}` changed; re-bless if intended");
-    assert_eq!(checksums, read("checksums.txt"), "CSV outputs of `{scenario}` changed; re-bless if intended");
+    assert_eq!(
+        summary,
+        read("summary.json"),
+        "summary of `{scenario}` changed; re-bless if intended"
+    );
+    assert_eq!(
+        checksums,
+        read("checksums.txt"),
+        "CSV outputs of `{scenario}` changed; re-bless if intended"
+    );
 }
 
 #[test]

@@ -28,8 +28,16 @@ const SLACK_DENOMINATOR: u64 = 2;
 
 pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
     let nodes = config.nodes_total();
-    let expected_pods: u64 = config.workloads.iter().map(|w| expected_pods(config, &w.kind)).sum();
-    let terms: u64 = config.workloads.iter().map(|w| w.template.anti_affinity.len() as u64).sum();
+    let expected_pods: u64 = config
+        .workloads
+        .iter()
+        .map(|w| expected_pods(config, &w.kind))
+        .sum();
+    let terms: u64 = config
+        .workloads
+        .iter()
+        .map(|w| w.template.anti_affinity.len() as u64)
+        .sum();
     let mut per_node = ClusterState::BYTES_PER_NODE + terms * ANTI_AFFINITY_BYTES_PER_NODE_TERM;
     if config.scheduler.mode == SchedulerMode::Fast {
         per_node += FAST_INDEX_BYTES_PER_NODE;
@@ -38,8 +46,14 @@ pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
     if config.record_pods {
         per_pod += RECORD_BYTES_PER_POD;
     }
-    let raw = nodes.saturating_mul(per_node).saturating_add(expected_pods.saturating_mul(per_pod));
-    MemoryEstimate { nodes, expected_pods, bytes: raw.saturating_mul(SLACK_NUMERATOR) / SLACK_DENOMINATOR }
+    let raw = nodes
+        .saturating_mul(per_node)
+        .saturating_add(expected_pods.saturating_mul(per_pod));
+    MemoryEstimate {
+        nodes,
+        expected_pods,
+        bytes: raw.saturating_mul(SLACK_NUMERATOR) / SLACK_DENOMINATOR,
+    }
 }
 
 fn expected_pods(config: &SimConfig, kind: &WorkloadKind) -> u64 {
@@ -49,9 +63,10 @@ fn expected_pods(config: &SimConfig, kind: &WorkloadKind) -> u64 {
             let stop = job.stop.unwrap_or(SimTime::MAX).min(config.end);
             let window = stop.saturating_since(job.start);
             let by_rate = match &job.arrival {
-                ArrivalProcess::Constant { interval } | ArrivalProcess::Poisson { mean_interval: interval } => {
-                    window.0.checked_div(interval.0).map_or(u64::MAX, |n| n + 1)
-                }
+                ArrivalProcess::Constant { interval }
+                | ArrivalProcess::Poisson {
+                    mean_interval: interval,
+                } => window.0.checked_div(interval.0).map_or(u64::MAX, |n| n + 1),
                 ArrivalProcess::Schedule { times } => times.len() as u64,
             };
             job.max_pods.map_or(by_rate, |max| by_rate.min(max))

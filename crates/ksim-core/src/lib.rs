@@ -7,12 +7,12 @@
 pub mod cluster;
 pub mod config;
 pub mod distribution;
+pub mod estimate;
 pub mod matching;
 pub mod metrics;
 pub mod queue;
 pub mod resources;
 pub mod rng;
 pub mod scheduler;
-pub mod time;
 pub mod sim;
-pub mod estimate;
+pub mod time;

@@ -5,9 +5,14 @@
 //! time t reflects every event at times <= t. All randomness comes from
 //! streams labelled by component (`scheduler`, `workload/<name>/...`).
 
-use crate::cluster::{ClusterState, CompiledTemplate, FilterReason, NodeId, Pool, PodId, PodPhase, Pods, WorkloadId, NEVER, NO_NODE};
+use crate::cluster::{
+    ClusterState, CompiledTemplate, FilterReason, NodeId, PodId, PodPhase, Pods, Pool, WorkloadId,
+    NEVER, NO_NODE,
+};
 use crate::config::{ArrivalProcess, ConfigError, Request, SimConfig, WorkloadKind};
-use crate::metrics::{LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup};
+use crate::metrics::{
+    LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
+};
 use crate::queue::EventQueue;
 use crate::resources::{format_amount, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
 use crate::rng::{RngStreams, SimRng};
@@ -110,7 +115,11 @@ impl Simulation {
         let pools = config
             .node_pools
             .iter()
-            .map(|p| Pool { name: p.name.clone(), allocatable: p.allocatable, taints: p.taints.clone() })
+            .map(|p| Pool {
+                name: p.name.clone(),
+                allocatable: p.allocatable,
+                taints: p.taints.clone(),
+            })
             .collect();
         let mut cluster = ClusterState::new(pools, templates, terms.len());
         let mut allocatable_total = ResourceVec::ZERO;
@@ -182,7 +191,10 @@ impl Simulation {
                 None => self.schedule_next_arrival(workload, None),
             }
         }
-        self.schedule(SimTime::ZERO + SchedulingQueue::FLUSH_INTERVAL, Event::FlushUnschedulable);
+        self.schedule(
+            SimTime::ZERO + SchedulingQueue::FLUSH_INTERVAL,
+            Event::FlushUnschedulable,
+        );
     }
 
     /// Events are only ever scheduled at or after the current time, so the
@@ -245,7 +257,10 @@ impl Simulation {
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
-                self.schedule(now + SchedulingQueue::FLUSH_INTERVAL, Event::FlushUnschedulable);
+                self.schedule(
+                    now + SchedulingQueue::FLUSH_INTERVAL,
+                    Event::FlushUnschedulable,
+                );
             }
         }
         self.maybe_start_cycle(now);
@@ -254,7 +269,9 @@ impl Simulation {
     // --- workloads -------------------------------------------------------
 
     fn create_deployment(&mut self, now: SimTime, workload: WorkloadId) {
-        let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind else { return };
+        let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind else {
+            return;
+        };
         for _ in 0..d.replicas {
             self.create_pod(now, workload);
         }
@@ -268,7 +285,9 @@ impl Simulation {
 
     /// Schedules the job's next arrival after `previous` (None: the first).
     fn schedule_next_arrival(&mut self, workload: WorkloadId, previous: Option<SimTime>) {
-        let WorkloadKind::Job(job) = &self.config.workloads[workload as usize].kind else { return };
+        let WorkloadKind::Job(job) = &self.config.workloads[workload as usize].kind else {
+            return;
+        };
         let state = &mut self.workloads[workload as usize];
         if job.max_pods.is_some_and(|max| state.arrivals >= max) {
             return;
@@ -280,7 +299,9 @@ impl Simulation {
                 previous.unwrap_or(job.start) + gap
             }
             ArrivalProcess::Schedule { times } => {
-                let Some(&t) = times.get(state.next_scheduled) else { return };
+                let Some(&t) = times.get(state.next_scheduled) else {
+                    return;
+                };
                 state.next_scheduled += 1;
                 t
             }
@@ -329,22 +350,36 @@ impl Simulation {
         }
         let Some(pod) = self.queue.pop() else { return };
         let p = pod as usize;
-        let result = self.placement.place(&self.cluster, self.pods.workload[p], &self.pods.requests[p], &mut self.scheduler_rng);
+        let result = self.placement.place(
+            &self.cluster,
+            self.pods.workload[p],
+            &self.pods.requests[p],
+            &mut self.scheduler_rng,
+        );
         if let Some(node) = result.node {
             // Assume the pod on its node now, as kube-scheduler's cache does, so
             // events during the cycle see the capacity as taken.
             self.assign(pod, node);
         }
         let s = &self.config.scheduler;
-        let cost = s.cycle_base_cost + s.cycle_per_node_cost.saturating_mul(u64::from(result.nodes_evaluated));
+        let cost = s.cycle_base_cost
+            + s.cycle_per_node_cost
+                .saturating_mul(u64::from(result.nodes_evaluated));
         self.counters.attempts += 1;
         self.counters.interval_attempts += 1;
-        self.cycle = Some(Cycle { pod, node: result.node, diagnosis: result.diagnosis, epoch_at_start: self.queue.change_epoch() });
+        self.cycle = Some(Cycle {
+            pod,
+            node: result.node,
+            diagnosis: result.diagnosis,
+            epoch_at_start: self.queue.change_epoch(),
+        });
         self.schedule(now + cost, Event::CycleDone);
     }
 
     fn finish_cycle(&mut self, now: SimTime) {
-        let Some(cycle) = self.cycle.take() else { return };
+        let Some(cycle) = self.cycle.take() else {
+            return;
+        };
         let p = cycle.pod as usize;
         self.pods.attempts[p] = self.pods.attempts[p].saturating_add(1);
         match cycle.node {
@@ -355,7 +390,10 @@ impl Simulation {
                 let reason = diagnosis.message(&self.config.resource_names);
                 self.mark_failed(cycle.pod, reason);
                 let attempts = self.pods.attempts[p];
-                if let Some(until) = self.queue.failed(cycle.pod, attempts, now, wake_on, cycle.epoch_at_start) {
+                if let Some(until) =
+                    self.queue
+                        .failed(cycle.pod, attempts, now, wake_on, cycle.epoch_at_start)
+                {
                     self.schedule(until, Event::BackoffExpired { pod: cycle.pod });
                 }
             }
@@ -398,7 +436,8 @@ impl Simulation {
             WorkloadKind::Deployment(d) => d.pod_lifetime.as_ref(),
         };
         if let Some(distribution) = run_for {
-            let run_for = SimDuration(distribution.sample(&mut self.workloads[workload].duration_rng));
+            let run_for =
+                SimDuration(distribution.sample(&mut self.workloads[workload].duration_rng));
             self.schedule(now + run_for, Event::PodFinished { pod });
         }
     }
@@ -406,7 +445,8 @@ impl Simulation {
     fn assign(&mut self, pod: PodId, node: NodeId) {
         let p = pod as usize;
         self.pods.node[p] = node;
-        self.cluster.assign(self.pods.workload[p], &self.pods.requests[p], node);
+        self.cluster
+            .assign(self.pods.workload[p], &self.pods.requests[p], node);
         self.requested_total.add_assign(&self.pods.requests[p]);
         self.placement.node_changed(&self.cluster, node);
     }
@@ -414,16 +454,24 @@ impl Simulation {
     fn pod_finished(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
         let workload = self.pods.workload[p] as usize;
-        let is_deployment = matches!(self.config.workloads[workload].kind, WorkloadKind::Deployment(_));
+        let is_deployment = matches!(
+            self.config.workloads[workload].kind,
+            WorkloadKind::Deployment(_)
+        );
         // A deployment pod only ends when it is lost (evicted), which leaves it Failed.
         let failed = match &self.config.workloads[workload].kind {
             WorkloadKind::Job(job) => {
                 job.failure_probability > 0.0
-                    && self.workloads[workload].outcome_rng.random::<f64>() < job.failure_probability
+                    && self.workloads[workload].outcome_rng.random::<f64>()
+                        < job.failure_probability
             }
             WorkloadKind::Deployment(_) => true,
         };
-        self.pods.phase[p] = if failed { PodPhase::Failed } else { PodPhase::Succeeded };
+        self.pods.phase[p] = if failed {
+            PodPhase::Failed
+        } else {
+            PodPhase::Succeeded
+        };
         self.pods.finished[p] = now;
         self.counters.running -= 1;
         if failed {
@@ -432,7 +480,8 @@ impl Simulation {
             self.counters.succeeded += 1;
         }
         let node = self.pods.node[p];
-        self.cluster.unassign(self.pods.workload[p], &self.pods.requests[p], node);
+        self.cluster
+            .unassign(self.pods.workload[p], &self.pods.requests[p], node);
         self.requested_total.sub_assign(&self.pods.requests[p]);
         self.placement.node_changed(&self.cluster, node);
         self.queue.on_pod_deleted(now, &mut self.wake_ups);
@@ -457,7 +506,11 @@ impl Simulation {
         while self.next_sample < next_event && self.next_sample <= self.config.end {
             self.push_sample(self.next_sample);
             let next = self.next_sample + self.config.sample_interval;
-            self.next_sample = if self.next_sample < self.config.end && next > self.config.end { self.config.end } else { next };
+            self.next_sample = if self.next_sample < self.config.end && next > self.config.end {
+                self.config.end
+            } else {
+                next
+            };
         }
     }
 
@@ -510,8 +563,18 @@ impl Simulation {
         RunOutput {
             summary,
             timeline: self.timeline,
-            workload_names: self.config.workloads.iter().map(|w| w.name.clone()).collect(),
-            node_pool_names: self.config.node_pools.iter().map(|p| p.name.clone()).collect(),
+            workload_names: self
+                .config
+                .workloads
+                .iter()
+                .map(|w| w.name.clone())
+                .collect(),
+            node_pool_names: self
+                .config
+                .node_pools
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
             pods,
         }
     }
@@ -553,9 +616,18 @@ const NEVER_FITS_PREFIX: &str = "never fits: ";
 /// Why a pod can never be placed on any node of any pool, if so: no pool
 /// passes its taint/affinity filters, or its requests exceed the allocatable
 /// of every pool that does.
-fn never_fits_reason(cluster: &ClusterState, template: &CompiledTemplate, requests: &ResourceVec) -> Option<String> {
-    let admitting: Vec<&Pool> =
-        cluster.pools.iter().zip(&template.pool_filter).filter(|(_, f)| f.is_none()).map(|(p, _)| p).collect();
+fn never_fits_reason(
+    cluster: &ClusterState,
+    template: &CompiledTemplate,
+    requests: &ResourceVec,
+) -> Option<String> {
+    let admitting: Vec<&Pool> = cluster
+        .pools
+        .iter()
+        .zip(&template.pool_filter)
+        .filter(|(_, f)| f.is_none())
+        .map(|(p, _)| p)
+        .collect();
     if admitting.is_empty() {
         let why = match template.pool_filter.first().copied().flatten() {
             Some(FilterReason::UntoleratedTaint(_)) | Some(FilterReason::NodeAffinity) | None => {
@@ -565,12 +637,19 @@ fn never_fits_reason(cluster: &ClusterState, template: &CompiledTemplate, reques
         };
         return Some(format!("{NEVER_FITS_PREFIX}{why}"));
     }
-    if admitting.iter().any(|p| ResourceVec::ZERO.fits_with(requests, &p.allocatable)) {
+    if admitting
+        .iter()
+        .any(|p| ResourceVec::ZERO.fits_with(requests, &p.allocatable))
+    {
         return None;
     }
     let mut shortfalls = Vec::new();
     for dim in 0..NUM_RESOURCES {
-        let largest = admitting.iter().map(|p| p.allocatable.0[dim]).max().unwrap_or(0);
+        let largest = admitting
+            .iter()
+            .map(|p| p.allocatable.0[dim])
+            .max()
+            .unwrap_or(0);
         if requests.0[dim] > largest {
             shortfalls.push(format!(
                 "{} requested {} > largest allocatable {}",
@@ -583,7 +662,10 @@ fn never_fits_reason(cluster: &ClusterState, template: &CompiledTemplate, reques
     if shortfalls.is_empty() {
         shortfalls.push("no single node pool has room for all of its requests".into());
     }
-    Some(format!("{NEVER_FITS_PREFIX}requests exceed every node pool that admits the pod: {}", shortfalls.join("; ")))
+    Some(format!(
+        "{NEVER_FITS_PREFIX}requests exceed every node pool that admits the pod: {}",
+        shortfalls.join("; ")
+    ))
 }
 
 fn dim_name(dim: usize) -> String {
@@ -592,7 +674,10 @@ fn dim_name(dim: usize) -> String {
         MEMORY => "memory".into(),
         crate::resources::EPHEMERAL_STORAGE => "ephemeral-storage".into(),
         PODS => "pods".into(),
-        d => format!("extended resource #{}", d - crate::resources::FIRST_EXTENDED),
+        d => format!(
+            "extended resource #{}",
+            d - crate::resources::FIRST_EXTENDED
+        ),
     }
 }
 

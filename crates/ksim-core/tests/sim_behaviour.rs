@@ -19,7 +19,13 @@ fn pool(name: &str, count: u32, cpu_millis: u64, memory_bytes: u64) -> NodePoolS
     allocatable.0[CPU] = cpu_millis;
     allocatable.0[MEMORY] = memory_bytes;
     allocatable.0[PODS] = 110;
-    NodePoolSpec { name: name.into(), count, allocatable, labels: vec![], taints: vec![] }
+    NodePoolSpec {
+        name: name.into(),
+        count,
+        allocatable,
+        labels: vec![],
+        taints: vec![],
+    }
 }
 
 fn template(cpu_millis: u64, memory_bytes: u64) -> PodTemplate {
@@ -42,7 +48,9 @@ fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) -> W
     WorkloadSpec {
         name: name.into(),
         kind: WorkloadKind::Job(JobSpec {
-            arrival: ArrivalProcess::Schedule { times: times_s.iter().map(|&t| SimTime::ZERO + secs(t)).collect() },
+            arrival: ArrivalProcess::Schedule {
+                times: times_s.iter().map(|&t| SimTime::ZERO + secs(t)).collect(),
+            },
             start: SimTime::ZERO,
             stop: None,
             max_pods: None,
@@ -54,7 +62,15 @@ fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) -> W
 }
 
 fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadSpec {
-    WorkloadSpec { name: name.into(), kind: WorkloadKind::Deployment(DeploymentSpec { replicas, start: SimTime::ZERO, pod_lifetime: None }), template }
+    WorkloadSpec {
+        name: name.into(),
+        kind: WorkloadKind::Deployment(DeploymentSpec {
+            replicas,
+            start: SimTime::ZERO,
+            pod_lifetime: None,
+        }),
+        template,
+    }
 }
 
 fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) -> SimConfig {
@@ -82,36 +98,69 @@ fn run(config: SimConfig) -> RunOutput {
 
 #[test]
 fn a_job_pod_binds_after_one_cycle_and_succeeds_after_its_duration() {
-    let out = run(config(vec![pool("p", 1, 4000, 8 * GI)], vec![job("j", template(1000, GI), &[5], 30)], 60));
+    let out = run(config(
+        vec![pool("p", 1, 4000, 8 * GI)],
+        vec![job("j", template(1000, GI), &[5], 30)],
+        60,
+    ));
     let pod = &out.pods.as_ref().unwrap()[0];
     assert_eq!(pod.created, SimTime::ZERO + secs(5));
-    assert_eq!(pod.bound, Some(SimTime::ZERO + secs(5) + SimDuration::from_millis(1)));
+    assert_eq!(
+        pod.bound,
+        Some(SimTime::ZERO + secs(5) + SimDuration::from_millis(1))
+    );
     assert_eq!(pod.finished, Some(pod.bound.unwrap() + secs(30)));
     assert_eq!(pod.phase, PodPhase::Succeeded);
     assert_eq!(out.summary.pods_succeeded, 1);
     assert_eq!(out.summary.binds, 1);
     let last = out.timeline.last().unwrap();
-    assert_eq!(last.cpu_requested_millis, 0, "resources are released when the pod finishes");
+    assert_eq!(
+        last.cpu_requested_millis, 0,
+        "resources are released when the pod finishes"
+    );
 }
 
 #[test]
 fn a_pod_larger_than_every_node_is_reported_and_never_attempted() {
-    let out = run(config(vec![pool("p", 3, 4000, 256 * GI)], vec![job("huge", template(1000, 1 << 40), &[0], 10)], 60));
+    let out = run(config(
+        vec![pool("p", 3, 4000, 256 * GI)],
+        vec![job("huge", template(1000, 1 << 40), &[0], 10)],
+        60,
+    ));
     assert_eq!(out.summary.scheduling_attempts, 0);
     assert_eq!(out.summary.pods_pending, 1);
     let group = &out.summary.unschedulable[0];
-    assert_eq!((group.workload.as_str(), group.pods, group.never_fits), ("huge", 1, true));
-    assert!(group.reason.contains("memory requested 1Ti > largest allocatable 256Gi"), "{}", group.reason);
+    assert_eq!(
+        (group.workload.as_str(), group.pods, group.never_fits),
+        ("huge", 1, true)
+    );
+    assert!(
+        group
+            .reason
+            .contains("memory requested 1Ti > largest allocatable 256Gi"),
+        "{}",
+        group.reason
+    );
     assert_eq!(out.timeline.last().unwrap().pods_unschedulable, 1);
 }
 
 #[test]
 fn pods_waiting_for_capacity_bind_when_capacity_frees() {
     // Two 1-cpu nodes, four 1-cpu pods of 10 s: two wait for the first two to finish.
-    let out = run(config(vec![pool("p", 2, 1000, 8 * GI)], vec![job("j", template(1000, GI), &[0, 0, 0, 0], 10)], 60));
+    let out = run(config(
+        vec![pool("p", 2, 1000, 8 * GI)],
+        vec![job("j", template(1000, GI), &[0, 0, 0, 0], 10)],
+        60,
+    ));
     let pods = out.pods.unwrap();
-    assert!(pods.iter().all(|p| p.phase == PodPhase::Succeeded), "{pods:?}");
-    let late: Vec<_> = pods.iter().filter(|p| p.bound.unwrap() >= SimTime::ZERO + secs(10)).collect();
+    assert!(
+        pods.iter().all(|p| p.phase == PodPhase::Succeeded),
+        "{pods:?}"
+    );
+    let late: Vec<_> = pods
+        .iter()
+        .filter(|p| p.bound.unwrap() >= SimTime::ZERO + secs(10))
+        .collect();
     assert_eq!(late.len(), 2);
     for p in late {
         // Freed at 10.002 s (first binds at 1 ms and 2 ms); the failed pods' backoff (1 s) is over by then.
@@ -124,24 +173,50 @@ fn pods_waiting_for_capacity_bind_when_capacity_frees() {
 #[test]
 fn unschedulable_reasons_follow_upstream_messages() {
     let mut t = template(1000, GI);
-    t.labels = vec![Label { key: "app".into(), value: "web".into() }];
-    t.anti_affinity = vec![AntiAffinityTerm { match_labels: t.labels.clone() }];
-    let out = run(config(vec![pool("p", 3, 8000, 8 * GI)], vec![deployment("web", t, 5)], 60));
+    t.labels = vec![Label {
+        key: "app".into(),
+        value: "web".into(),
+    }];
+    t.anti_affinity = vec![AntiAffinityTerm {
+        match_labels: t.labels.clone(),
+    }];
+    let out = run(config(
+        vec![pool("p", 3, 8000, 8 * GI)],
+        vec![deployment("web", t, 5)],
+        60,
+    ));
     assert_eq!(out.summary.pods_running, 3);
     assert_eq!(out.summary.pods_pending, 2);
     let group = &out.summary.unschedulable[0];
     assert_eq!(group.pods, 2);
     assert!(!group.never_fits);
-    assert_eq!(group.reason, "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.");
+    assert_eq!(
+        group.reason,
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."
+    );
 }
 
 #[test]
 fn scheduling_cost_limits_throughput() {
-    let mut c = config(vec![pool("p", 100, 64_000, 256 * GI)], vec![deployment("d", template(10, 1 << 20), 1000)], 60);
+    let mut c = config(
+        vec![pool("p", 100, 64_000, 256 * GI)],
+        vec![deployment("d", template(10, 1 << 20), 1000)],
+        60,
+    );
     c.scheduler.cycle_base_cost = SimDuration::from_millis(10);
     let out = run(c);
-    let last_bind = out.pods.unwrap().iter().filter_map(|p| p.bound).max().unwrap();
-    assert_eq!(last_bind, SimTime::ZERO + secs(10), "1000 pods at 10 ms each");
+    let last_bind = out
+        .pods
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.bound)
+        .max()
+        .unwrap();
+    assert_eq!(
+        last_bind,
+        SimTime::ZERO + secs(10),
+        "1000 pods at 10 ms each"
+    );
     assert_eq!(out.summary.binds, 1000);
 }
 
@@ -151,25 +226,49 @@ fn higher_priority_pods_are_scheduled_first() {
     high.priority = 100;
     let out = run(config(
         vec![pool("p", 1, 64_000, 256 * GI)],
-        vec![deployment("low", template(100, GI), 5), deployment("high", high, 5)],
+        vec![
+            deployment("low", template(100, GI), 5),
+            deployment("high", high, 5),
+        ],
         60,
     ));
     let pods = out.pods.unwrap();
-    let high_last = pods.iter().filter(|p| p.workload == 1).filter_map(|p| p.bound).max().unwrap();
+    let high_last = pods
+        .iter()
+        .filter(|p| p.workload == 1)
+        .filter_map(|p| p.bound)
+        .max()
+        .unwrap();
     // The first low pod is already in flight when the high deployment appears; no other may pass.
-    let low_before = pods.iter().filter(|p| p.workload == 0).filter(|p| p.bound.unwrap() < high_last).count();
+    let low_before = pods
+        .iter()
+        .filter(|p| p.workload == 0)
+        .filter(|p| p.bound.unwrap() < high_last)
+        .count();
     assert_eq!(low_before, 1);
 }
 
 #[test]
 fn timeline_rows_cover_the_run_and_conserve_pods() {
     let times: Vec<u64> = (0..50).collect();
-    let out = run(config(vec![pool("p", 2, 2000, 8 * GI)], vec![job("j", template(500, GI), &times, 7)], 95));
-    let rows: Vec<u64> = out.timeline.iter().map(|s| s.time.0 / 1_000_000_000).collect();
+    let out = run(config(
+        vec![pool("p", 2, 2000, 8 * GI)],
+        vec![job("j", template(500, GI), &times, 7)],
+        95,
+    ));
+    let rows: Vec<u64> = out
+        .timeline
+        .iter()
+        .map(|s| s.time.0 / 1_000_000_000)
+        .collect();
     assert_eq!(rows, vec![10, 20, 30, 40, 50, 60, 70, 80, 90, 95]);
     for s in &out.timeline {
         let created = (s.time.0 / 1_000_000_000 + 1).min(50);
-        assert_eq!(s.pods_pending + s.pods_running + s.pods_succeeded + s.pods_failed, created, "{s:?}");
+        assert_eq!(
+            s.pods_pending + s.pods_running + s.pods_succeeded + s.pods_failed,
+            created,
+            "{s:?}"
+        );
         assert!(s.cpu_requested_millis <= s.cpu_allocatable_millis);
     }
     let binds: u64 = out.timeline.iter().map(|s| s.binds).sum();
@@ -182,7 +281,9 @@ fn poisson_config(seed: u64) -> SimConfig {
     let w = WorkloadSpec {
         name: "stream".into(),
         kind: WorkloadKind::Job(JobSpec {
-            arrival: ArrivalProcess::Poisson { mean_interval: SimDuration::from_millis(100) },
+            arrival: ArrivalProcess::Poisson {
+                mean_interval: SimDuration::from_millis(100),
+            },
             start: SimTime::ZERO,
             stop: None,
             max_pods: Some(2000),
@@ -245,10 +346,16 @@ fn memory_estimate_grows_with_nodes_and_expected_pods() {
     }
     big.end = SimTime::ZERO + secs(3600);
     let estimate = estimate_memory(&big);
-    assert_eq!(estimate.expected_pods, 36_001, "one arrival per 100 ms over an hour, plus the first");
+    assert_eq!(
+        estimate.expected_pods, 36_001,
+        "one arrival per 100 ms over an hour, plus the first"
+    );
     assert!(estimate.bytes > small.bytes * 100);
     big.node_pools[0].count = u32::MAX;
-    assert!(estimate_memory(&big).bytes > 256 << 30, "4 billion nodes cannot fit a laptop");
+    assert!(
+        estimate_memory(&big).bytes > 256 << 30,
+        "4 billion nodes cannot fit a laptop"
+    );
 }
 
 #[test]
@@ -261,9 +368,16 @@ fn lost_deployment_pods_are_replaced() {
     // Each replica is lost at about 60 s and 120 s: 10 originals + 20 replacements.
     assert_eq!(out.summary.pods_total, 30);
     assert_eq!(out.summary.pods_failed, 20);
-    assert_eq!(out.summary.pods_running, 10, "the deployment keeps its replica count");
+    assert_eq!(
+        out.summary.pods_running, 10,
+        "the deployment keeps its replica count"
+    );
     let pods = out.pods.unwrap();
     let lost_at: Vec<SimTime> = pods.iter().filter_map(|p| p.finished).collect();
     let replaced_at: Vec<SimTime> = pods[10..].iter().map(|p| p.created).collect();
-    assert_eq!(lost_at, replaced_at[..20].to_vec(), "each replacement is created when its predecessor is lost");
+    assert_eq!(
+        lost_at,
+        replaced_at[..20].to_vec(),
+        "each replacement is created when its predecessor is lost"
+    );
 }

@@ -318,11 +318,26 @@ fn keys_of_the_other_kind_name_the_key_and_the_kind() {
 
 #[test]
 fn deployment_pod_lifetime_is_a_duration_distribution() {
-    let scenario = parse(&edit("replicas = 3", "replicas = 3\npod_lifetime = { dist = \"exponential\", mean = \"2h\" }"), "scenario.toml").expect("valid");
-    let WorkloadKind::Deployment(d) = &scenario.config.workloads[0].kind else { panic!("deployment expected") };
+    let scenario = parse(
+        &edit(
+            "replicas = 3",
+            "replicas = 3\npod_lifetime = { dist = \"exponential\", mean = \"2h\" }",
+        ),
+        "scenario.toml",
+    )
+    .expect("valid");
+    let WorkloadKind::Deployment(d) = &scenario.config.workloads[0].kind else {
+        panic!("deployment expected")
+    };
     assert_eq!(d.pod_lifetime.as_ref().map(|l| l.mean()), Some(7200e9));
-    let all = problems(&edit("replicas = 3", "replicas = 3\npod_lifetime = \"2 hours\""));
-    assert!(at(&all, "workloads[0].pod_lifetime").message.contains("2h"), "{all:?}");
+    let all = problems(&edit(
+        "replicas = 3",
+        "replicas = 3\npod_lifetime = \"2 hours\"",
+    ));
+    assert!(
+        at(&all, "workloads[0].pod_lifetime").message.contains("2h"),
+        "{all:?}"
+    );
 }
 
 #[test]

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn ksim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ksim")).args(args).output().expect("ksim binary runs")
+    Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .args(args)
+        .output()
+        .expect("ksim binary runs")
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -21,11 +24,19 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 pub fn scenario_path(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 pub fn repo_path(relative: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(relative)
+        .display()
+        .to_string()
 }
 
 /// FNV-1a 64: a stable checksum without another dependency.
@@ -51,6 +62,10 @@ pub fn run_ok(scenario: &str, name: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec!["run", scenario, "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     let result = ksim(&args);
-    assert!(result.status.success(), "ksim {args:?} failed:\n{}", stderr(&result));
+    assert!(
+        result.status.success(),
+        "ksim {args:?} failed:\n{}",
+        stderr(&result)
+    );
     out
 }

@@ -222,7 +222,10 @@ impl ScoreMemo {
     const SLOTS: usize = 1024;
 
     fn new() -> Self {
-        ScoreMemo { slots: vec![(0, 0, [0, 0], 0); Self::SLOTS], cycle: 0 }
+        ScoreMemo {
+            slots: vec![(0, 0, [0, 0], 0); Self::SLOTS],
+            cycle: 0,
+        }
     }
 
     fn start_cycle(&mut self) {

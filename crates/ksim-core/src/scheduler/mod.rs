@@ -63,7 +63,10 @@ impl Diagnosis {
             self.untolerated_taint,
         );
         // Upstream reports a not-ready node through its not-ready NoSchedule taint.
-        push("node(s) had untolerated taint {node.kubernetes.io/not-ready: }".into(), self.not_ready);
+        push(
+            "node(s) had untolerated taint {node.kubernetes.io/not-ready: }".into(),
+            self.not_ready,
+        );
         push(
             "node(s) didn't match Pod's node affinity/selector".into(),
             self.node_affinity,
@@ -74,11 +77,18 @@ impl Diagnosis {
         );
         for (dim, &count) in self.insufficient.iter().enumerate() {
             // Upstream's NodeResourcesFit says "Too many pods" for the pod count.
-            let text = if dim == PODS { "Too many pods".to_string() } else { format!("Insufficient {}", names.name(dim)) };
+            let text = if dim == PODS {
+                "Too many pods".to_string()
+            } else {
+                format!("Insufficient {}", names.name(dim))
+            };
             push(text, count);
         }
         // Upstream sorts the "<count> <reason>" strings themselves, count prefix included.
-        let mut reasons: Vec<String> = parts.iter().map(|(text, count)| format!("{count} {text}")).collect();
+        let mut reasons: Vec<String> = parts
+            .iter()
+            .map(|(text, count)| format!("{count} {text}"))
+            .collect();
         reasons.sort();
         format!(
             "0/{} nodes are available: {}.",
@@ -147,7 +157,10 @@ mod diagnosis_tests {
     // reasons sorted, each with its node count.
     #[test]
     fn message_lists_sorted_reasons_with_counts() {
-        let mut d = Diagnosis { nodes_total: 6, ..Default::default() };
+        let mut d = Diagnosis {
+            nodes_total: 6,
+            ..Default::default()
+        };
         d.record_many(FilterReason::Insufficient(MEMORY as u8), 2);
         d.record_many(FilterReason::Insufficient(CPU as u8), 3);
         d.record(FilterReason::Insufficient(PODS as u8));

@@ -65,7 +65,11 @@ impl SchedulingQueue {
     /// How often the unschedulable pods are checked for staleness (upstream: 30 s).
     pub const FLUSH_INTERVAL: SimDuration = SimDuration::from_secs(30);
 
-    pub fn new(backoff_initial: SimDuration, backoff_max: SimDuration, max_in_unschedulable: SimDuration) -> Self {
+    pub fn new(
+        backoff_initial: SimDuration,
+        backoff_max: SimDuration,
+        max_in_unschedulable: SimDuration,
+    ) -> Self {
         SchedulingQueue {
             backoff_initial,
             backoff_max,
@@ -82,7 +86,10 @@ impl SchedulingQueue {
     }
 
     pub fn state(&self, pod: PodId) -> QueueState {
-        self.state.get(pod as usize).copied().unwrap_or(QueueState::Absent)
+        self.state
+            .get(pod as usize)
+            .copied()
+            .unwrap_or(QueueState::Absent)
     }
 
     pub fn active_len(&self) -> usize {
@@ -104,7 +111,8 @@ impl SchedulingQueue {
 
     fn push_active(&mut self, pod: PodId) {
         self.state[pod as usize] = QueueState::Active;
-        self.active.push((self.priority[pod as usize], Reverse(self.next_seq), pod));
+        self.active
+            .push((self.priority[pod as usize], Reverse(self.next_seq), pod));
         self.next_seq += 1;
     }
 
@@ -153,7 +161,14 @@ impl SchedulingQueue {
     /// cluster changed during its cycle (`epoch_at_start` is stale) it goes to
     /// backoff at once, as upstream's moveRequestCycle does. Returns the time a
     /// backoff ends when the caller must schedule a wake-up.
-    pub fn failed(&mut self, pod: PodId, attempts: u16, now: SimTime, wake_on: WakeOn, epoch_at_start: u64) -> Option<SimTime> {
+    pub fn failed(
+        &mut self,
+        pod: PodId,
+        attempts: u16,
+        now: SimTime,
+        wake_on: WakeOn,
+        epoch_at_start: u64,
+    ) -> Option<SimTime> {
         self.backoff_until[pod as usize] = now + self.backoff(attempts);
         if epoch_at_start != self.change_epoch {
             return self.requeue(pod, now);
@@ -185,13 +200,21 @@ impl SchedulingQueue {
         }
     }
 
-    fn drain(&mut self, which: WakeOn, now: SimTime, wake_ups: &mut Vec<(SimTime, PodId)>, only_older_than: Option<SimTime>) {
+    fn drain(
+        &mut self,
+        which: WakeOn,
+        now: SimTime,
+        wake_ups: &mut Vec<(SimTime, PodId)>,
+        only_older_than: Option<SimTime>,
+    ) {
         loop {
             let list = match which {
                 WakeOn::PodDeleted => &mut self.waiting_for_pods,
                 WakeOn::NodeChange => &mut self.waiting_for_nodes,
             };
-            let Some(&(since, pod)) = list.front() else { break };
+            let Some(&(since, pod)) = list.front() else {
+                break;
+            };
             if only_older_than.is_some_and(|limit| since > limit) {
                 break;
             }
@@ -220,7 +243,9 @@ impl SchedulingQueue {
 
     /// The periodic flush of pods unschedulable for longer than the limit.
     pub fn flush_stale(&mut self, now: SimTime, wake_ups: &mut Vec<(SimTime, PodId)>) {
-        let Some(limit) = now.0.checked_sub(self.max_in_unschedulable.0).map(SimTime) else { return };
+        let Some(limit) = now.0.checked_sub(self.max_in_unschedulable.0).map(SimTime) else {
+            return;
+        };
         self.drain(WakeOn::PodDeleted, now, wake_ups, Some(limit));
         self.drain(WakeOn::NodeChange, now, wake_ups, Some(limit));
     }
@@ -231,7 +256,11 @@ mod tests {
     use super::*;
 
     fn queue() -> SchedulingQueue {
-        SchedulingQueue::new(SimDuration::from_secs(1), SimDuration::from_secs(10), SimDuration::from_secs(300))
+        SchedulingQueue::new(
+            SimDuration::from_secs(1),
+            SimDuration::from_secs(10),
+            SimDuration::from_secs(300),
+        )
     }
 
     // After upstream TestBackOffFlow / calculateBackoffDuration: 1s, 2s, 4s, 8s, then capped at 10s.
@@ -296,7 +325,10 @@ mod tests {
         let pod = q.pop().unwrap();
         let epoch = q.change_epoch();
         q.on_pod_deleted(SimTime(0), &mut wake);
-        assert_eq!(q.failed(pod, 1, SimTime(0), WakeOn::PodDeleted, epoch), Some(SimTime(1_000_000_000)));
+        assert_eq!(
+            q.failed(pod, 1, SimTime(0), WakeOn::PodDeleted, epoch),
+            Some(SimTime(1_000_000_000))
+        );
         assert_eq!(q.state(pod), QueueState::Backoff);
     }
 
