@@ -25,7 +25,7 @@ pub fn load(path: &Path) -> Result<Scenario> {
 const MODELLED: &[&str] = &[
     "node pools: allocatable cpu, memory, ephemeral-storage, max pods, extended resources, labels, taints",
     "pods: requests, priority, nodeSelector, required node affinity, tolerations, required pod anti-affinity (hostname)",
-    "workloads: deployments (replicas created at start), jobs (constant, Poisson or scheduled arrivals, duration distributions)",
+    "workloads: deployments (replicas created at start; with pod_lifetime, lost pods are replaced), jobs (constant, Poisson or scheduled arrivals, duration distributions)",
     "kube-scheduler: filters in upstream order, LeastAllocated/MostAllocated + BalancedAllocation + TaintToleration scoring, \
      adaptive percentageOfNodesToScore with round-robin start, random tie-break, priority queue, backoff 1s..10s, \
      unschedulable pods requeued on cluster changes and flushed after 5 min",
@@ -36,7 +36,7 @@ const MODELLED: &[&str] = &[
 /// What ksim does not model yet; scenario keys for these do not exist, so nothing is silently ignored.
 const NOT_MODELLED: &[&str] = &[
     "control plane: apiserver and store latency, watches, leases (pods start the moment they are bound)",
-    "node failures, NotReady, eviction; pod deletion by users; deployment scaling after creation",
+    "node failures, NotReady and taint-based eviction; pod deletion by users; deployment scaling after creation",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
     "volumes, host ports, image locality, DaemonSets, resource limits and actual usage",
@@ -90,7 +90,7 @@ fn describe(config: &SimConfig) {
     };
     println!("scheduler: {mode} mode, {:?}", config.scheduler.scoring);
     println!(
-        "estimated memory: {:.2} GiB",
-        estimate.bytes as f64 / (1u64 << 30) as f64
+        "estimated memory: {:.1} MiB",
+        estimate.bytes as f64 / (1u64 << 20) as f64
     );
 }
