@@ -9,7 +9,7 @@
 //! Run: `cargo bench -p ksim-benches --bench scheduler`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ksim_core::cluster::{AntiAffinityTerms, ClusterState, CompiledTemplate, Pool};
+use ksim_core::cluster::ClusterState;
 use ksim_core::config::{
     NodePoolSpec, PodTemplate, Request, SchedulerConfig, SchedulerMode, ScoringStrategy,
 };
@@ -47,20 +47,12 @@ fn cluster(nodes: u32) -> ClusterState {
         tolerations: Vec::new(),
         anti_affinity: Vec::new(),
     };
-    let mut terms = AntiAffinityTerms::default();
-    let compiled = CompiledTemplate::compile(&template, std::slice::from_ref(&spec), &mut terms);
-    let pool = Pool {
-        name: spec.name,
-        allocatable,
-        taints: spec.taints,
-    };
-    let mut cluster = ClusterState::new(vec![pool], vec![compiled], terms.len());
+    let mut cluster = ClusterState::from_specs(&[spec], &[template]);
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(42);
-    for _ in 0..nodes {
-        let node = cluster.add_node(0) as usize;
+    for used in cluster.nodes.requested.iter_mut() {
         let cpu = rng.random_range(0..=allocatable.0[CPU] * 8 / 10);
         let memory = rng.random_range(0..=allocatable.0[MEMORY] * 8 / 10);
-        cluster.nodes.requested[node] = resources(cpu, memory, rng.random_range(0..=80));
+        *used = resources(cpu, memory, rng.random_range(0..=80));
     }
     cluster
 }

@@ -286,6 +286,34 @@ impl ClusterState {
         }
     }
 
+    /// Compiles the templates against the pools and adds each pool's nodes,
+    /// pool by pool, as a run starts.
+    pub fn from_specs(pools: &[NodePoolSpec], templates: &[PodTemplate]) -> Self {
+        let mut terms = AntiAffinityTerms::default();
+        let mut compiled: Vec<CompiledTemplate> = templates
+            .iter()
+            .map(|t| CompiledTemplate::compile(t, pools, &mut terms))
+            .collect();
+        for (c, t) in compiled.iter_mut().zip(templates) {
+            c.matched_terms = terms.matching(&t.labels);
+        }
+        let runtime_pools = pools
+            .iter()
+            .map(|p| Pool {
+                name: p.name.clone(),
+                allocatable: p.allocatable,
+                taints: p.taints.clone(),
+            })
+            .collect();
+        let mut cluster = ClusterState::new(runtime_pools, compiled, terms.len());
+        for (id, p) in pools.iter().enumerate() {
+            for _ in 0..p.count {
+                cluster.add_node(id as PoolId);
+            }
+        }
+        cluster
+    }
+
     pub fn add_node(&mut self, pool: PoolId) -> NodeId {
         let id = self.nodes.len() as NodeId;
         self.nodes.pool.push(pool);

@@ -9,7 +9,7 @@ use crate::cluster::{
     ClusterState, CompiledTemplate, FilterReason, NodeId, PodId, PodPhase, Pods, Pool, WorkloadId,
     NEVER, NO_NODE,
 };
-use crate::config::{ArrivalProcess, ConfigError, Request, SimConfig, WorkloadKind};
+use crate::config::{ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, WorkloadKind};
 use crate::metrics::{
     LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
 };
@@ -103,30 +103,16 @@ impl Simulation {
     pub fn new(config: SimConfig) -> Result<Self, ConfigError> {
         config.check()?;
         let streams = RngStreams::new(config.seed);
-        let mut terms = crate::cluster::AntiAffinityTerms::default();
-        let mut templates: Vec<CompiledTemplate> = config
+        let templates: Vec<PodTemplate> = config
             .workloads
             .iter()
-            .map(|w| CompiledTemplate::compile(&w.template, &config.node_pools, &mut terms))
+            .map(|w| w.template.clone())
             .collect();
-        for (compiled, w) in templates.iter_mut().zip(&config.workloads) {
-            compiled.matched_terms = terms.matching(&w.template.labels);
-        }
-        let pools = config
-            .node_pools
-            .iter()
-            .map(|p| Pool {
-                name: p.name.clone(),
-                allocatable: p.allocatable,
-                taints: p.taints.clone(),
-            })
-            .collect();
-        let mut cluster = ClusterState::new(pools, templates, terms.len());
+        let cluster = ClusterState::from_specs(&config.node_pools, &templates);
         let mut allocatable_total = ResourceVec::ZERO;
-        for (pool_id, pool) in config.node_pools.iter().enumerate() {
-            for _ in 0..pool.count {
-                cluster.add_node(pool_id as u32);
-                allocatable_total.add_assign(&pool.allocatable);
+        for pool in &config.node_pools {
+            for (total, per_node) in allocatable_total.0.iter_mut().zip(pool.allocatable.0) {
+                *total += per_node * u64::from(pool.count);
             }
         }
         let mut placement = Placement::new(&config.scheduler, &cluster);

@@ -1,6 +1,6 @@
 //! Small hand-built clusters for the placement tests.
 
-use crate::cluster::{AntiAffinityTerms, ClusterState, CompiledTemplate, NodeId, Pool};
+use crate::cluster::{ClusterState, NodeId};
 use crate::config::{AntiAffinityTerm, Label, NodePoolSpec, PodTemplate, Request, Taint};
 use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
 
@@ -57,29 +57,7 @@ pub fn anti(mut template: PodTemplate, match_labels: &[(&str, &str)]) -> PodTemp
 
 /// Compiles templates as the simulation does and adds each pool's nodes, pool by pool.
 pub fn build(pools: &[NodePoolSpec], templates: &[PodTemplate]) -> ClusterState {
-    let mut terms = AntiAffinityTerms::default();
-    let mut compiled: Vec<CompiledTemplate> = templates
-        .iter()
-        .map(|t| CompiledTemplate::compile(t, pools, &mut terms))
-        .collect();
-    for (c, t) in compiled.iter_mut().zip(templates) {
-        c.matched_terms = terms.matching(&t.labels);
-    }
-    let runtime_pools = pools
-        .iter()
-        .map(|p| Pool {
-            name: p.name.clone(),
-            allocatable: p.allocatable,
-            taints: p.taints.clone(),
-        })
-        .collect();
-    let mut cluster = ClusterState::new(runtime_pools, compiled, terms.len());
-    for (id, p) in pools.iter().enumerate() {
-        for _ in 0..p.count {
-            cluster.add_node(id as u32);
-        }
-    }
-    cluster
+    ClusterState::from_specs(pools, templates)
 }
 
 /// A pod request: cpu millicores, memory bytes, one pod slot.
