@@ -324,6 +324,19 @@ impl ClusterState {
         id
     }
 
+    /// Marks a node ready or not, keeping the ready count.
+    pub fn set_ready(&mut self, node: NodeId, ready: bool) {
+        let slot = &mut self.nodes.ready[node as usize];
+        if *slot != ready {
+            *slot = ready;
+            if ready {
+                self.nodes.ready_count += 1;
+            } else {
+                self.nodes.ready_count -= 1;
+            }
+        }
+    }
+
     pub fn allocatable(&self, node: NodeId) -> &ResourceVec {
         &self.pools[self.nodes.pool[node as usize] as usize].allocatable
     }

@@ -20,8 +20,49 @@ pub struct SimConfig {
     pub node_pools: Vec<NodePoolSpec>,
     pub workloads: Vec<WorkloadSpec>,
     pub scheduler: SchedulerConfig,
+    pub node_lifecycle: NodeLifecycleConfig,
+    pub node_failures: Vec<NodeFailureSpec>,
     /// Keep one record per pod for `pods.csv`.
     pub record_pods: bool,
+}
+
+/// Kubelet leases and the node-lifecycle controller, with upstream defaults.
+#[derive(Clone, Debug)]
+pub struct NodeLifecycleConfig {
+    /// How often a kubelet renews its node lease (upstream 10 s).
+    pub lease_renew_interval: SimDuration,
+    /// How often the node-lifecycle controller checks nodes (`--node-monitor-period`, 5 s).
+    pub node_monitor_period: SimDuration,
+    /// Lease age after which a node is marked not ready (`--node-monitor-grace-period`:
+    /// 40 s before v1.32, 50 s since).
+    pub node_monitor_grace_period: SimDuration,
+    /// `tolerationSeconds` of the default NoExecute tolerations for
+    /// not-ready/unreachable that admission adds to every pod (300 s).
+    pub default_toleration: SimDuration,
+    /// NoExecute taints added per second per zone (`--node-eviction-rate`, 0.1).
+    pub eviction_rate_per_s: f64,
+}
+
+impl Default for NodeLifecycleConfig {
+    fn default() -> Self {
+        NodeLifecycleConfig {
+            lease_renew_interval: SimDuration::from_secs(10),
+            node_monitor_period: SimDuration::from_secs(5),
+            node_monitor_grace_period: SimDuration::from_secs(50),
+            default_toleration: SimDuration::from_secs(300),
+            eviction_rate_per_s: 0.1,
+        }
+    }
+}
+
+/// `count` nodes of a pool stop (kubelet and containers) at `at`; with
+/// `recover_after`, they come back that long after.
+#[derive(Clone, Debug)]
+pub struct NodeFailureSpec {
+    pub at: SimTime,
+    pub pool: u32,
+    pub count: u32,
+    pub recover_after: Option<SimDuration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,6 +291,10 @@ pub enum ConfigError {
     BadPercentage,
     #[error("scheduler: backoff_initial must be > 0 and not above backoff_max")]
     BadBackoff,
+    #[error("node_lifecycle: periods must be > 0 and eviction_rate_per_s finite and > 0")]
+    BadLifecycle,
+    #[error("node failure #{0}: no such pool, or more nodes than the pool has")]
+    BadFailure(usize),
 }
 
 impl SimConfig {
@@ -279,6 +324,19 @@ impl SimConfig {
         }
         if s.backoff_initial == SimDuration::ZERO || s.backoff_initial > s.backoff_max {
             return Err(ConfigError::BadBackoff);
+        }
+        let l = &self.node_lifecycle;
+        if l.lease_renew_interval == SimDuration::ZERO
+            || l.node_monitor_period == SimDuration::ZERO
+            || !(l.eviction_rate_per_s.is_finite() && l.eviction_rate_per_s > 0.0)
+        {
+            return Err(ConfigError::BadLifecycle);
+        }
+        for (i, f) in self.node_failures.iter().enumerate() {
+            let pool = self.node_pools.get(f.pool as usize);
+            if pool.is_none_or(|p| f.count > p.count) {
+                return Err(ConfigError::BadFailure(i));
+            }
         }
         Ok(())
     }

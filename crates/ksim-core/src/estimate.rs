@@ -14,8 +14,10 @@ pub struct MemoryEstimate {
 }
 
 /// Per pod beyond [`Pods::BYTES_PER_POD`]: queue state, backoff, failure reason,
-/// its share of the event list and of the scheduling queue.
-const QUEUE_BYTES_PER_POD: u64 = 1 + 4 + 8 + 4 + 24 + 24;
+/// its share of the event list and of the scheduling queue, its links in its node's pod list.
+const QUEUE_BYTES_PER_POD: u64 = 1 + 4 + 8 + 4 + 24 + 24 + 8;
+/// Per node: failure epoch and flag, head of its pod list.
+const HEALTH_BYTES_PER_NODE: u64 = 4 + 1 + 4;
 /// Per node beyond [`ClusterState::BYTES_PER_NODE`]: the fast index's tree (about two entries per node).
 const FAST_INDEX_BYTES_PER_NODE: u64 = 2 * 64;
 /// Per node per anti-affinity term: two u16 counters.
@@ -38,7 +40,9 @@ pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
         .iter()
         .map(|w| w.template.anti_affinity.len() as u64)
         .sum();
-    let mut per_node = ClusterState::BYTES_PER_NODE + terms * ANTI_AFFINITY_BYTES_PER_NODE_TERM;
+    let mut per_node = ClusterState::BYTES_PER_NODE
+        + HEALTH_BYTES_PER_NODE
+        + terms * ANTI_AFFINITY_BYTES_PER_NODE_TERM;
     if config.scheduler.mode == SchedulerMode::Fast {
         per_node += FAST_INDEX_BYTES_PER_NODE;
     }

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod config;
 pub mod distribution;
 pub mod estimate;
+pub mod lifecycle;
 pub mod matching;
 pub mod metrics;
 pub mod queue;

@@ -171,6 +171,10 @@ pub struct RunSummary {
     pub events_processed: u64,
     pub scheduling_attempts: u64,
     pub binds: u64,
+    /// Nodes that failed (each failure of the same node counts).
+    pub node_failures: u64,
+    /// Pods deleted by taint-based eviction from unreachable nodes.
+    pub pods_evicted: u64,
     /// Creation-to-bind latency over the whole run.
     pub scheduling_latency: LatencyHistogram,
     pub unschedulable: Vec<UnschedulableGroup>,

@@ -9,7 +9,11 @@ use crate::cluster::{
     ClusterState, CompiledTemplate, FilterReason, NodeId, PodId, PodPhase, Pods, Pool, WorkloadId,
     NEVER, NO_NODE,
 };
-use crate::config::{ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, WorkloadKind};
+use crate::config::{
+    ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
+};
+use crate::lifecycle::{self, EvictionLimiter, NodePods};
+use crate::matching;
 use crate::metrics::{
     LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
 };
@@ -37,6 +41,16 @@ pub enum Event {
     PodFinished { pod: PodId },
     /// Periodic move of long-unschedulable pods back to the queue.
     FlushUnschedulable,
+    /// The nodes of one `node_failures` entry stop.
+    NodesFail { failure: u32 },
+    /// The controller finds a failed node's lease expired (`epoch`: which failure).
+    NodeUnreachable { node: NodeId, epoch: u32 },
+    /// The pods on a tainted node reach the end of their toleration.
+    EvictPods { node: NodeId, epoch: u32 },
+    /// A failed node's kubelet comes back.
+    NodeRecovers { node: NodeId, epoch: u32 },
+    /// The controller sees the recovered node's fresh lease and lifts the taints.
+    NodeReady { node: NodeId, epoch: u32 },
 }
 
 /// Per-workload state that changes during the run.
@@ -95,9 +109,80 @@ pub struct Simulation {
     next_sample: SimTime,
     finished: bool,
     wake_ups: Vec<(SimTime, PodId)>,
+    nodes: NodeHealth,
+}
+
+/// Failure state of nodes; only failed nodes ever cost events.
+struct NodeHealth {
+    /// Bumped at every failure and recovery, so events of an earlier episode are ignored.
+    epoch: Vec<u32>,
+    failed: Vec<bool>,
+    pods: NodePods,
+    zone_of_pool: Vec<usize>,
+    limiter: EvictionLimiter,
+    /// Per workload: pods tolerate the unreachable NoExecute taint forever.
+    never_evicted: Vec<bool>,
+    rng: SimRng,
+    failures: u64,
+    evictions: u64,
 }
 
 const NO_REASON: u32 = u32::MAX;
+
+/// Upstream's well-known labels and taints the node lifecycle uses.
+const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
+
+impl NodeHealth {
+    fn new(config: &SimConfig, rng: SimRng) -> Self {
+        let nodes = config.nodes_total() as usize;
+        let mut zones: Vec<&str> = Vec::new();
+        let zone_of_pool = config
+            .node_pools
+            .iter()
+            .map(|pool| {
+                let zone = pool
+                    .labels
+                    .iter()
+                    .find(|l| l.key == ZONE_LABEL)
+                    .map_or("", |l| l.value.as_str());
+                zones.iter().position(|z| *z == zone).unwrap_or_else(|| {
+                    zones.push(zone);
+                    zones.len() - 1
+                })
+            })
+            .collect();
+        let unreachable = Taint {
+            key: UNREACHABLE_TAINT.into(),
+            value: String::new(),
+            effect: TaintEffect::NoExecute,
+        };
+        let never_evicted = config
+            .workloads
+            .iter()
+            .map(|w| {
+                w.template
+                    .tolerations
+                    .iter()
+                    .any(|t| matching::tolerates(t, &unreachable))
+            })
+            .collect();
+        NodeHealth {
+            epoch: vec![0; nodes],
+            failed: vec![false; nodes],
+            pods: NodePods::new(nodes),
+            limiter: EvictionLimiter::new(
+                config.node_lifecycle.eviction_rate_per_s,
+                zones.len().max(1),
+            ),
+            zone_of_pool,
+            never_evicted,
+            rng,
+            failures: 0,
+            evictions: 0,
+        }
+    }
+}
 
 impl Simulation {
     pub fn new(config: SimConfig) -> Result<Self, ConfigError> {
@@ -154,6 +239,7 @@ impl Simulation {
             next_sample: SimTime::ZERO + config.sample_interval,
             finished: false,
             wake_ups: Vec::new(),
+            nodes: NodeHealth::new(&config, streams.stream("node_failures")),
             config,
         };
         sim.schedule_initial_events();
@@ -181,6 +267,15 @@ impl Simulation {
             SimTime::ZERO + SchedulingQueue::FLUSH_INTERVAL,
             Event::FlushUnschedulable,
         );
+        let failures: Vec<SimTime> = self.config.node_failures.iter().map(|f| f.at).collect();
+        for (failure, at) in failures.into_iter().enumerate() {
+            self.schedule(
+                at,
+                Event::NodesFail {
+                    failure: failure as u32,
+                },
+            );
+        }
     }
 
     /// Events are only ever scheduled at or after the current time, so the
@@ -240,6 +335,11 @@ impl Simulation {
             Event::CycleDone => self.finish_cycle(now),
             Event::BackoffExpired { pod } => self.queue.backoff_expired(pod),
             Event::PodFinished { pod } => self.pod_finished(now, pod),
+            Event::NodesFail { failure } => self.nodes_fail(now, failure),
+            Event::NodeUnreachable { node, epoch } => self.node_unreachable(now, node, epoch),
+            Event::EvictPods { node, epoch } => self.evict_pods(now, node, epoch),
+            Event::NodeRecovers { node, epoch } => self.node_recovers(now, node, epoch),
+            Event::NodeReady { node, epoch } => self.node_ready(now, node, epoch),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -435,15 +535,17 @@ impl Simulation {
             .assign(self.pods.workload[p], &self.pods.requests[p], node);
         self.requested_total.add_assign(&self.pods.requests[p]);
         self.placement.node_changed(&self.cluster, node);
+        self.nodes.pods.link(node, pod);
     }
 
     fn pod_finished(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
+        // A pod on a failed node died with it; eviction or recovery ends it.
+        if self.pods.phase[p] != PodPhase::Running || self.nodes.failed[self.pods.node[p] as usize]
+        {
+            return;
+        }
         let workload = self.pods.workload[p] as usize;
-        let is_deployment = matches!(
-            self.config.workloads[workload].kind,
-            WorkloadKind::Deployment(_)
-        );
         // A deployment pod only ends when it is lost (evicted), which leaves it Failed.
         let failed = match &self.config.workloads[workload].kind {
             WorkloadKind::Job(job) => {
@@ -453,29 +555,142 @@ impl Simulation {
             }
             WorkloadKind::Deployment(_) => true,
         };
-        self.pods.phase[p] = if failed {
-            PodPhase::Failed
-        } else {
-            PodPhase::Succeeded
-        };
+        self.end_pod(
+            now,
+            pod,
+            if failed {
+                PodPhase::Failed
+            } else {
+                PodPhase::Succeeded
+            },
+        );
+    }
+
+    /// A running pod ends: its resources are freed, waiting pods may wake,
+    /// and a deployment replaces it at once (the ReplicaSet controller).
+    fn end_pod(&mut self, now: SimTime, pod: PodId, phase: PodPhase) {
+        let p = pod as usize;
+        self.pods.phase[p] = phase;
         self.pods.finished[p] = now;
         self.counters.running -= 1;
-        if failed {
-            self.counters.failed += 1;
-        } else {
-            self.counters.succeeded += 1;
+        match phase {
+            PodPhase::Failed => self.counters.failed += 1,
+            _ => self.counters.succeeded += 1,
         }
         let node = self.pods.node[p];
+        self.nodes.pods.unlink(node, pod);
         self.cluster
             .unassign(self.pods.workload[p], &self.pods.requests[p], node);
         self.requested_total.sub_assign(&self.pods.requests[p]);
         self.placement.node_changed(&self.cluster, node);
         self.queue.on_pod_deleted(now, &mut self.wake_ups);
         self.schedule_wake_ups();
-        if is_deployment {
-            // The ReplicaSet controller replaces a lost pod at once.
-            self.create_pod(now, workload as WorkloadId);
+        let workload = self.pods.workload[p];
+        if matches!(
+            self.config.workloads[workload as usize].kind,
+            WorkloadKind::Deployment(_)
+        ) {
+            self.create_pod(now, workload);
         }
+    }
+
+    // --- node failures ---------------------------------------------------
+
+    fn nodes_fail(&mut self, now: SimTime, failure: u32) {
+        let spec = self.config.node_failures[failure as usize].clone();
+        let mut candidates: Vec<NodeId> = (0..self.cluster.nodes.len() as NodeId)
+            .filter(|&n| {
+                self.cluster.nodes.pool[n as usize] == spec.pool && !self.nodes.failed[n as usize]
+            })
+            .collect();
+        let lifecycle = self.config.node_lifecycle.clone();
+        for i in 0..(spec.count as usize).min(candidates.len()) {
+            let pick = self.nodes.rng.random_range(i..candidates.len());
+            candidates.swap(i, pick);
+            let node = candidates[i];
+            let n = node as usize;
+            self.nodes.failed[n] = true;
+            self.nodes.epoch[n] += 1;
+            self.nodes.failures += 1;
+            let epoch = self.nodes.epoch[n];
+            let phase = SimDuration(
+                self.nodes
+                    .rng
+                    .random_range(0..lifecycle.lease_renew_interval.0),
+            );
+            let renewed = lifecycle::last_renewal(&lifecycle, now, phase);
+            self.schedule(
+                lifecycle::detection_time(&lifecycle, renewed),
+                Event::NodeUnreachable { node, epoch },
+            );
+            if let Some(after) = spec.recover_after {
+                self.schedule(now + after, Event::NodeRecovers { node, epoch });
+            }
+        }
+    }
+
+    fn current(&self, node: NodeId, epoch: u32) -> bool {
+        self.nodes.epoch[node as usize] == epoch
+    }
+
+    fn node_unreachable(&mut self, now: SimTime, node: NodeId, epoch: u32) {
+        if !self.current(node, epoch) {
+            return;
+        }
+        // The NoSchedule taint: no new pods from now on.
+        self.cluster.set_ready(node, false);
+        self.placement.node_changed(&self.cluster, node);
+        let zone = self.nodes.zone_of_pool[self.cluster.nodes.pool[node as usize] as usize];
+        let tainted = self.nodes.limiter.admit(zone, now);
+        self.schedule(
+            tainted + self.config.node_lifecycle.default_toleration,
+            Event::EvictPods { node, epoch },
+        );
+    }
+
+    fn evict_pods(&mut self, now: SimTime, node: NodeId, epoch: u32) {
+        if !self.current(node, epoch) {
+            return;
+        }
+        for pod in self.nodes.pods.pods_on(node) {
+            if !self.nodes.never_evicted[self.pods.workload[pod as usize] as usize] {
+                self.nodes.evictions += 1;
+                self.end_pod(now, pod, PodPhase::Failed);
+            }
+        }
+    }
+
+    fn node_recovers(&mut self, now: SimTime, node: NodeId, epoch: u32) {
+        if !self.current(node, epoch) {
+            return;
+        }
+        let n = node as usize;
+        self.nodes.failed[n] = false;
+        self.nodes.epoch[n] += 1;
+        // Its containers died with the node: the kubelet reports the pods Failed.
+        for pod in self.nodes.pods.pods_on(node) {
+            self.end_pod(now, pod, PodPhase::Failed);
+        }
+        if !self.cluster.nodes.ready[n] {
+            let at = lifecycle::next_check(&self.config.node_lifecycle, now);
+            self.schedule(
+                at,
+                Event::NodeReady {
+                    node,
+                    epoch: self.nodes.epoch[n],
+                },
+            );
+        }
+    }
+
+    fn node_ready(&mut self, now: SimTime, node: NodeId, epoch: u32) {
+        if !self.current(node, epoch) {
+            return;
+        }
+        self.cluster.set_ready(node, true);
+        self.placement.node_changed(&self.cluster, node);
+        self.queue.on_node_change(now, &mut self.wake_ups);
+        self.schedule_wake_ups();
     }
 
     fn schedule_wake_ups(&mut self) {
@@ -542,6 +757,8 @@ impl Simulation {
             events_processed: c.events,
             scheduling_attempts: c.attempts,
             binds: c.binds,
+            node_failures: self.nodes.failures,
+            pods_evicted: self.nodes.evictions,
             scheduling_latency: self.latency_total.clone(),
             unschedulable,
         };
@@ -695,4 +912,15 @@ fn pod_records(pods: &Pods) -> Vec<PodRecord> {
             phase: pods.phase[p],
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    /// The event list stores millions of these: keep them small.
+    #[test]
+    fn events_stay_small() {
+        assert_eq!(std::mem::size_of::<Event>(), 12);
+    }
 }

@@ -88,6 +88,8 @@ fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) ->
         node_pools: pools,
         workloads,
         scheduler,
+        node_lifecycle: NodeLifecycleConfig::default(),
+        node_failures: vec![],
         record_pods: true,
     }
 }
@@ -380,4 +382,145 @@ fn lost_deployment_pods_are_replaced() {
         replaced_at[..20].to_vec(),
         "each replacement is created when its predecessor is lost"
     );
+}
+
+/// Fast mode with MostAllocated is first fit in pool order: placement is predictable.
+fn first_fit(mut c: SimConfig) -> SimConfig {
+    c.scheduler.mode = SchedulerMode::Fast;
+    c.scheduler.scoring = ScoringStrategy::MostAllocated;
+    c
+}
+
+fn failure(pool: u32, count: u32, at_s: u64, recover_after_s: Option<u64>) -> NodeFailureSpec {
+    NodeFailureSpec {
+        at: SimTime::ZERO + secs(at_s),
+        pool,
+        count,
+        recover_after: recover_after_s.map(secs),
+    }
+}
+
+// Upstream chain: lease renewals every 10 s, grace 50 s checked every 5 s,
+// NoExecute taint, default toleration 300 s, then the ReplicaSet replaces the pod.
+#[test]
+fn a_failed_nodes_pods_are_evicted_after_grace_plus_toleration_and_come_back_elsewhere() {
+    let mut c = first_fit(config(
+        vec![pool("a", 1, 4000, 8 * GI), pool("b", 1, 4000, 8 * GI)],
+        vec![deployment("web", template(1000, GI), 1)],
+        900,
+    ));
+    c.node_failures = vec![failure(0, 1, 100, None)];
+    let out = run(c);
+    let pods = out.pods.unwrap();
+    assert_eq!(pods[0].node, Some(0), "first fit puts the pod in pool a");
+    let evicted = pods[0].finished.expect("evicted");
+    // Last renewal in (90, 100] s, detection at the first 5 s check after it + 50 s, + 300 s.
+    let (earliest, latest) = (SimTime::ZERO + secs(445), SimTime::ZERO + secs(455));
+    assert!(
+        earliest < evicted && evicted <= latest,
+        "evicted at {evicted}"
+    );
+    assert_eq!(pods[0].phase, PodPhase::Failed);
+    assert_eq!(pods[1].created, evicted, "replaced at once");
+    assert_eq!(
+        pods[1].node,
+        Some(1),
+        "the replacement lands on the healthy node"
+    );
+    assert_eq!(
+        (out.summary.node_failures, out.summary.pods_evicted),
+        (1, 1)
+    );
+    let at = |s: u64| {
+        out.timeline
+            .iter()
+            .find(|r| r.time == SimTime::ZERO + secs(s))
+            .unwrap()
+    };
+    assert_eq!(at(140).nodes_ready, 2, "not yet detected");
+    assert_eq!(at(160).nodes_ready, 1);
+    assert_eq!(at(900).pods_running, 1);
+}
+
+#[test]
+fn job_pods_on_a_failed_node_do_not_complete_and_end_failed() {
+    let mut c = first_fit(config(
+        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![job("j", template(1000, GI), &[0], 200)],
+        900,
+    ));
+    c.node_failures = vec![failure(0, 1, 100, None)];
+    let out = run(c);
+    let pod = &out.pods.unwrap()[0];
+    assert_eq!(pod.phase, PodPhase::Failed);
+    assert!(
+        pod.finished.unwrap() > SimTime::ZERO + secs(445),
+        "its completion at 200 s never happened"
+    );
+}
+
+#[test]
+fn a_node_back_before_detection_is_never_tainted_and_its_pods_are_replaced() {
+    let mut c = first_fit(config(
+        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![deployment("web", template(1000, GI), 1)],
+        600,
+    ));
+    c.node_failures = vec![failure(0, 1, 100, Some(20))];
+    let out = run(c);
+    assert_eq!(out.summary.pods_evicted, 0);
+    assert!(out.timeline.iter().all(|r| r.nodes_ready == 1));
+    let pods = out.pods.unwrap();
+    assert_eq!(
+        pods[0].finished,
+        Some(SimTime::ZERO + secs(120)),
+        "the kubelet reports its dead pod at recovery"
+    );
+    assert_eq!(
+        pods[1].node,
+        Some(0),
+        "the replacement goes back to the recovered node"
+    );
+}
+
+#[test]
+fn no_execute_taints_are_rate_limited_per_zone() {
+    let mut c = first_fit(config(
+        vec![pool("a", 3, 4000, 8 * GI), pool("b", 3, 4000, 8 * GI)],
+        vec![deployment("web", template(3000, GI), 3)],
+        1200,
+    ));
+    c.node_failures = vec![failure(0, 3, 100, None)];
+    let out = run(c);
+    let mut evictions: Vec<SimTime> = out.pods.unwrap()[..3]
+        .iter()
+        .map(|p| p.finished.unwrap())
+        .collect();
+    evictions.sort();
+    // All three are detected within 10 s of each other; the zone's limiter adds one taint per 10 s.
+    assert!(
+        evictions[1] - evictions[0] >= secs(10) && evictions[2] - evictions[1] >= secs(10),
+        "{evictions:?}"
+    );
+    assert_eq!(out.summary.pods_evicted, 3);
+}
+
+#[test]
+fn pods_tolerating_unreachable_forever_are_not_evicted() {
+    let mut t = template(1000, GI);
+    t.tolerations = vec![Toleration {
+        key: "node.kubernetes.io/unreachable".into(),
+        operator: TolerationOperator::Exists,
+        value: String::new(),
+        effect: Some(TaintEffect::NoExecute),
+    }];
+    let mut c = first_fit(config(
+        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![deployment("web", t, 1)],
+        900,
+    ));
+    c.node_failures = vec![failure(0, 1, 100, None)];
+    let out = run(c);
+    assert_eq!(out.summary.pods_evicted, 0);
+    assert_eq!(out.summary.pods_running, 1);
 }

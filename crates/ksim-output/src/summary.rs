@@ -22,6 +22,8 @@ struct SummaryJson<'a> {
     events_processed: u64,
     scheduling_attempts: u64,
     binds: u64,
+    node_failures: u64,
+    pods_evicted: u64,
     /// Null when no pod was bound.
     scheduling_latency_ms: Option<LatencyMs>,
     unschedulable: Vec<UnschedulableJson<'a>>,
@@ -93,6 +95,8 @@ fn summary_json<'a>(summary: &'a RunSummary, info: &'a RunInfo) -> SummaryJson<'
         events_processed: summary.events_processed,
         scheduling_attempts: summary.scheduling_attempts,
         binds: summary.binds,
+        node_failures: summary.node_failures,
+        pods_evicted: summary.pods_evicted,
         scheduling_latency_ms: LatencyMs::of(&summary.scheduling_latency),
         unschedulable: summary
             .unschedulable

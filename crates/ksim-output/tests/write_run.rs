@@ -99,6 +99,8 @@ fn small_run() -> RunOutput {
             events_processed: 99,
             scheduling_attempts: 5,
             binds: 2,
+            node_failures: 1,
+            pods_evicted: 2,
             scheduling_latency: latency(&[2, 40, 900, 15_000]),
             unschedulable: vec![UnschedulableGroup {
                 workload: "big, batch".to_string(),
@@ -248,6 +250,8 @@ fn summary_json_has_every_field_in_order_with_run_last() {
         "\"events_processed\"",
         "\"scheduling_attempts\"",
         "\"binds\"",
+        "\"node_failures\"",
+        "\"pods_evicted\"",
         "\"scheduling_latency_ms\"",
         "\"unschedulable\"",
         "\"run\"",
@@ -262,6 +266,8 @@ fn summary_json_has_every_field_in_order_with_run_last() {
     assert_eq!(json["pods_by_phase"]["pending"], 1);
     assert_eq!(json["pods_by_phase"]["succeeded"], 1);
     assert_eq!(json["events_processed"], 99);
+    assert_eq!(json["node_failures"], 1);
+    assert_eq!(json["pods_evicted"], 2);
     let latency = &json["scheduling_latency_ms"];
     assert_eq!(latency["count"], 4);
     assert_eq!(latency["max"], 15_000.0);

@@ -10,6 +10,7 @@
 mod checks;
 mod distributions;
 pub mod duration;
+mod failures;
 mod names;
 mod pools;
 pub mod quantity;

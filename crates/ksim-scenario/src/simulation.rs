@@ -7,9 +7,16 @@ use toml_edit::Table;
 
 use crate::pools::{self, ExtendedNames};
 use crate::reader::{self, Ctx, Fields, Node};
-use crate::{checks, workloads};
+use crate::{checks, failures, workloads};
 
-const ROOT_KEYS: &[&str] = &["simulation", "scheduler", "node_pools", "workloads"];
+const ROOT_KEYS: &[&str] = &[
+    "simulation",
+    "scheduler",
+    "node_pools",
+    "workloads",
+    "node_lifecycle",
+    "node_failures",
+];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
     "mode",
@@ -56,6 +63,8 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
     let pools = pools::read(ctx, pool_node, &mut extended);
     let end = simulation.as_ref().map(|s| s.end);
     let workloads = workloads::read(ctx, fields.get("workloads"), &pools, &mut extended, end);
+    let node_lifecycle = failures::read_lifecycle(ctx, fields.get("node_lifecycle"));
+    let node_failures = failures::read_failures(ctx, fields.get("node_failures"), &pools.specs);
     if ctx.has_errors() {
         return None;
     }
@@ -69,6 +78,8 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         node_pools: pools.specs,
         workloads: workloads.specs,
         scheduler,
+        node_lifecycle: node_lifecycle?,
+        node_failures: node_failures?,
         record_pods: simulation.record_pods,
     };
     checks::run(ctx, &config, &workloads.places);

@@ -652,3 +652,42 @@ workloads = [{ name = "w", kind = "deployment", replicas = 1, pod = { cpu = "1",
     let problem = at(&all, "node_pools[0].cont");
     assert_eq!((problem.line, problem.column), (Some(3), Some(29)));
 }
+
+#[test]
+fn node_failures_and_lifecycle_are_read_and_checked() {
+    let text = format!(
+        "{BASE}\n[node_lifecycle]\nnode_monitor_grace_period = \"40s\"\n\n[[node_failures]]\nat = \"10m\"\npool = \"general\"\ncount = 2\nrecover_after = \"5m\"\n"
+    );
+    let config = parse(&text, "scenario.toml").expect("valid").config;
+    assert_eq!(
+        config.node_lifecycle.node_monitor_grace_period,
+        SimDuration::from_secs(40)
+    );
+    assert_eq!(
+        config.node_lifecycle.default_toleration,
+        SimDuration::from_secs(300)
+    );
+    let f = &config.node_failures[0];
+    assert_eq!((f.at, f.pool, f.count), (SimTime(600_000_000_000), 0, 2));
+    assert_eq!(f.recover_after, Some(SimDuration::from_secs(300)));
+
+    let bad = format!("{BASE}\n[[node_failures]]\nat = \"10m\"\npool = \"genral\"\ncount = 2\n");
+    let all = problems(&bad);
+    assert!(
+        at(&all, "node_failures[0].pool")
+            .message
+            .contains("did you mean `general`"),
+        "{all:?}"
+    );
+    let too_many =
+        format!("{BASE}\n[[node_failures]]\nat = \"10m\"\npool = \"general\"\ncount = 11\n");
+    assert!(at(&problems(&too_many), "node_failures[0].count")
+        .message
+        .contains("larger than the pool"));
+    let zero_rate = format!("{BASE}\n[node_lifecycle]\neviction_rate_per_s = 0\n");
+    assert!(
+        at(&problems(&zero_rate), "node_lifecycle.eviction_rate_per_s")
+            .message
+            .contains("greater than zero")
+    );
+}

@@ -1,0 +1,189 @@
+//! Node failures and the node-lifecycle controller, without a per-node
+//! periodic event: a failed node's detection time is computed from its lease
+//! phase, so 1,000,000 healthy nodes cost nothing.
+//!
+//! Upstream chain (kubelet, node-lifecycle controller, taint eviction):
+//! the kubelet renews its lease every `lease_renew_interval`; the controller,
+//! every `node_monitor_period`, marks a node whose lease is older than
+//! `node_monitor_grace_period` unreachable and taints it (NoSchedule at once,
+//! NoExecute through a per-zone rate limiter of `eviction_rate_per_s`, burst 1);
+//! pods are deleted `default_toleration` after the NoExecute taint unless
+//! they tolerate it forever.
+
+use crate::cluster::{NodeId, PodId};
+use crate::config::NodeLifecycleConfig;
+use crate::time::{SimDuration, SimTime};
+
+/// The first controller check strictly after `last_renewal + grace`
+/// (upstream marks a node when `now - probeTime > grace`), checks running at
+/// every multiple of the monitor period.
+pub fn detection_time(config: &NodeLifecycleConfig, last_renewal: SimTime) -> SimTime {
+    let deadline = (last_renewal + config.node_monitor_grace_period).0;
+    let period = config.node_monitor_period.0;
+    SimTime((deadline / period + 1).saturating_mul(period))
+}
+
+/// The last lease renewal at or before `failure`, for a kubelet whose
+/// renewals fall at `phase + k * interval`.
+pub fn last_renewal(config: &NodeLifecycleConfig, failure: SimTime, phase: SimDuration) -> SimTime {
+    let interval = config.lease_renew_interval.0;
+    let first_renewal = phase.0 % interval;
+    if failure.0 < first_renewal {
+        // Not renewed yet: the node's last sign of life is its registration at 0.
+        return SimTime::ZERO;
+    }
+    SimTime(failure.0 - (failure.0 - first_renewal) % interval)
+}
+
+/// The next controller check at or after `t`.
+pub fn next_check(config: &NodeLifecycleConfig, t: SimTime) -> SimTime {
+    let period = config.node_monitor_period.0;
+    SimTime(t.0.div_ceil(period).saturating_mul(period))
+}
+
+/// Per-zone token bucket (burst 1) for adding NoExecute taints.
+#[derive(Clone, Debug)]
+pub struct EvictionLimiter {
+    interval: SimDuration,
+    next_free: Vec<SimTime>,
+}
+
+impl EvictionLimiter {
+    pub fn new(rate_per_s: f64, zones: usize) -> Self {
+        EvictionLimiter {
+            interval: SimDuration::from_secs_f64(1.0 / rate_per_s),
+            next_free: vec![SimTime::ZERO; zones],
+        }
+    }
+
+    /// When a NoExecute taint requested at `now` in `zone` is actually added.
+    pub fn admit(&mut self, zone: usize, now: SimTime) -> SimTime {
+        let at = now.max(self.next_free[zone]);
+        self.next_free[zone] = at + self.interval;
+        at
+    }
+}
+
+/// Pods bound to each node, as intrusive doubly linked lists (8 bytes per pod,
+/// 4 per node), so evicting a node's pods never scans all pods.
+#[derive(Clone, Debug, Default)]
+pub struct NodePods {
+    head: Vec<PodId>,
+    next: Vec<PodId>,
+    prev: Vec<PodId>,
+}
+
+const NONE: PodId = PodId::MAX;
+
+impl NodePods {
+    pub fn new(nodes: usize) -> Self {
+        NodePods {
+            head: vec![NONE; nodes],
+            next: Vec::new(),
+            prev: Vec::new(),
+        }
+    }
+
+    fn ensure(&mut self, pod: PodId) {
+        let needed = pod as usize + 1;
+        if self.next.len() < needed {
+            self.next.resize(needed, NONE);
+            self.prev.resize(needed, NONE);
+        }
+    }
+
+    pub fn link(&mut self, node: NodeId, pod: PodId) {
+        self.ensure(pod);
+        let first = self.head[node as usize];
+        self.next[pod as usize] = first;
+        self.prev[pod as usize] = NONE;
+        if first != NONE {
+            self.prev[first as usize] = pod;
+        }
+        self.head[node as usize] = pod;
+    }
+
+    pub fn unlink(&mut self, node: NodeId, pod: PodId) {
+        let (prev, next) = (self.prev[pod as usize], self.next[pod as usize]);
+        if prev == NONE {
+            self.head[node as usize] = next;
+        } else {
+            self.next[prev as usize] = next;
+        }
+        if next != NONE {
+            self.prev[next as usize] = prev;
+        }
+    }
+
+    /// The pods on `node`, most recently bound first.
+    pub fn pods_on(&self, node: NodeId) -> Vec<PodId> {
+        let mut pods = Vec::new();
+        let mut pod = self.head[node as usize];
+        while pod != NONE {
+            pods.push(pod);
+            pod = self.next[pod as usize];
+        }
+        pods
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: u64) -> SimDuration {
+        SimDuration::from_secs(s)
+    }
+
+    #[test]
+    fn detection_is_the_first_check_after_the_grace_period() {
+        let config = NodeLifecycleConfig::default();
+        // Lease renewed at 100 s: 100 + 50 = 150 is a check time, but upstream needs strictly more.
+        assert_eq!(
+            detection_time(&config, SimTime::ZERO + secs(100)),
+            SimTime::ZERO + secs(155)
+        );
+        assert_eq!(
+            detection_time(&config, SimTime::ZERO + secs(101)),
+            SimTime::ZERO + secs(155)
+        );
+    }
+
+    #[test]
+    fn last_renewal_follows_the_kubelet_phase() {
+        let config = NodeLifecycleConfig::default();
+        let at = |s| SimTime::ZERO + secs(s);
+        assert_eq!(last_renewal(&config, at(125), secs(3)), at(123));
+        assert_eq!(last_renewal(&config, at(123), secs(3)), at(123));
+        assert_eq!(
+            last_renewal(&config, at(2), secs(3)),
+            at(0),
+            "before the first renewal: the node registered at 0"
+        );
+    }
+
+    #[test]
+    fn limiter_spaces_taints_per_zone() {
+        let mut limiter = EvictionLimiter::new(0.1, 2);
+        let t = SimTime::ZERO + secs(100);
+        assert_eq!(limiter.admit(0, t), t);
+        assert_eq!(limiter.admit(0, t), t + secs(10));
+        assert_eq!(limiter.admit(1, t), t, "zones are independent");
+        assert_eq!(limiter.admit(0, t + secs(60)), t + secs(60));
+    }
+
+    #[test]
+    fn node_pod_lists_link_and_unlink() {
+        let mut lists = NodePods::new(2);
+        for pod in 0..4 {
+            lists.link(pod % 2, pod);
+        }
+        assert_eq!(lists.pods_on(0), vec![2, 0]);
+        lists.unlink(0, 2);
+        lists.unlink(1, 1);
+        assert_eq!(lists.pods_on(0), vec![0]);
+        assert_eq!(lists.pods_on(1), vec![3]);
+        lists.unlink(1, 3);
+        assert!(lists.pods_on(1).is_empty());
+    }
+}

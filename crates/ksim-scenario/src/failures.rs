@@ -1,0 +1,126 @@
+//! `[node_lifecycle]` and `[[node_failures]]`.
+
+use ksim_core::config::{NodeFailureSpec, NodeLifecycleConfig, NodePoolSpec};
+use ksim_core::time::{SimDuration, SimTime};
+
+use crate::names;
+use crate::reader::{self, Ctx, Node};
+
+const LIFECYCLE_KEYS: &[&str] = &[
+    "lease_renew_interval",
+    "node_monitor_period",
+    "node_monitor_grace_period",
+    "default_toleration",
+    "eviction_rate_per_s",
+];
+const FAILURE_KEYS: &[&str] = &["at", "pool", "count", "recover_after"];
+
+fn positive_duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
+    let d = reader::duration(ctx, node)?;
+    if d == SimDuration::ZERO {
+        ctx.error(&node.span, &node.path, "must be greater than zero");
+        return None;
+    }
+    Some(d)
+}
+
+pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLifecycleConfig> {
+    let d = NodeLifecycleConfig::default();
+    let Some(node) = node else { return Some(d) };
+    let fields = reader::table(ctx, &node, LIFECYCLE_KEYS)?;
+    let mut period = |key: &str, default: SimDuration| {
+        fields
+            .get(key)
+            .map_or(Some(default), |n| positive_duration(ctx, &n))
+    };
+    let lease_renew_interval = period("lease_renew_interval", d.lease_renew_interval);
+    let node_monitor_period = period("node_monitor_period", d.node_monitor_period);
+    let node_monitor_grace_period =
+        period("node_monitor_grace_period", d.node_monitor_grace_period);
+    let default_toleration = fields
+        .get("default_toleration")
+        .map_or(Some(d.default_toleration), |n| reader::duration(ctx, &n));
+    let eviction_rate_per_s =
+        fields
+            .get("eviction_rate_per_s")
+            .map_or(Some(d.eviction_rate_per_s), |n| {
+                let rate = reader::number(ctx, &n)?;
+                if !(rate.is_finite() && rate > 0.0) {
+                    ctx.error(
+                        &n.span,
+                        &n.path,
+                        format!("eviction_rate_per_s must be greater than zero, found {rate}"),
+                    );
+                    return None;
+                }
+                Some(rate)
+            });
+    Some(NodeLifecycleConfig {
+        lease_renew_interval: lease_renew_interval?,
+        node_monitor_period: node_monitor_period?,
+        node_monitor_grace_period: node_monitor_grace_period?,
+        default_toleration: default_toleration?,
+        eviction_rate_per_s: eviction_rate_per_s?,
+    })
+}
+
+pub(crate) fn read_failures(
+    ctx: &mut Ctx,
+    node: Option<Node>,
+    pools: &[NodePoolSpec],
+) -> Option<Vec<NodeFailureSpec>> {
+    let Some(node) = node else {
+        return Some(Vec::new());
+    };
+    let entries = reader::array(ctx, &node)?;
+    let failures: Vec<Option<NodeFailureSpec>> = entries
+        .iter()
+        .map(|e| read_failure(ctx, e, pools))
+        .collect();
+    failures.into_iter().collect()
+}
+
+fn read_failure(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<NodeFailureSpec> {
+    let fields = reader::table(ctx, node, FAILURE_KEYS)?;
+    let at = fields
+        .require(ctx, "at")
+        .and_then(|n| reader::duration(ctx, &n));
+    let pool = fields.require(ctx, "pool").and_then(|n| {
+        let name = reader::string(ctx, &n)?;
+        let found = pools.iter().position(|p| p.name == name);
+        if found.is_none() {
+            let known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+            let hint = names::suggest(name, &known)
+                .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+            ctx.error(
+                &n.span,
+                &n.path,
+                format!("no node pool named `{name}`{hint}"),
+            );
+        }
+        found
+    });
+    let count = fields.require(ctx, "count").and_then(|n| {
+        let count = reader::count(ctx, &n, 1, u64::from(u32::MAX))? as u32;
+        let size = pool.map(|p| pools[p].count)?;
+        if count > size {
+            ctx.error(
+                &n.span,
+                &n.path,
+                format!("count ({count}) is larger than the pool ({size} nodes)"),
+            );
+            return None;
+        }
+        Some(count)
+    });
+    let recover_after = match fields.get("recover_after") {
+        None => Some(None),
+        Some(n) => positive_duration(ctx, &n).map(Some),
+    };
+    Some(NodeFailureSpec {
+        at: SimTime(at?.0),
+        pool: pool? as u32,
+        count: count?,
+        recover_after: recover_after?,
+    })
+}
