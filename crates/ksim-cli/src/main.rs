@@ -3,6 +3,7 @@
 
 mod progress;
 mod run;
+mod store_bench;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Command {
         /// The scenario file (TOML).
         scenario: PathBuf,
     },
+    /// Closed-loop write benchmark of the etcd store model (like etcd's `benchmark put`).
+    StoreBench(store_bench::StoreBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate { scenario } => validate::validate(&scenario),
+        Command::StoreBench(args) => store_bench::store_bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,4 +16,5 @@ pub mod resources;
 pub mod rng;
 pub mod scheduler;
 pub mod sim;
+pub mod store;
 pub mod time;
