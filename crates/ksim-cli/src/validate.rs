@@ -31,14 +31,14 @@ const MODELLED: &[&str] = &[
      unschedulable pods requeued on cluster changes and flushed after 5 min",
     "fast scheduler mode: same filters through an index over free capacity",
     "scheduling cost: per-pod base plus per-node-evaluated simulated time",
-    "node failures at scenario times: lease expiry after the grace period, unreachable taints (NoExecute rate-limited \
+    "node failures at scenario times or at a random rate: lease expiry after the grace period, unreachable taints (NoExecute rate-limited \
      per zone), eviction after the default 300 s toleration, replacement of deployment pods, recovery",
 ];
 
 /// What ksim does not model yet; scenario keys for these do not exist, so nothing is silently ignored.
 const NOT_MODELLED: &[&str] = &[
     "control plane: apiserver and store latency, watches, lease writes (pods start the moment they are bound)",
-    "random node failure rates; zone disruption modes of the node-lifecycle controller; node pressure conditions; \
+    "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
      pod deletion by users; deployment scaling after creation",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",

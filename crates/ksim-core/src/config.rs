@@ -22,8 +22,18 @@ pub struct SimConfig {
     pub scheduler: SchedulerConfig,
     pub node_lifecycle: NodeLifecycleConfig,
     pub node_failures: Vec<NodeFailureSpec>,
+    pub node_failure_rates: Vec<NodeFailureRate>,
     /// Keep one record per pod for `pods.csv`.
     pub record_pods: bool,
+}
+
+/// Nodes of a pool fail at random: exponential gaps with this mean, each
+/// failure taking one healthy node of the pool, uniformly.
+#[derive(Clone, Debug)]
+pub struct NodeFailureRate {
+    pub pool: u32,
+    pub mean_interval: SimDuration,
+    pub recover_after: Option<SimDuration>,
 }
 
 /// Kubelet leases and the node-lifecycle controller, with upstream defaults.
@@ -295,6 +305,8 @@ pub enum ConfigError {
     BadLifecycle,
     #[error("node failure #{0}: no such pool, or more nodes than the pool has")]
     BadFailure(usize),
+    #[error("node failure rate: no such pool, or a zero mean interval")]
+    BadFailureRate,
 }
 
 impl SimConfig {
@@ -331,6 +343,11 @@ impl SimConfig {
             || !(l.eviction_rate_per_s.is_finite() && l.eviction_rate_per_s > 0.0)
         {
             return Err(ConfigError::BadLifecycle);
+        }
+        if self.node_failure_rates.iter().any(|r| {
+            r.pool as usize >= self.node_pools.len() || r.mean_interval == SimDuration::ZERO
+        }) {
+            return Err(ConfigError::BadFailureRate);
         }
         for (i, f) in self.node_failures.iter().enumerate() {
             let pool = self.node_pools.get(f.pool as usize);

@@ -43,6 +43,8 @@ pub enum Event {
     FlushUnschedulable,
     /// The nodes of one `node_failures` entry stop.
     NodesFail { failure: u32 },
+    /// The next failure of a `node_failure_rates` entry.
+    RandomNodeFailure { rate: u32 },
     /// The controller finds a failed node's lease expired (`epoch`: which failure).
     NodeUnreachable { node: NodeId, epoch: u32 },
     /// The pods on a tainted node reach the end of their toleration.
@@ -122,7 +124,11 @@ struct NodeHealth {
     limiter: EvictionLimiter,
     /// Per workload: pods tolerate the unreachable NoExecute taint forever.
     never_evicted: Vec<bool>,
+    /// Lowest node id of each pool.
+    pool_first_node: Vec<NodeId>,
     rng: SimRng,
+    /// One stream per `node_failure_rates` entry, for its failure times and choices.
+    rate_rngs: Vec<SimRng>,
     failures: u64,
     evictions: u64,
 }
@@ -134,7 +140,7 @@ const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 
 impl NodeHealth {
-    fn new(config: &SimConfig, rng: SimRng) -> Self {
+    fn new(config: &SimConfig, streams: &RngStreams) -> Self {
         let nodes = config.nodes_total() as usize;
         let mut zones: Vec<&str> = Vec::new();
         let zone_of_pool = config
@@ -167,6 +173,26 @@ impl NodeHealth {
                     .any(|t| matching::tolerates(t, &unreachable))
             })
             .collect();
+        let pool_first_node = config
+            .node_pools
+            .iter()
+            .scan(0, |next, pool| {
+                let first = *next;
+                *next += pool.count;
+                Some(first)
+            })
+            .collect();
+        let rate_rngs = config
+            .node_failure_rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                streams.stream(&format!(
+                    "node_failure_rates/{i}/{}",
+                    config.node_pools[r.pool as usize].name
+                ))
+            })
+            .collect();
         NodeHealth {
             epoch: vec![0; nodes],
             failed: vec![false; nodes],
@@ -177,7 +203,9 @@ impl NodeHealth {
             ),
             zone_of_pool,
             never_evicted,
-            rng,
+            pool_first_node,
+            rng: streams.stream("node_failures"),
+            rate_rngs,
             failures: 0,
             evictions: 0,
         }
@@ -239,7 +267,7 @@ impl Simulation {
             next_sample: SimTime::ZERO + config.sample_interval,
             finished: false,
             wake_ups: Vec::new(),
-            nodes: NodeHealth::new(&config, streams.stream("node_failures")),
+            nodes: NodeHealth::new(&config, &streams),
             config,
         };
         sim.schedule_initial_events();
@@ -275,6 +303,11 @@ impl Simulation {
                     failure: failure as u32,
                 },
             );
+        }
+        for rate in 0..self.config.node_failure_rates.len() {
+            let mean = self.config.node_failure_rates[rate].mean_interval;
+            let first = SimTime::ZERO + exponential_gap(&mut self.nodes.rate_rngs[rate], mean);
+            self.schedule(first, Event::RandomNodeFailure { rate: rate as u32 });
         }
     }
 
@@ -336,6 +369,7 @@ impl Simulation {
             Event::BackoffExpired { pod } => self.queue.backoff_expired(pod),
             Event::PodFinished { pod } => self.pod_finished(now, pod),
             Event::NodesFail { failure } => self.nodes_fail(now, failure),
+            Event::RandomNodeFailure { rate } => self.random_node_failure(now, rate),
             Event::NodeUnreachable { node, epoch } => self.node_unreachable(now, node, epoch),
             Event::EvictPods { node, epoch } => self.evict_pods(now, node, epoch),
             Event::NodeRecovers { node, epoch } => self.node_recovers(now, node, epoch),
@@ -598,34 +632,67 @@ impl Simulation {
 
     fn nodes_fail(&mut self, now: SimTime, failure: u32) {
         let spec = self.config.node_failures[failure as usize].clone();
-        let mut candidates: Vec<NodeId> = (0..self.cluster.nodes.len() as NodeId)
-            .filter(|&n| {
-                self.cluster.nodes.pool[n as usize] == spec.pool && !self.nodes.failed[n as usize]
-            })
+        let mut candidates: Vec<NodeId> = self
+            .pool_nodes(spec.pool)
+            .filter(|&n| !self.nodes.failed[n as usize])
             .collect();
-        let lifecycle = self.config.node_lifecycle.clone();
         for i in 0..(spec.count as usize).min(candidates.len()) {
             let pick = self.nodes.rng.random_range(i..candidates.len());
             candidates.swap(i, pick);
-            let node = candidates[i];
-            let n = node as usize;
-            self.nodes.failed[n] = true;
-            self.nodes.epoch[n] += 1;
-            self.nodes.failures += 1;
-            let epoch = self.nodes.epoch[n];
-            let phase = SimDuration(
-                self.nodes
-                    .rng
-                    .random_range(0..lifecycle.lease_renew_interval.0),
-            );
-            let renewed = lifecycle::last_renewal(&lifecycle, now, phase);
-            self.schedule(
-                lifecycle::detection_time(&lifecycle, renewed),
-                Event::NodeUnreachable { node, epoch },
-            );
-            if let Some(after) = spec.recover_after {
-                self.schedule(now + after, Event::NodeRecovers { node, epoch });
+            self.fail_node(now, candidates[i], spec.recover_after);
+        }
+    }
+
+    /// One failure of a `node_failure_rates` entry: a healthy node of the pool, uniformly.
+    fn random_node_failure(&mut self, now: SimTime, rate: u32) {
+        let spec = self.config.node_failure_rates[rate as usize].clone();
+        if let Some(node) = self.pick_healthy(spec.pool, rate as usize) {
+            self.fail_node(now, node, spec.recover_after);
+        }
+        let next =
+            now + exponential_gap(&mut self.nodes.rate_rngs[rate as usize], spec.mean_interval);
+        self.schedule(next, Event::RandomNodeFailure { rate });
+    }
+
+    /// A healthy node of `pool`, uniformly: by rejection while most nodes are
+    /// healthy (no scan of a million-node pool), by a scan otherwise.
+    fn pick_healthy(&mut self, pool: u32, rate: usize) -> Option<NodeId> {
+        const TRIES: usize = 32;
+        let nodes = self.pool_nodes(pool);
+        let rng = &mut self.nodes.rate_rngs[rate];
+        for _ in 0..TRIES {
+            let node = rng.random_range(nodes.clone());
+            if !self.nodes.failed[node as usize] {
+                return Some(node);
             }
+        }
+        let healthy: Vec<NodeId> = nodes.filter(|&n| !self.nodes.failed[n as usize]).collect();
+        (!healthy.is_empty()).then(|| healthy[rng.random_range(0..healthy.len())])
+    }
+
+    /// The ids of a pool's nodes: pools' nodes are created pool by pool.
+    fn pool_nodes(&self, pool: u32) -> std::ops::Range<NodeId> {
+        let first = self.nodes.pool_first_node[pool as usize];
+        first..first + self.config.node_pools[pool as usize].count
+    }
+
+    fn fail_node(&mut self, now: SimTime, node: NodeId, recover_after: Option<SimDuration>) {
+        let n = node as usize;
+        self.nodes.failed[n] = true;
+        self.nodes.epoch[n] += 1;
+        self.nodes.failures += 1;
+        let epoch = self.nodes.epoch[n];
+        let lifecycle = &self.config.node_lifecycle;
+        let phase = SimDuration(
+            self.nodes
+                .rng
+                .random_range(0..lifecycle.lease_renew_interval.0),
+        );
+        let detected =
+            lifecycle::detection_time(lifecycle, lifecycle::last_renewal(lifecycle, now, phase));
+        self.schedule(detected, Event::NodeUnreachable { node, epoch });
+        if let Some(after) = recover_after {
+            self.schedule(now + after, Event::NodeRecovers { node, epoch });
         }
     }
 

@@ -90,6 +90,7 @@ fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) ->
         scheduler,
         node_lifecycle: NodeLifecycleConfig::default(),
         node_failures: vec![],
+        node_failure_rates: vec![],
         record_pods: true,
     }
 }
@@ -523,4 +524,31 @@ fn pods_tolerating_unreachable_forever_are_not_evicted() {
     let out = run(c);
     assert_eq!(out.summary.pods_evicted, 0);
     assert_eq!(out.summary.pods_running, 1);
+}
+
+#[test]
+fn random_node_failures_follow_their_rate() {
+    let mut c = first_fit(config(vec![pool("a", 1000, 4000, 8 * GI)], vec![], 36_000));
+    // One failure every 6 minutes on average over 10 hours: about 100, each node back after 1 h.
+    c.node_failure_rates = vec![NodeFailureRate {
+        pool: 0,
+        mean_interval: secs(360),
+        recover_after: Some(secs(3600)),
+    }];
+    let out = run(c);
+    assert!(
+        (70..=130).contains(&out.summary.node_failures),
+        "{}",
+        out.summary.node_failures
+    );
+    let not_ready = out
+        .timeline
+        .iter()
+        .map(|r| r.nodes_total - r.nodes_ready)
+        .max()
+        .unwrap();
+    assert!(
+        (3..=20).contains(&not_ready),
+        "about 10 nodes are down at a time: {not_ready}"
+    );
 }

@@ -1,6 +1,6 @@
 //! `[node_lifecycle]` and `[[node_failures]]`.
 
-use ksim_core::config::{NodeFailureSpec, NodeLifecycleConfig, NodePoolSpec};
+use ksim_core::config::{NodeFailureRate, NodeFailureSpec, NodeLifecycleConfig, NodePoolSpec};
 use ksim_core::time::{SimDuration, SimTime};
 
 use crate::names;
@@ -14,6 +14,7 @@ const LIFECYCLE_KEYS: &[&str] = &[
     "eviction_rate_per_s",
 ];
 const FAILURE_KEYS: &[&str] = &["at", "pool", "count", "recover_after"];
+const RATE_KEYS: &[&str] = &["pool", "per_hour", "recover_after"];
 
 fn positive_duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
     let d = reader::duration(ctx, node)?;
@@ -85,21 +86,9 @@ fn read_failure(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<No
     let at = fields
         .require(ctx, "at")
         .and_then(|n| reader::duration(ctx, &n));
-    let pool = fields.require(ctx, "pool").and_then(|n| {
-        let name = reader::string(ctx, &n)?;
-        let found = pools.iter().position(|p| p.name == name);
-        if found.is_none() {
-            let known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
-            let hint = names::suggest(name, &known)
-                .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
-            ctx.error(
-                &n.span,
-                &n.path,
-                format!("no node pool named `{name}`{hint}"),
-            );
-        }
-        found
-    });
+    let pool = fields
+        .require(ctx, "pool")
+        .and_then(|n| pool_index(ctx, &n, pools));
     let count = fields.require(ctx, "count").and_then(|n| {
         let count = reader::count(ctx, &n, 1, u64::from(u32::MAX))? as u32;
         let size = pool.map(|p| pools[p].count)?;
@@ -121,6 +110,65 @@ fn read_failure(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<No
         at: SimTime(at?.0),
         pool: pool? as u32,
         count: count?,
+        recover_after: recover_after?,
+    })
+}
+
+/// The index of the pool a `pool` key names; an error with a suggestion otherwise.
+fn pool_index(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<usize> {
+    let name = reader::string(ctx, node)?;
+    let found = pools.iter().position(|p| p.name == name);
+    if found.is_none() {
+        let known: Vec<&str> = pools.iter().map(|p| p.name.as_str()).collect();
+        let hint = names::suggest(name, &known)
+            .map_or(String::new(), |s| format!("; did you mean `{s}`?"));
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("no node pool named `{name}`{hint}"),
+        );
+    }
+    found
+}
+
+pub(crate) fn read_rates(
+    ctx: &mut Ctx,
+    node: Option<Node>,
+    pools: &[NodePoolSpec],
+) -> Option<Vec<NodeFailureRate>> {
+    let Some(node) = node else {
+        return Some(Vec::new());
+    };
+    let entries = reader::array(ctx, &node)?;
+    let rates: Vec<Option<NodeFailureRate>> =
+        entries.iter().map(|e| read_rate(ctx, e, pools)).collect();
+    rates.into_iter().collect()
+}
+
+fn read_rate(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<NodeFailureRate> {
+    let fields = reader::table(ctx, node, RATE_KEYS)?;
+    let pool = fields
+        .require(ctx, "pool")
+        .and_then(|n| pool_index(ctx, &n, pools));
+    let mean_interval = fields.require(ctx, "per_hour").and_then(|n| {
+        let per_hour = reader::number(ctx, &n)?;
+        if !(per_hour.is_finite() && per_hour > 0.0) {
+            ctx.error(
+                &n.span,
+                &n.path,
+                format!("per_hour must be greater than zero, found {per_hour}"),
+            );
+            return None;
+        }
+        Some(SimDuration::from_secs_f64(3600.0 / per_hour)).filter(|d| *d > SimDuration::ZERO)
+    });
+    let recover_after = match fields.get("recover_after") {
+        None => Some(None),
+        Some(n) => positive_duration(ctx, &n).map(Some),
+    };
+    Some(NodeFailureRate {
+        pool: pool? as u32,
+        mean_interval: mean_interval?,
         recover_after: recover_after?,
     })
 }

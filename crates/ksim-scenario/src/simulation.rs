@@ -16,6 +16,7 @@ const ROOT_KEYS: &[&str] = &[
     "workloads",
     "node_lifecycle",
     "node_failures",
+    "node_failure_rates",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
@@ -65,6 +66,8 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
     let workloads = workloads::read(ctx, fields.get("workloads"), &pools, &mut extended, end);
     let node_lifecycle = failures::read_lifecycle(ctx, fields.get("node_lifecycle"));
     let node_failures = failures::read_failures(ctx, fields.get("node_failures"), &pools.specs);
+    let node_failure_rates =
+        failures::read_rates(ctx, fields.get("node_failure_rates"), &pools.specs);
     if ctx.has_errors() {
         return None;
     }
@@ -80,6 +83,7 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         scheduler,
         node_lifecycle: node_lifecycle?,
         node_failures: node_failures?,
+        node_failure_rates: node_failure_rates?,
         record_pods: simulation.record_pods,
     };
     checks::run(ctx, &config, &workloads.places);

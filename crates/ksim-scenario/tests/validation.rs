@@ -691,3 +691,23 @@ fn node_failures_and_lifecycle_are_read_and_checked() {
             .contains("greater than zero")
     );
 }
+
+#[test]
+fn node_failure_rates_are_read_and_checked() {
+    let text = format!("{BASE}\n[[node_failure_rates]]\npool = \"general\"\nper_hour = 12\nrecover_after = \"30m\"\n");
+    let config = parse(&text, "scenario.toml").expect("valid").config;
+    let r = &config.node_failure_rates[0];
+    assert_eq!((r.pool, r.mean_interval), (0, SimDuration::from_secs(300)));
+    assert_eq!(r.recover_after, Some(SimDuration::from_secs(1800)));
+    let zero = format!("{BASE}\n[[node_failure_rates]]\npool = \"general\"\nper_hour = 0\n");
+    assert!(at(&problems(&zero), "node_failure_rates[0].per_hour")
+        .message
+        .contains("greater than zero"));
+    let typo = format!("{BASE}\n[[node_failure_rates]]\npool = \"general\"\nper_hours = 1\n");
+    assert!(
+        problems(&typo)
+            .iter()
+            .any(|p| p.message.contains("per_hour")),
+        "suggests the key"
+    );
+}
