@@ -32,6 +32,13 @@ const SCHEDULER_KEYS: &[&str] = &[
     "backoff_max",
     "max_in_unschedulable",
 ];
+/// Settings of kube-scheduler's sampling and scoring, which fast mode does not use.
+const KUBE_ONLY_KEYS: &[&str] = &[
+    "resources_fit_weight",
+    "balanced_allocation_weight",
+    "taint_toleration_weight",
+    "percentage_of_nodes_to_score",
+];
 const DEFAULT_SAMPLE_INTERVAL: SimDuration = SimDuration::from_secs(10);
 /// Scoring weights above this are almost certainly mistakes.
 const MAX_WEIGHT: u64 = 100;
@@ -221,6 +228,18 @@ fn read_scheduler(ctx: &mut Ctx, node: &Node) -> Option<SchedulerConfig> {
         d.max_in_unschedulable,
         false,
     );
+    if mode == Some(SchedulerMode::Fast) {
+        for key in KUBE_ONLY_KEYS.iter().filter(|k| fields.has(k)) {
+            ctx.error(
+                &fields.key_span(key),
+                &reader::join_key(&fields.path, key),
+                format!(
+                    "`{key}` only applies to mode = \"kube\": fast mode picks nodes through its \
+                     index by `scoring` alone (docs/models/scheduler.md)"
+                ),
+            );
+        }
+    }
     let (backoff_initial, backoff_max) = (backoff_initial?, backoff_max?);
     if backoff_initial > backoff_max {
         let key = if fields.has("backoff_initial") {

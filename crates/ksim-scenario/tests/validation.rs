@@ -533,7 +533,7 @@ sample_interval = "250ms"
 record_pods = true
 
 [scheduler]
-mode = "fast"
+mode = "kube"
 scoring = "MostAllocated"
 percentage_of_nodes_to_score = 50
 cycle_base_cost = "100us"
@@ -581,7 +581,7 @@ memory = "0"
     assert_eq!(config.sample_interval, SimDuration::from_millis(250));
     assert!(config.record_pods);
     let s = &config.scheduler;
-    assert_eq!(s.mode, SchedulerMode::Fast);
+    assert_eq!(s.mode, SchedulerMode::Kube);
     assert_eq!(s.percentage_of_nodes_to_score, 50);
     assert_eq!(s.cycle_base_cost, SimDuration::from_micros(100));
     assert_eq!(s.cycle_per_node_cost, SimDuration::ZERO);
@@ -710,4 +710,18 @@ fn node_failure_rates_are_read_and_checked() {
             .any(|p| p.message.contains("per_hour")),
         "suggests the key"
     );
+}
+
+#[test]
+fn kube_only_scheduler_keys_are_refused_in_fast_mode() {
+    let text = format!("{BASE}\n[scheduler]\nmode = \"fast\"\npercentage_of_nodes_to_score = 10\ntaint_toleration_weight = 3\n");
+    let all = problems(&text);
+    assert!(at(&all, "scheduler.percentage_of_nodes_to_score")
+        .message
+        .contains("only applies to mode = \"kube\""));
+    assert!(at(&all, "scheduler.taint_toleration_weight")
+        .message
+        .contains("only applies to mode = \"kube\""));
+    let kube = format!("{BASE}\n[scheduler]\nmode = \"kube\"\npercentage_of_nodes_to_score = 10\n");
+    assert!(parse(&kube, "scenario.toml").is_ok());
 }
