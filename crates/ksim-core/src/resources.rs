@@ -36,17 +36,17 @@ impl ResourceVec {
     /// True when `self + request` stays within `capacity` in every dimension.
     #[inline]
     pub fn fits_with(&self, request: &ResourceVec, capacity: &ResourceVec) -> bool {
-        (0..NUM_RESOURCES).all(|i| self.0[i] + request.0[i] <= capacity.0[i])
+        (0..NUM_RESOURCES).all(|i| self.0[i].saturating_add(request.0[i]) <= capacity.0[i])
     }
 
     /// Index of the first dimension where `self + request` exceeds `capacity`.
     pub fn first_shortfall(&self, request: &ResourceVec, capacity: &ResourceVec) -> Option<usize> {
-        (0..NUM_RESOURCES).find(|&i| self.0[i] + request.0[i] > capacity.0[i])
+        (0..NUM_RESOURCES).find(|&i| self.0[i].saturating_add(request.0[i]) > capacity.0[i])
     }
 
     pub fn add_assign(&mut self, other: &ResourceVec) {
         for i in 0..NUM_RESOURCES {
-            self.0[i] += other.0[i];
+            self.0[i] = self.0[i].saturating_add(other.0[i]);
         }
     }
 
@@ -136,6 +136,17 @@ mod tests {
             vec(900, 0, 0).first_shortfall(&vec(200, 0, 1), &cap),
             Some(CPU)
         );
+    }
+
+    #[test]
+    fn sums_near_the_u64_limit_saturate_instead_of_wrapping_into_a_fit() {
+        let huge = vec(u64::MAX - 1, 0, 0);
+        let cap = vec(u64::MAX - 1, 0, 0);
+        assert!(!huge.fits_with(&vec(2, 0, 0), &cap));
+        assert_eq!(huge.first_shortfall(&vec(2, 0, 0), &cap), Some(CPU));
+        let mut sum = huge;
+        sum.add_assign(&huge);
+        assert_eq!(sum.cpu_millis(), u64::MAX);
     }
 
     #[test]

@@ -225,7 +225,7 @@ impl Simulation {
         let mut allocatable_total = ResourceVec::ZERO;
         for pool in &config.node_pools {
             for (total, per_node) in allocatable_total.0.iter_mut().zip(pool.allocatable.0) {
-                *total += per_node * u64::from(pool.count);
+                *total = total.saturating_add(per_node.saturating_mul(u64::from(pool.count)));
             }
         }
         let mut placement = Placement::new(&config.scheduler, &cluster);
