@@ -6,8 +6,7 @@
 //! streams labelled by component (`scheduler`, `workload/<name>/...`).
 
 use crate::cluster::{
-    ClusterState, CompiledTemplate, FilterReason, NodeId, PodId, PodPhase, Pods, Pool, WorkloadId,
-    NEVER, NO_NODE,
+    ClusterState, CompiledTemplate, NodeId, PodId, PodPhase, Pods, Pool, WorkloadId, NEVER, NO_NODE,
 };
 use crate::config::{
     ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
@@ -18,7 +17,9 @@ use crate::metrics::{
     LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
 };
 use crate::queue::EventQueue;
-use crate::resources::{format_amount, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
+use crate::resources::{
+    format_amount, ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS,
+};
 use crate::rng::{RngStreams, SimRng};
 use crate::scheduler::queue::{QueueState, SchedulingQueue, WakeOn};
 use crate::scheduler::{Diagnosis, Placement};
@@ -438,7 +439,12 @@ impl Simulation {
         self.last_failure.push(NO_REASON);
         self.counters.pending += 1;
         let template = &self.cluster.templates[workload as usize];
-        match never_fits_reason(&self.cluster, template, &requests) {
+        match never_fits_reason(
+            &self.cluster,
+            template,
+            &requests,
+            &self.config.resource_names,
+        ) {
             Some(reason) => {
                 self.queue.park(pod);
                 self.mark_failed(pod, reason);
@@ -890,6 +896,7 @@ fn never_fits_reason(
     cluster: &ClusterState,
     template: &CompiledTemplate,
     requests: &ResourceVec,
+    names: &ResourceNames,
 ) -> Option<String> {
     let admitting: Vec<&Pool> = cluster
         .pools
@@ -899,13 +906,10 @@ fn never_fits_reason(
         .map(|(p, _)| p)
         .collect();
     if admitting.is_empty() {
-        let why = match template.pool_filter.first().copied().flatten() {
-            Some(FilterReason::UntoleratedTaint(_)) | Some(FilterReason::NodeAffinity) | None => {
-                "no node pool passes the pod's node selector, affinity and tolerations"
-            }
-            Some(_) => "no node pool admits the pod",
-        };
-        return Some(format!("{NEVER_FITS_PREFIX}{why}"));
+        // Pool-level filters are only taints and node affinity/selector.
+        return Some(format!(
+            "{NEVER_FITS_PREFIX}no node pool passes the pod's node selector, affinity and tolerations"
+        ));
     }
     if admitting
         .iter()
@@ -923,7 +927,7 @@ fn never_fits_reason(
         if requests.0[dim] > largest {
             shortfalls.push(format!(
                 "{} requested {} > largest allocatable {}",
-                dim_name(dim),
+                names.name(dim),
                 format_amount(dim, requests.0[dim]),
                 format_amount(dim, largest)
             ));
@@ -936,19 +940,6 @@ fn never_fits_reason(
         "{NEVER_FITS_PREFIX}requests exceed every node pool that admits the pod: {}",
         shortfalls.join("; ")
     ))
-}
-
-fn dim_name(dim: usize) -> String {
-    match dim {
-        CPU => "cpu".into(),
-        MEMORY => "memory".into(),
-        crate::resources::EPHEMERAL_STORAGE => "ephemeral-storage".into(),
-        PODS => "pods".into(),
-        d => format!(
-            "extended resource #{}",
-            d - crate::resources::FIRST_EXTENDED
-        ),
-    }
 }
 
 fn wake_on(diagnosis: &Diagnosis) -> WakeOn {

@@ -552,3 +552,20 @@ fn random_node_failures_follow_their_rate() {
         "about 10 nodes are down at a time: {not_ready}"
     );
 }
+
+#[test]
+fn never_fits_reasons_name_extended_resources() {
+    use ksim_core::resources::FIRST_EXTENDED;
+    let mut p = pool("gpu", 2, 8000, 32 * GI);
+    p.allocatable.0[FIRST_EXTENDED] = 2;
+    let mut t = template(1000, GI);
+    t.requests[FIRST_EXTENDED] = Request::Fixed(4);
+    let mut c = config(vec![p], vec![job("train", t, &[0], 10)], 60);
+    c.resource_names = ResourceNames::new(vec!["nvidia.com/gpu".into()]).unwrap();
+    let out = run(c);
+    let reason = &out.summary.unschedulable[0].reason;
+    assert!(
+        reason.contains("nvidia.com/gpu requested 4 > largest allocatable 2"),
+        "{reason}"
+    );
+}
