@@ -5,6 +5,7 @@ use ksim_core::time::{SimDuration, SimTime};
 
 use crate::names;
 use crate::reader::{self, Ctx, Node};
+use crate::simulation::duration_or;
 
 const LIFECYCLE_KEYS: &[&str] = &[
     "lease_renew_interval",
@@ -29,18 +30,34 @@ pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLi
     let d = NodeLifecycleConfig::default();
     let Some(node) = node else { return Some(d) };
     let fields = reader::table(ctx, &node, LIFECYCLE_KEYS)?;
-    let mut period = |key: &str, default: SimDuration| {
-        fields
-            .get(key)
-            .map_or(Some(default), |n| positive_duration(ctx, &n))
-    };
-    let lease_renew_interval = period("lease_renew_interval", d.lease_renew_interval);
-    let node_monitor_period = period("node_monitor_period", d.node_monitor_period);
-    let node_monitor_grace_period =
-        period("node_monitor_grace_period", d.node_monitor_grace_period);
-    let default_toleration = fields
-        .get("default_toleration")
-        .map_or(Some(d.default_toleration), |n| reader::duration(ctx, &n));
+    let lease_renew_interval = duration_or(
+        ctx,
+        &fields,
+        "lease_renew_interval",
+        d.lease_renew_interval,
+        true,
+    );
+    let node_monitor_period = duration_or(
+        ctx,
+        &fields,
+        "node_monitor_period",
+        d.node_monitor_period,
+        true,
+    );
+    let node_monitor_grace_period = duration_or(
+        ctx,
+        &fields,
+        "node_monitor_grace_period",
+        d.node_monitor_grace_period,
+        true,
+    );
+    let default_toleration = duration_or(
+        ctx,
+        &fields,
+        "default_toleration",
+        d.default_toleration,
+        false,
+    );
     let eviction_rate_per_s =
         fields
             .get("eviction_rate_per_s")

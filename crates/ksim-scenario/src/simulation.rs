@@ -98,7 +98,7 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
 }
 
 /// An optional duration with a default; `positive` rejects zero.
-fn duration_or(
+pub(crate) fn duration_or(
     ctx: &mut Ctx,
     fields: &Fields,
     key: &str,

@@ -684,6 +684,13 @@ fn node_failures_and_lifecycle_are_read_and_checked() {
     assert!(at(&problems(&too_many), "node_failures[0].count")
         .message
         .contains("larger than the pool"));
+    let zero_period = format!("{BASE}\n[node_lifecycle]\nnode_monitor_period = \"0s\"\n");
+    assert!(at(
+        &problems(&zero_period),
+        "node_lifecycle.node_monitor_period"
+    )
+    .message
+    .contains("greater than zero"));
     let zero_rate = format!("{BASE}\n[node_lifecycle]\neviction_rate_per_s = 0\n");
     assert!(
         at(&problems(&zero_rate), "node_lifecycle.eviction_rate_per_s")
