@@ -4,6 +4,7 @@
 //! the core trusts them to be consistent but still checks the invariants it
 //! relies on in [`SimConfig::check`], returning typed errors rather than panicking.
 
+use crate::control_plane::config::{ControlPlaneConfig, ControlPlaneConfigError};
 use crate::distribution::Distribution;
 use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
 use crate::time::{SimDuration, SimTime};
@@ -25,6 +26,8 @@ pub struct SimConfig {
     pub node_failure_rates: Vec<NodeFailureRate>,
     /// Keep one record per pod for `pods.csv`.
     pub record_pods: bool,
+    /// None: API writes are instantaneous and free (no control plane modelled).
+    pub control_plane: Option<ControlPlaneConfig>,
 }
 
 /// Nodes of a pool fail at random: exponential gaps with this mean, each
@@ -217,6 +220,9 @@ pub struct DeploymentSpec {
     /// When set, each pod is lost (evicted, phase Failed) after a lifetime
     /// drawn from this distribution (ns), and the controller replaces it.
     pub pod_lifetime: Option<Distribution>,
+    /// The pods back a Service: each start and end updates its EndpointSlice,
+    /// which every node's kube-proxy watches.
+    pub service: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -307,6 +313,8 @@ pub enum ConfigError {
     BadFailure(usize),
     #[error("node failure rate: no such pool, or a zero mean interval")]
     BadFailureRate,
+    #[error(transparent)]
+    ControlPlane(#[from] ControlPlaneConfigError),
 }
 
 impl SimConfig {
@@ -354,6 +362,9 @@ impl SimConfig {
             if pool.is_none_or(|p| f.count > p.count) {
                 return Err(ConfigError::BadFailure(i));
             }
+        }
+        if let Some(control_plane) = &self.control_plane {
+            control_plane.check()?;
         }
         Ok(())
     }

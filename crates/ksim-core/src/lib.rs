@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod control_plane;
 pub mod distribution;
 pub mod estimate;
 pub mod lifecycle;

@@ -53,9 +53,17 @@ fn bucket_low(bucket: usize) -> u64 {
 
 impl LatencyHistogram {
     pub fn record(&mut self, value: SimDuration) {
-        self.counts[bucket_of(value.0)] += 1;
-        self.total += 1;
-        self.sum_nanos += u128::from(value.0);
+        self.record_n(value, 1);
+    }
+
+    /// Records `count` samples of the same value.
+    pub fn record_n(&mut self, value: SimDuration, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.counts[bucket_of(value.0)] += count;
+        self.total += count;
+        self.sum_nanos += u128::from(value.0) * u128::from(count);
         self.max_nanos = self.max_nanos.max(value.0);
     }
 
@@ -180,6 +188,83 @@ pub struct RunSummary {
     pub unschedulable: Vec<UnschedulableGroup>,
 }
 
+/// One component's load over the run, for the `bottlenecks` section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bottleneck {
+    /// `store/<name>`, `apiserver`, `scheduler`.
+    pub component: String,
+    /// What saturates: `leader cpu`, `apply`, `quota`, `mutating in-flight`, ...
+    pub resource: String,
+    /// Highest demand over capacity seen in one sample interval (1.0 = saturated; may exceed 1).
+    pub peak_utilization: f64,
+    /// End of the interval where the peak was seen.
+    pub peak_at: SimTime,
+    /// End of the first interval whose demand reached capacity, if any.
+    pub first_saturated: Option<SimTime>,
+}
+
+/// One time series of `control_plane.csv`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeriesName {
+    /// `store/<name>`, `apiserver`, `scheduler`.
+    pub component: String,
+    /// Metric with its unit last, e.g. `writes_per_s`, `commit_p99_ms`.
+    pub metric: String,
+}
+
+/// Control-plane metrics at every sample time: `values[row][series]`
+/// (None when undefined, e.g. a latency quantile over no writes).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ControlPlaneTimeline {
+    pub series: Vec<SeriesName>,
+    pub times: Vec<SimTime>,
+    pub values: Vec<Vec<Option<f64>>>,
+}
+
+/// Totals of one store over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreSummary {
+    pub name: String,
+    /// The kinds routed to it.
+    pub kinds: Vec<String>,
+    pub writes: u64,
+    pub bytes_written: u64,
+    /// Writes refused (NOSPACE, too large).
+    pub rejected: u64,
+    pub batches: u64,
+    pub db_size_bytes: u64,
+    /// When the NOSPACE alarm was first raised.
+    pub nospace_alarm_at: Option<SimTime>,
+    /// Submission-to-acknowledgement latency of every accepted write.
+    pub commit_latency: LatencyHistogram,
+}
+
+/// Totals of the apiserver replicas over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiServerSummary {
+    pub replicas: u32,
+    /// Requests admitted, by `verb kind[/subresource]`, in a fixed order.
+    pub requests: Vec<(String, u64)>,
+    /// Requests refused with 429 (each retry that is refused again counts).
+    pub rejected_429: u64,
+    pub watch_events_sent: u64,
+    pub watch_bytes_sent: u64,
+}
+
+/// What the control plane did, when the scenario models one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlPlaneOutput {
+    pub timeline: ControlPlaneTimeline,
+    /// Saturated components first (earliest first), then by peak utilization.
+    pub bottlenecks: Vec<Bottleneck>,
+    pub stores: Vec<StoreSummary>,
+    pub apiserver: ApiServerSummary,
+    /// Pod creations or bindings refused because a store raised NOSPACE.
+    pub pod_writes_refused_nospace: u64,
+    /// Creation to the kubelet's Running status being stored, for started pods.
+    pub pod_startup_latency: LatencyHistogram,
+}
+
 /// Everything a run produced, ready for the writers.
 #[derive(Clone, Debug)]
 pub struct RunOutput {
@@ -189,6 +274,8 @@ pub struct RunOutput {
     pub node_pool_names: Vec<String>,
     /// Present when the run was asked to record pods.
     pub pods: Option<Vec<PodRecord>>,
+    /// Present when the scenario models the control plane.
+    pub control_plane: Option<ControlPlaneOutput>,
 }
 
 #[cfg(test)]

@@ -852,6 +852,7 @@ impl Simulation {
                 .map(|p| p.name.clone())
                 .collect(),
             pods,
+            control_plane: None,
         }
     }
 

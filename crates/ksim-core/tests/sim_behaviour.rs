@@ -68,6 +68,7 @@ fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadSpec 
             replicas,
             start: SimTime::ZERO,
             pod_lifetime: None,
+            service: false,
         }),
         template,
     }
@@ -92,6 +93,7 @@ fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) ->
         node_failures: vec![],
         node_failure_rates: vec![],
         record_pods: true,
+        control_plane: None,
     }
 }
 

@@ -138,6 +138,7 @@ fn small_run() -> RunOutput {
                 phase: PodPhase::Pending,
             },
         ]),
+        control_plane: None,
     }
 }
 

@@ -92,6 +92,7 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         node_failures: node_failures?,
         node_failure_rates: node_failure_rates?,
         record_pods: simulation.record_pods,
+        control_plane: None,
     };
     checks::run(ctx, &config, &workloads.places);
     Some(config)

@@ -198,6 +198,7 @@ fn read_deployment(
         replicas: u32::try_from(replicas).ok()?,
         start,
         pod_lifetime: pod_lifetime?,
+        service: false,
     }))
 }
 
