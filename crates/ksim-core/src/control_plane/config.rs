@@ -48,9 +48,9 @@ impl ApiKind {
     }
 }
 
-/// The API requests the model issues. Each is one verb on one kind.
+/// The API requests the model issues (named apart from a pod's resource `Request`). Each is one verb on one kind.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Request {
+pub enum ApiRequest {
     /// A controller (ReplicaSet, Job) or user creates a pod.
     PodCreate,
     /// The scheduler binds a pod (`create pods/binding`, a write of the pod object).
@@ -71,60 +71,61 @@ pub enum Request {
     EndpointSliceUpdate,
 }
 
-impl Request {
+impl ApiRequest {
     pub const COUNT: usize = 9;
-    pub const ALL: [Request; Request::COUNT] = [
-        Request::PodCreate,
-        Request::PodBind,
-        Request::PodStatus,
-        Request::PodDelete,
-        Request::NodeStatus,
-        Request::NodeGet,
-        Request::LeaseUpdate,
-        Request::EventCreate,
-        Request::EndpointSliceUpdate,
+    pub const ALL: [ApiRequest; ApiRequest::COUNT] = [
+        ApiRequest::PodCreate,
+        ApiRequest::PodBind,
+        ApiRequest::PodStatus,
+        ApiRequest::PodDelete,
+        ApiRequest::NodeStatus,
+        ApiRequest::NodeGet,
+        ApiRequest::LeaseUpdate,
+        ApiRequest::EventCreate,
+        ApiRequest::EndpointSliceUpdate,
     ];
 
     pub fn kind(self) -> ApiKind {
         match self {
-            Request::PodCreate | Request::PodBind | Request::PodStatus | Request::PodDelete => {
-                ApiKind::Pods
-            }
-            Request::NodeStatus | Request::NodeGet => ApiKind::Nodes,
-            Request::LeaseUpdate => ApiKind::Leases,
-            Request::EventCreate => ApiKind::Events,
-            Request::EndpointSliceUpdate => ApiKind::EndpointSlices,
+            ApiRequest::PodCreate
+            | ApiRequest::PodBind
+            | ApiRequest::PodStatus
+            | ApiRequest::PodDelete => ApiKind::Pods,
+            ApiRequest::NodeStatus | ApiRequest::NodeGet => ApiKind::Nodes,
+            ApiRequest::LeaseUpdate => ApiKind::Leases,
+            ApiRequest::EventCreate => ApiKind::Events,
+            ApiRequest::EndpointSliceUpdate => ApiKind::EndpointSlices,
         }
     }
 
     /// The verb as an audit log would show it.
     pub fn verb(self) -> &'static str {
         match self {
-            Request::PodCreate | Request::PodBind | Request::EventCreate => "create",
-            Request::PodStatus | Request::NodeStatus => "patch",
-            Request::PodDelete => "delete",
-            Request::NodeGet => "get",
-            Request::LeaseUpdate | Request::EndpointSliceUpdate => "update",
+            ApiRequest::PodCreate | ApiRequest::PodBind | ApiRequest::EventCreate => "create",
+            ApiRequest::PodStatus | ApiRequest::NodeStatus => "patch",
+            ApiRequest::PodDelete => "delete",
+            ApiRequest::NodeGet => "get",
+            ApiRequest::LeaseUpdate | ApiRequest::EndpointSliceUpdate => "update",
         }
     }
 
     /// `verb kind[/subresource]`, e.g. `create pods/binding`.
     pub fn label(self) -> &'static str {
         match self {
-            Request::PodCreate => "create pods",
-            Request::PodBind => "create pods/binding",
-            Request::PodStatus => "patch pods/status",
-            Request::PodDelete => "delete pods",
-            Request::NodeStatus => "patch nodes/status",
-            Request::NodeGet => "get nodes",
-            Request::LeaseUpdate => "update leases",
-            Request::EventCreate => "create events",
-            Request::EndpointSliceUpdate => "update endpointslices",
+            ApiRequest::PodCreate => "create pods",
+            ApiRequest::PodBind => "create pods/binding",
+            ApiRequest::PodStatus => "patch pods/status",
+            ApiRequest::PodDelete => "delete pods",
+            ApiRequest::NodeStatus => "patch nodes/status",
+            ApiRequest::NodeGet => "get nodes",
+            ApiRequest::LeaseUpdate => "update leases",
+            ApiRequest::EventCreate => "create events",
+            ApiRequest::EndpointSliceUpdate => "update endpointslices",
         }
     }
 
     pub fn is_read(self) -> bool {
-        matches!(self, Request::NodeGet)
+        matches!(self, ApiRequest::NodeGet)
     }
 
     pub fn index(self) -> usize {
@@ -385,8 +386,8 @@ mod tests {
             assert_eq!(ApiKind::from_name(kind.name()), Some(kind));
             assert_eq!(ApiKind::ALL[kind.index()], kind);
         }
-        for request in Request::ALL {
-            assert_eq!(Request::ALL[request.index()], request);
+        for request in ApiRequest::ALL {
+            assert_eq!(ApiRequest::ALL[request.index()], request);
         }
         assert_eq!(ApiKind::from_name("pod"), None);
     }

@@ -181,6 +181,14 @@ impl SchedulingQueue {
         None
     }
 
+    /// The pod's binding failed after its cycle (the store refused the
+    /// write): the scheduler forgets it and retries after its backoff, as
+    /// upstream's binding-cycle error handling does. Returns the backoff end.
+    pub fn binding_failed(&mut self, pod: PodId, attempts: u16, now: SimTime) -> Option<SimTime> {
+        self.backoff_until[pod as usize] = now + self.backoff(attempts);
+        self.requeue(pod, now)
+    }
+
     /// Moves an unschedulable pod to backoff or active; returns the backoff end if in backoff.
     fn requeue(&mut self, pod: PodId, now: SimTime) -> Option<SimTime> {
         let until = self.backoff_until[pod as usize];
