@@ -1,0 +1,103 @@
+//! Builders shared by the integration tests: small hand-built clusters.
+// Each test crate uses a different subset of these.
+#![allow(dead_code)]
+
+use ksim_core::config::*;
+use ksim_core::distribution::Distribution;
+use ksim_core::metrics::RunOutput;
+use ksim_core::resources::{ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
+use ksim_core::sim::Simulation;
+use ksim_core::time::{SimDuration, SimTime};
+
+pub const GI: u64 = 1 << 30;
+
+pub fn secs(s: u64) -> SimDuration {
+    SimDuration::from_secs(s)
+}
+
+pub fn pool(name: &str, count: u32, cpu_millis: u64, memory_bytes: u64) -> NodePoolSpec {
+    let mut allocatable = ResourceVec::ZERO;
+    allocatable.0[CPU] = cpu_millis;
+    allocatable.0[MEMORY] = memory_bytes;
+    allocatable.0[PODS] = 110;
+    NodePoolSpec {
+        name: name.into(),
+        count,
+        allocatable,
+        labels: vec![],
+        taints: vec![],
+    }
+}
+
+pub fn template(cpu_millis: u64, memory_bytes: u64) -> PodTemplate {
+    let mut requests: [Request; NUM_RESOURCES] = std::array::from_fn(|_| Request::Fixed(0));
+    requests[CPU] = Request::Fixed(cpu_millis);
+    requests[MEMORY] = Request::Fixed(memory_bytes);
+    requests[PODS] = Request::Fixed(1);
+    PodTemplate {
+        requests,
+        priority: 0,
+        labels: vec![],
+        node_selector: vec![],
+        node_affinity: vec![],
+        tolerations: vec![],
+        anti_affinity: vec![],
+    }
+}
+
+pub fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) -> WorkloadSpec {
+    WorkloadSpec {
+        name: name.into(),
+        kind: WorkloadKind::Job(JobSpec {
+            arrival: ArrivalProcess::Schedule {
+                times: times_s.iter().map(|&t| SimTime::ZERO + secs(t)).collect(),
+            },
+            start: SimTime::ZERO,
+            stop: None,
+            max_pods: None,
+            duration: Distribution::constant(secs(duration_s).0 as f64).unwrap(),
+            failure_probability: 0.0,
+        }),
+        template,
+    }
+}
+
+pub fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadSpec {
+    WorkloadSpec {
+        name: name.into(),
+        kind: WorkloadKind::Deployment(DeploymentSpec {
+            replicas,
+            start: SimTime::ZERO,
+            pod_lifetime: None,
+            service: false,
+        }),
+        template,
+    }
+}
+
+pub fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64) -> SimConfig {
+    let scheduler = SchedulerConfig {
+        cycle_base_cost: SimDuration::from_millis(1),
+        cycle_per_node_cost: SimDuration::ZERO,
+        ..SchedulerConfig::default()
+    };
+    SimConfig {
+        name: "test".into(),
+        seed: 1,
+        end: SimTime::ZERO + secs(end_s),
+        sample_interval: secs(10),
+        resource_names: ResourceNames::new(vec![]).unwrap(),
+        node_pools: pools,
+        workloads,
+        scheduler,
+        node_lifecycle: NodeLifecycleConfig::default(),
+        node_failures: vec![],
+        node_failure_rates: vec![],
+        record_pods: true,
+        control_plane: None,
+    }
+}
+
+pub fn run(config: SimConfig) -> RunOutput {
+    Simulation::new(config).expect("valid config").run()
+}
