@@ -1,17 +1,17 @@
-//! `timeline.csv` and `pods.csv`, written row by row (pods.csv can hold
-//! millions of rows) with one reused formatting buffer.
+//! `timeline.csv`, `pods.csv` and `control_plane.csv`, written row by row
+//! (pods.csv can hold millions of rows) with one reused formatting buffer.
 
 use std::fmt::{Display, Write as _};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use ksim_core::metrics::{PodRecord, RunOutput, TimelineSample};
+use ksim_core::metrics::{ControlPlaneTimeline, PodRecord, RunOutput, TimelineSample};
 use ksim_core::time::SimTime;
 
 use crate::atomic;
-use crate::fixed::Fixed;
-use crate::{OutputError, PODS_CSV, TIMELINE_CSV};
+use crate::fixed::{round_6dp, Fixed};
+use crate::{OutputError, CONTROL_PLANE_CSV, PODS_CSV, TIMELINE_CSV};
 
 pub(crate) const TIMELINE_HEADER: [&str; 16] = [
     "time_s",
@@ -43,6 +43,10 @@ pub(crate) const PODS_HEADER: [&str; 8] = [
     "phase",
 ];
 
+/// Long format: one row per (sample time, series), so new series need no
+/// new columns.
+pub(crate) const CONTROL_PLANE_HEADER: [&str; 4] = ["time_s", "component", "metric", "value"];
+
 /// A CSV writer that formats fields into one reused buffer and names the
 /// file in its errors.
 struct Rows<'w> {
@@ -72,6 +76,13 @@ impl<'w> Rows<'w> {
             path: self.target.to_path_buf(),
             source,
         })
+    }
+
+    fn data_error(&self, message: String) -> OutputError {
+        OutputError::Data {
+            path: self.target.to_path_buf(),
+            message,
+        }
     }
 
     fn field(&mut self, value: impl Display) -> Result<(), OutputError> {
@@ -152,15 +163,12 @@ fn write_pod_rows(
     let secs = |t: Option<SimTime>| t.map(|t| Fixed::secs6(t.0));
     for pod in pods {
         let Some(workload) = workload_names.get(pod.workload as usize) else {
-            return Err(OutputError::Data {
-                path: rows.target.to_path_buf(),
-                message: format!(
-                    "pod {} belongs to workload {} but the run names only {} workloads",
-                    pod.id,
-                    pod.workload,
-                    workload_names.len()
-                ),
-            });
+            return Err(rows.data_error(format!(
+                "pod {} belongs to workload {} but the run names only {} workloads",
+                pod.id,
+                pod.workload,
+                workload_names.len()
+            )));
         };
         rows.field(pod.id)?;
         rows.field(workload)?;
@@ -171,6 +179,63 @@ fn write_pod_rows(
         rows.optional(pod.node)?;
         rows.field(pod.phase.as_str())?;
         rows.end_row()?;
+    }
+    rows.finish()
+}
+
+pub(crate) fn write_control_plane(
+    dir: &Path,
+    timeline: &ControlPlaneTimeline,
+) -> Result<PathBuf, OutputError> {
+    atomic::write_file(dir, CONTROL_PLANE_CSV, |out, target| {
+        let rows = Rows::new(out, target, &CONTROL_PLANE_HEADER)?;
+        write_control_plane_rows(rows, timeline)
+    })
+}
+
+/// Rows in time order, then series order; an undefined value is an empty
+/// cell. A malformed timeline (ragged, unordered, non-finite) is refused
+/// rather than written in a shape nobody can read back.
+fn write_control_plane_rows(
+    mut rows: Rows,
+    timeline: &ControlPlaneTimeline,
+) -> Result<(), OutputError> {
+    if timeline.values.len() != timeline.times.len() {
+        return Err(rows.data_error(format!(
+            "the control-plane timeline has {} sample times but {} rows of values",
+            timeline.times.len(),
+            timeline.values.len()
+        )));
+    }
+    let mut previous = None;
+    for (&time, values) in timeline.times.iter().zip(&timeline.values) {
+        let at = Fixed::secs3(time.0);
+        if values.len() != timeline.series.len() {
+            return Err(rows.data_error(format!(
+                "the control-plane sample at {at} s has {} values for {} series",
+                values.len(),
+                timeline.series.len()
+            )));
+        }
+        if previous.is_some_and(|p| time < p) {
+            return Err(rows.data_error(format!(
+                "the control-plane sample at {at} s comes after a later one"
+            )));
+        }
+        previous = Some(time);
+        for (name, &value) in timeline.series.iter().zip(values) {
+            if let Some(v) = value.filter(|v| !v.is_finite()) {
+                return Err(rows.data_error(format!(
+                    "control-plane series {} {} is {v} at {at} s",
+                    name.component, name.metric
+                )));
+            }
+            rows.field(at)?;
+            rows.field(&name.component)?;
+            rows.field(&name.metric)?;
+            rows.optional(value.map(round_6dp))?;
+            rows.end_row()?;
+        }
     }
     rows.finish()
 }

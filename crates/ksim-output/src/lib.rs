@@ -3,8 +3,9 @@
 //! Every file is first written under a hidden `.NAME.partial.EXT` name and
 //! renamed into place only once it is complete and synced, so a file with a
 //! final name is never half-written. Data comes before plots: `timeline.csv`,
-//! `pods.csv`, `summary.json`, then the plots, so a failing plot cannot cost
-//! the numbers.
+//! `pods.csv`, `control_plane.csv`, `summary.json`, then the plots, so a
+//! failing plot cannot cost the numbers. Control-plane outputs exist only
+//! when the scenario models a control plane.
 
 mod atomic;
 mod csv_files;
@@ -23,6 +24,7 @@ pub use summary::summary_without_run;
 pub const TIMELINE_CSV: &str = "timeline.csv";
 pub const PODS_CSV: &str = "pods.csv";
 pub const SUMMARY_JSON: &str = "summary.json";
+pub const CONTROL_PLANE_CSV: &str = "control_plane.csv";
 
 /// Facts about the process that ran the simulation; the only part of the
 /// output allowed to differ between runs with the same seed.
@@ -84,6 +86,7 @@ fn known_output_names() -> Vec<String> {
     let mut finals = vec![
         TIMELINE_CSV.to_string(),
         PODS_CSV.to_string(),
+        CONTROL_PLANE_CSV.to_string(),
         SUMMARY_JSON.to_string(),
     ];
     for plot in plots::PLOTS {
@@ -143,7 +146,8 @@ fn remove_known_outputs(dir: &Path) -> Result<(), OutputError> {
 
 /// Writes all outputs into `dir` (which [`prepare_out_dir`] has checked) and
 /// returns the paths written, in this order: `timeline.csv`, `pods.csv` (when
-/// asked for and recorded), `summary.json`, then each plot as PNG and SVG.
+/// asked for and recorded), `control_plane.csv` (when modelled),
+/// `summary.json`, then each plot that applies as PNG and SVG.
 pub fn write_run(
     dir: &Path,
     output: &RunOutput,
@@ -154,9 +158,15 @@ pub fn write_run(
     if let (true, Some(pods)) = (options.pods_csv, &output.pods) {
         written.push(csv_files::write_pods(dir, output, pods)?);
     }
+    if let Some(control_plane) = &output.control_plane {
+        written.push(csv_files::write_control_plane(
+            dir,
+            &control_plane.timeline,
+        )?);
+    }
     written.push(summary::write_summary(dir, output, info)?);
     if options.plots {
-        for plot in plots::PLOTS {
+        for plot in plots::PLOTS.into_iter().filter(|p| p.applies_to(output)) {
             written.extend(plots::write_plot(dir, plot, output)?);
         }
     }

@@ -6,10 +6,13 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ksim_core::metrics::{LatencyHistogram, RunOutput, TimelineSample};
-use ksim_core::time::{SimDuration, NANOS_PER_MICRO, NANOS_PER_MILLI};
+use ksim_core::metrics::{
+    ControlPlaneTimeline, LatencyHistogram, RunOutput, SeriesName, TimelineSample,
+};
+use ksim_core::time::{SimDuration, SimTime, NANOS_PER_MICRO, NANOS_PER_MILLI};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::register_font;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -25,6 +28,10 @@ const FONT: &str = "sans-serif";
 const FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const TITLE_PX: u32 = 24;
 const LABEL_PX: u32 = 16;
+/// The side legend of the utilization plot holds many long labels.
+const SIDE_LEGEND_PX: u32 = 13;
+const SIDE_LEGEND_ROW_PX: i32 = 18;
+const SWATCH_PX: i32 = 24;
 
 type Drawn = Result<(), String>;
 
@@ -44,9 +51,17 @@ pub(crate) enum Plot {
     PodsByPhase,
     Allocation,
     SchedulingLatency,
+    ControlPlaneStores,
+    ControlPlaneUtilization,
 }
 
-pub(crate) const PLOTS: [Plot; 3] = [Plot::PodsByPhase, Plot::Allocation, Plot::SchedulingLatency];
+pub(crate) const PLOTS: [Plot; 5] = [
+    Plot::PodsByPhase,
+    Plot::Allocation,
+    Plot::SchedulingLatency,
+    Plot::ControlPlaneStores,
+    Plot::ControlPlaneUtilization,
+];
 
 impl Plot {
     fn stem(self) -> &'static str {
@@ -54,6 +69,18 @@ impl Plot {
             Plot::PodsByPhase => "pods_by_phase",
             Plot::Allocation => "allocation",
             Plot::SchedulingLatency => "scheduling_latency",
+            Plot::ControlPlaneStores => "control_plane_stores",
+            Plot::ControlPlaneUtilization => "control_plane_utilization",
+        }
+    }
+
+    /// Control-plane plots exist only when the scenario models a control plane.
+    pub(crate) fn applies_to(self, output: &RunOutput) -> bool {
+        match self {
+            Plot::PodsByPhase | Plot::Allocation | Plot::SchedulingLatency => true,
+            Plot::ControlPlaneStores | Plot::ControlPlaneUtilization => {
+                output.control_plane.is_some()
+            }
         }
     }
 
@@ -73,6 +100,21 @@ impl Plot {
             Plot::Allocation => draw_allocation(area, scenario, &output.timeline),
             Plot::SchedulingLatency => {
                 draw_latency(area, scenario, &output.summary.scheduling_latency)
+            }
+            Plot::ControlPlaneStores | Plot::ControlPlaneUtilization => {
+                let what = match self {
+                    Plot::ControlPlaneStores => "control-plane stores",
+                    _ => "control-plane utilization",
+                };
+                let title = format!("{scenario}: {what}");
+                let Some(control_plane) = &output.control_plane else {
+                    return draw_message(area, &title, "no control plane modelled");
+                };
+                if self == Plot::ControlPlaneStores {
+                    draw_stores(area, &title, &control_plane.timeline)
+                } else {
+                    draw_utilization(area, &title, &control_plane.timeline)
+                }
             }
         }
     }
@@ -164,10 +206,10 @@ struct TimeAxis {
 }
 
 impl TimeAxis {
-    fn new(timeline: &[TimelineSample]) -> Self {
-        let last_s = timeline
-            .iter()
-            .map(|s| s.time.as_secs_f64())
+    fn new(times: impl IntoIterator<Item = SimTime>) -> Self {
+        let last_s = times
+            .into_iter()
+            .map(SimTime::as_secs_f64)
             .fold(0.0, f64::max);
         let (secs_per_unit, unit) = match last_s {
             s if s >= 2.0 * 3600.0 => (3600.0, "h"),
@@ -187,8 +229,8 @@ impl TimeAxis {
         }
     }
 
-    fn x(&self, sample: &TimelineSample) -> f64 {
-        sample.time.as_secs_f64() / self.secs_per_unit
+    fn at(&self, time: SimTime) -> f64 {
+        time.as_secs_f64() / self.secs_per_unit
     }
 
     fn desc(&self) -> String {
@@ -267,7 +309,7 @@ fn draw_pods_by_phase<DB: DrawingBackend>(
     if timeline.is_empty() {
         return draw_message(area, &title, "no timeline samples");
     }
-    let axis = TimeAxis::new(timeline);
+    let axis = TimeAxis::new(timeline.iter().map(|s| s.time));
     let most = timeline
         .iter()
         .flat_map(|s| PHASE_SERIES.iter().map(move |(_, _, value)| value(s)))
@@ -290,7 +332,7 @@ fn draw_pods_by_phase<DB: DrawingBackend>(
         .draw()
         .or_message()?;
     for (label, color, value) in PHASE_SERIES {
-        let points = timeline.iter().map(|s| Some((axis.x(s), value(s))));
+        let points = timeline.iter().map(|s| Some((axis.at(s.time), value(s))));
         draw_line(&mut chart, points, label, color)?;
     }
     draw_legend(&mut chart)
@@ -316,7 +358,7 @@ fn draw_allocation<DB: DrawingBackend>(
     if timeline.is_empty() {
         return draw_message(area, &title, "no timeline samples");
     }
-    let axis = TimeAxis::new(timeline);
+    let axis = TimeAxis::new(timeline.iter().map(|s| s.time));
     let cpu = |s: &TimelineSample| percent(s.cpu_requested_millis, s.cpu_allocatable_millis);
     let memory = |s: &TimelineSample| percent(s.memory_requested_bytes, s.memory_allocatable_bytes);
     let most = timeline
@@ -341,17 +383,298 @@ fn draw_allocation<DB: DrawingBackend>(
         .or_message()?;
     draw_line(
         &mut chart,
-        timeline.iter().map(|s| cpu(s).map(|p| (axis.x(s), p))),
+        timeline
+            .iter()
+            .map(|s| cpu(s).map(|p| (axis.at(s.time), p))),
         "CPU",
         RGBColor(31, 119, 180),
     )?;
     draw_line(
         &mut chart,
-        timeline.iter().map(|s| memory(s).map(|p| (axis.x(s), p))),
+        timeline
+            .iter()
+            .map(|s| memory(s).map(|p| (axis.at(s.time), p))),
         "memory",
         RGBColor(230, 140, 0),
     )?;
     draw_legend(&mut chart)
+}
+
+/// Colours for many lines: the ten tab10 hues, then their light variants.
+const PALETTE: [RGBColor; 20] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(199, 199, 199),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
+];
+
+/// One control-plane series as drawn.
+struct Line {
+    label: String,
+    /// Position in the timeline's series.
+    index: usize,
+    color: RGBColor,
+}
+
+/// The series `pick` names a label and a colour slot for, in series order.
+fn pick_lines(
+    timeline: &ControlPlaneTimeline,
+    mut pick: impl FnMut(&SeriesName) -> Option<(String, usize)>,
+) -> Vec<Line> {
+    let mut lines = Vec::new();
+    for (index, name) in timeline.series.iter().enumerate() {
+        if let Some((label, slot)) = pick(name) {
+            let color = PALETTE[slot % PALETTE.len()];
+            lines.push(Line {
+                label,
+                index,
+                color,
+            });
+        }
+    }
+    lines
+}
+
+fn line_points<'a>(
+    timeline: &'a ControlPlaneTimeline,
+    axis: &'a TimeAxis,
+    line: &'a Line,
+) -> impl Iterator<Item = Option<(f64, f64)>> + 'a {
+    let values = timeline.values.iter();
+    timeline.times.iter().zip(values).map(move |(&time, row)| {
+        let value = row.get(line.index).copied().flatten()?;
+        Some((axis.at(time), value))
+    })
+}
+
+/// The highest defined value of any of `lines`, or zero.
+fn highest(timeline: &ControlPlaneTimeline, lines: &[Line]) -> f64 {
+    let values = |line: &Line| {
+        let index = line.index;
+        timeline
+            .values
+            .iter()
+            .filter_map(move |row| row.get(index).copied().flatten())
+    };
+    lines.iter().flat_map(values).fold(0.0, f64::max)
+}
+
+/// One chart of control-plane lines against time, from zero up.
+struct Panel<'a> {
+    lines: &'a [Line],
+    y_desc: &'a str,
+    /// Only the bottom chart of a stack names the time axis.
+    x_desc: Option<String>,
+    /// Draws demand = capacity (1.0) dashed and keeps it in view.
+    capacity_line: bool,
+    legend: bool,
+}
+
+fn capacity_style() -> ShapeStyle {
+    BLACK.mix(0.7).stroke_width(2)
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    axis: &TimeAxis,
+    timeline: &ControlPlaneTimeline,
+    panel: Panel,
+) -> Drawn {
+    let floor = if panel.capacity_line { 1.0 } else { 0.0 };
+    let top = highest(timeline, panel.lines).max(floor);
+    // An all-zero panel still needs a non-empty axis.
+    let y_end = if top > 0.0 { top * 1.1 } else { 1.0 };
+    let mut chart = ChartBuilder::on(area)
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..axis.end, 0.0..y_end)
+        .or_message()?;
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc(panel.y_desc)
+        .y_label_formatter(&|v| format_tick(*v))
+        .label_style((FONT, LABEL_PX));
+    if let Some(x_desc) = panel.x_desc {
+        mesh.x_desc(x_desc);
+    }
+    mesh.draw().or_message()?;
+    if panel.capacity_line {
+        let ends = [(0.0, 1.0), (axis.end, 1.0)];
+        chart
+            .draw_series(DashedLineSeries::new(ends, 10, 6, capacity_style()))
+            .or_message()?;
+    }
+    for line in panel.lines {
+        let points = line_points(timeline, axis, line);
+        draw_line(&mut chart, points, &line.label, line.color)?;
+    }
+    if panel.legend {
+        draw_legend(&mut chart)?;
+    }
+    Ok(())
+}
+
+/// Per store: writes/s above, commit p99 below, one colour per store in both.
+fn draw_stores<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    timeline: &ControlPlaneTimeline,
+) -> Drawn {
+    let mut stores: Vec<&str> = Vec::new();
+    for name in &timeline.series {
+        let component = name.component.as_str();
+        if component.starts_with("store/") && !stores.contains(&component) {
+            stores.push(component);
+        }
+    }
+    let store_lines = |metric: &str| {
+        pick_lines(timeline, |name| {
+            let slot = stores.iter().position(|s| *s == name.component)?;
+            let store = name.component.trim_start_matches("store/");
+            (name.metric == metric).then(|| (store.to_string(), slot))
+        })
+    };
+    let writes = store_lines("writes_per_s");
+    let commit_p99 = store_lines("commit_p99_ms");
+    if timeline.times.is_empty() || (writes.is_empty() && commit_p99.is_empty()) {
+        return draw_message(area, title, "no store samples");
+    }
+    let axis = TimeAxis::new(timeline.times.iter().copied());
+    let body = area
+        .margin(15, 15, 15, 15)
+        .titled(title, (FONT, TITLE_PX))
+        .or_message()?;
+    let (upper, lower) = body.split_vertically(body.dim_in_pixel().1 / 2);
+    let upper_panel = Panel {
+        lines: &writes,
+        y_desc: "writes/s",
+        x_desc: None,
+        capacity_line: false,
+        legend: true,
+    };
+    draw_panel(&upper, &axis, timeline, upper_panel)?;
+    let lower_panel = Panel {
+        lines: &commit_p99,
+        y_desc: "commit p99 (ms)",
+        x_desc: Some(axis.desc()),
+        capacity_line: false,
+        legend: true,
+    };
+    draw_panel(&lower, &axis, timeline, lower_panel)
+}
+
+/// Every `*_utilization` series, with capacity dashed at 1.0 and the labels
+/// in a legend beside the chart (there can be dozens).
+fn draw_utilization<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    timeline: &ControlPlaneTimeline,
+) -> Drawn {
+    let mut slots = 0..;
+    let lines = pick_lines(timeline, |name| {
+        if !name.metric.ends_with("_utilization") {
+            return None;
+        }
+        let label = format!("{} {}", name.component, name.metric);
+        Some((label, slots.next()?))
+    });
+    if timeline.times.is_empty() || lines.is_empty() {
+        return draw_message(area, title, "no utilization samples");
+    }
+    let axis = TimeAxis::new(timeline.times.iter().copied());
+    let body = area
+        .margin(15, 15, 15, 15)
+        .titled(title, (FONT, TITLE_PX))
+        .or_message()?;
+    let legend_width = side_legend_width(&body, &lines)?;
+    let (chart_area, legend_area) =
+        body.split_horizontally(body.dim_in_pixel().0.saturating_sub(legend_width));
+    let panel = Panel {
+        lines: &lines,
+        y_desc: "demand / capacity",
+        x_desc: Some(axis.desc()),
+        capacity_line: true,
+        legend: false,
+    };
+    draw_panel(&chart_area, &axis, timeline, panel)?;
+    draw_side_legend(&legend_area, &lines)
+}
+
+fn side_legend_style() -> TextStyle<'static> {
+    TextStyle::from((FONT, SIDE_LEGEND_PX).into_font()).pos(Pos::new(HPos::Left, VPos::Center))
+}
+
+/// Wide enough for the longest label, but never more than half the plot.
+fn side_legend_width<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    lines: &[Line],
+) -> Result<u32, String> {
+    let style = side_legend_style();
+    let mut widest = 0;
+    for line in lines {
+        let (width, _) = area.estimate_text_size(&line.label, &style).or_message()?;
+        widest = widest.max(width);
+    }
+    let needed = widest + 2 * SWATCH_PX as u32;
+    Ok(needed.min(area.dim_in_pixel().0 / 2))
+}
+
+/// The capacity line, then one row per line while they fit; the rest are
+/// counted, not hidden.
+fn draw_side_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, lines: &[Line]) -> Drawn {
+    let style = side_legend_style();
+    let top = 10;
+    let y = |row: usize| top + SIDE_LEGEND_ROW_PX * row as i32 + SIDE_LEGEND_ROW_PX / 2;
+    let rows = ((area.dim_in_pixel().1 as i32 - 2 * top) / SIDE_LEGEND_ROW_PX).max(2) as usize;
+    // One row for the capacity line; one for "and N more" if needed.
+    let shown = if lines.len() < rows {
+        lines.len()
+    } else {
+        rows - 2
+    };
+    let entry = |row: usize, label: &str| {
+        Text::new(label.to_string(), (SWATCH_PX + 8, y(row)), style.clone())
+    };
+    area.draw(&DashedPathElement::new(
+        [(0, y(0)), (SWATCH_PX, y(0))],
+        6,
+        4,
+        capacity_style(),
+    ))
+    .or_message()?;
+    area.draw(&entry(0, "capacity (1.0)")).or_message()?;
+    for (row, line) in lines
+        .iter()
+        .take(shown)
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+    {
+        let swatch = [(0, y(row)), (SWATCH_PX, y(row))];
+        area.draw(&PathElement::new(swatch, line.color.stroke_width(2)))
+            .or_message()?;
+        area.draw(&entry(row, &line.label)).or_message()?;
+    }
+    if shown < lines.len() {
+        let more = format!("… and {} more in control_plane.csv", lines.len() - shown);
+        area.draw(&entry(shown + 1, &more)).or_message()?;
+    }
+    Ok(())
 }
 
 /// Latencies below this are drawn at it: a log axis has no zero.
@@ -494,6 +817,20 @@ fn format_ms_tick(ms: f64) -> String {
     format!("{ms:.decimals$}")
 }
 
+/// Ticks of a linear float axis: compact when large, two decimals at most.
+fn format_tick(value: f64) -> String {
+    if value >= 10_000.0 {
+        return format_count(value.round() as u64);
+    }
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
+}
+
 /// Compact counts for axes: 950, 12.5k, 1.25M.
 fn format_count(count: u64) -> String {
     let (scale, suffix) = match count {
@@ -568,6 +905,11 @@ mod tests {
         assert_eq!(format_ms_tick(10f64.powi(-3)), "0.001");
         assert_eq!(format_ms_tick(0.1 * 0.999_999_9), "0.1");
         assert_eq!(format_ms_tick(1000.0), "1000");
+        assert_eq!(format_tick(0.0), "0");
+        assert_eq!(format_tick(0.30000000000000004), "0.3");
+        assert_eq!(format_tick(1.25), "1.25");
+        assert_eq!(format_tick(250.0), "250");
+        assert_eq!(format_tick(44_320.0), "44.32k");
     }
 
     #[test]

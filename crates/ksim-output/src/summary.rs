@@ -4,11 +4,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ksim_core::metrics::{LatencyHistogram, RunOutput, RunSummary};
+use ksim_core::metrics::{
+    ApiServerSummary, Bottleneck, ControlPlaneOutput, LatencyHistogram, RunOutput, RunSummary,
+    StoreSummary,
+};
+use ksim_core::time::SimTime;
+use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::atomic;
-use crate::fixed::Fixed;
+use crate::fixed::{round_6dp, Fixed};
 use crate::{OutputError, RunInfo, SUMMARY_JSON};
 
 #[derive(Serialize)]
@@ -27,6 +32,9 @@ struct SummaryJson<'a> {
     /// Null when no pod was bound.
     scheduling_latency_ms: Option<LatencyMs>,
     unschedulable: Vec<UnschedulableJson<'a>>,
+    /// Only when the scenario models a control plane.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control_plane: Option<ControlPlaneJson<'a>>,
     /// Last, so that it is the only part that differs between identical runs.
     run: RunJson<'a>,
 }
@@ -58,6 +66,65 @@ struct UnschedulableJson<'a> {
 }
 
 #[derive(Serialize)]
+struct ControlPlaneJson<'a> {
+    /// As the core ordered them: saturated first (earliest first), then by peak.
+    bottlenecks: Vec<BottleneckJson<'a>>,
+    /// One line: what breaks first.
+    verdict: String,
+    stores: Vec<StoreJson<'a>>,
+    apiserver: ApiServerJson<'a>,
+    pod_writes_refused_nospace: u64,
+    /// Null when no pod started.
+    pod_startup_latency_ms: Option<LatencyMs>,
+}
+
+#[derive(Serialize)]
+struct BottleneckJson<'a> {
+    component: &'a str,
+    resource: &'a str,
+    peak_utilization: f64,
+    peak_at_s: f64,
+    first_saturated_s: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct StoreJson<'a> {
+    name: &'a str,
+    kinds: &'a [String],
+    writes: u64,
+    bytes_written: u64,
+    rejected: u64,
+    batches: u64,
+    db_size_bytes: u64,
+    nospace_alarm_at_s: Option<f64>,
+    /// Null when no write was accepted.
+    commit_latency_ms: Option<LatencyMs>,
+}
+
+#[derive(Serialize)]
+struct ApiServerJson<'a> {
+    replicas: u32,
+    requests: RequestCounts<'a>,
+    rejected_429: u64,
+    watch_events_sent: u64,
+    watch_bytes_sent: u64,
+}
+
+/// Admitted requests as a JSON object in the core's order (a map type would
+/// sort the labels).
+struct RequestCounts<'a>(&'a [(String, u64)]);
+
+impl Serialize for RequestCounts<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (label, count) in self.0 {
+            map.serialize_entry(label, count)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
 struct RunJson<'a> {
     wall_time_s: f64,
     events_per_s: f64,
@@ -79,8 +146,12 @@ impl LatencyMs {
     }
 }
 
-fn summary_json<'a>(summary: &'a RunSummary, info: &'a RunInfo) -> SummaryJson<'a> {
-    SummaryJson {
+fn summary_json<'a>(
+    summary: &'a RunSummary,
+    control_plane: Option<&'a ControlPlaneOutput>,
+    info: &'a RunInfo,
+) -> Result<SummaryJson<'a>, String> {
+    Ok(SummaryJson {
         scenario: &summary.scenario,
         seed: summary.seed,
         simulated_span_s: summary.simulated_span.as_secs_f64(),
@@ -108,11 +179,128 @@ fn summary_json<'a>(summary: &'a RunSummary, info: &'a RunInfo) -> SummaryJson<'
                 reason: &g.reason,
             })
             .collect(),
+        control_plane: control_plane.map(control_plane_json).transpose()?,
         run: RunJson {
             wall_time_s: info.wall_time_s,
             events_per_s: info.events_per_s,
             ksim_version: &info.ksim_version,
         },
+    })
+}
+
+fn seconds(time: SimTime) -> f64 {
+    Fixed::secs3(time.0).to_f64()
+}
+
+fn control_plane_json(output: &ControlPlaneOutput) -> Result<ControlPlaneJson<'_>, String> {
+    if let Some(b) = output
+        .bottlenecks
+        .iter()
+        .find(|b| !b.peak_utilization.is_finite())
+    {
+        return Err(format!(
+            "bottleneck {} {} has a peak utilization of {}",
+            b.component, b.resource, b.peak_utilization
+        ));
+    }
+    Ok(ControlPlaneJson {
+        bottlenecks: output.bottlenecks.iter().map(bottleneck_json).collect(),
+        verdict: verdict(&output.bottlenecks),
+        stores: output.stores.iter().map(store_json).collect(),
+        apiserver: apiserver_json(&output.apiserver)?,
+        pod_writes_refused_nospace: output.pod_writes_refused_nospace,
+        pod_startup_latency_ms: LatencyMs::of(&output.pod_startup_latency),
+    })
+}
+
+fn bottleneck_json(b: &Bottleneck) -> BottleneckJson<'_> {
+    BottleneckJson {
+        component: &b.component,
+        resource: &b.resource,
+        peak_utilization: round_6dp(b.peak_utilization),
+        peak_at_s: seconds(b.peak_at),
+        first_saturated_s: b.first_saturated.map(seconds),
+    }
+}
+
+fn store_json(store: &StoreSummary) -> StoreJson<'_> {
+    StoreJson {
+        name: &store.name,
+        kinds: &store.kinds,
+        writes: store.writes,
+        bytes_written: store.bytes_written,
+        rejected: store.rejected,
+        batches: store.batches,
+        db_size_bytes: store.db_size_bytes,
+        nospace_alarm_at_s: store.nospace_alarm_at.map(seconds),
+        commit_latency_ms: LatencyMs::of(&store.commit_latency),
+    }
+}
+
+/// Refuses repeated request labels: a JSON object with a key twice is read
+/// differently by different parsers.
+fn apiserver_json(apiserver: &ApiServerSummary) -> Result<ApiServerJson<'_>, String> {
+    let requests = &apiserver.requests;
+    if let Some((label, _)) = requests
+        .iter()
+        .enumerate()
+        .find_map(|(i, (label, _))| requests[..i].iter().find(|(seen, _)| seen == label))
+    {
+        return Err(format!(
+            "the apiserver request label {label:?} appears twice"
+        ));
+    }
+    Ok(ApiServerJson {
+        replicas: apiserver.replicas,
+        requests: RequestCounts(requests),
+        rejected_429: apiserver.rejected_429,
+        watch_events_sent: apiserver.watch_events_sent,
+        watch_bytes_sent: apiserver.watch_bytes_sent,
+    })
+}
+
+/// What breaks first: the earliest saturated component (the first listed
+/// among equals), else the one that came closest to its capacity.
+fn verdict(bottlenecks: &[Bottleneck]) -> String {
+    let first_saturated = bottlenecks
+        .iter()
+        .filter_map(|b| Some((b.first_saturated?, b)))
+        .min_by_key(|(at, _)| *at);
+    if let Some((at, b)) = first_saturated {
+        return format!(
+            "{} {} saturated first, at {} s (peak {:.2}× capacity)",
+            b.component,
+            b.resource,
+            Fixed::secs3(at.0).trimmed(),
+            b.peak_utilization
+        );
+    }
+    let closest = bottlenecks.iter().reduce(|best, b| {
+        if b.peak_utilization > best.peak_utilization {
+            b
+        } else {
+            best
+        }
+    });
+    match closest {
+        Some(b) => format!(
+            "nothing saturated; closest: {} {} at {}% of capacity (at {} s)",
+            b.component,
+            b.resource,
+            percent_below_capacity(b.peak_utilization),
+            Fixed::secs3(b.peak_at.0).trimmed()
+        ),
+        None => "no control-plane component measured".to_string(),
+    }
+}
+
+/// Whole percent, never shown as 100% while still below capacity.
+fn percent_below_capacity(utilization: f64) -> String {
+    let percent = format!("{:.0}", utilization * 100.0);
+    if utilization < 1.0 && percent == "100" {
+        "99".to_string()
+    } else {
+        percent
     }
 }
 
@@ -121,7 +309,13 @@ pub(crate) fn write_summary(
     output: &RunOutput,
     info: &RunInfo,
 ) -> Result<PathBuf, OutputError> {
-    let json = summary_json(&output.summary, info);
+    let json =
+        summary_json(&output.summary, output.control_plane.as_ref(), info).map_err(|message| {
+            OutputError::Data {
+                path: dir.join(SUMMARY_JSON),
+                message,
+            }
+        })?;
     atomic::write_file(dir, SUMMARY_JSON, |out, target| {
         serde_json::to_writer_pretty(&mut *out, &json).map_err(|source| OutputError::Json {
             path: target.to_path_buf(),
@@ -142,4 +336,37 @@ pub fn summary_without_run(json: &str) -> Result<String, OutputError> {
     })?;
     object.remove("run");
     serde_json::to_string_pretty(&value).map_err(OutputError::InvalidSummary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bottleneck(name: &str, peak: f64, first_saturated_s: Option<u64>) -> Bottleneck {
+        let secs = |s: u64| SimTime(s * 1_000_000_000);
+        Bottleneck {
+            component: name.to_string(),
+            resource: "cpu".to_string(),
+            peak_utilization: peak,
+            peak_at: secs(10),
+            first_saturated: first_saturated_s.map(secs),
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_first_listed() {
+        let saturated = [bottleneck("a", 1.2, Some(5)), bottleneck("b", 3.0, Some(5))];
+        assert!(verdict(&saturated).starts_with("a cpu saturated first, at 5 s"));
+        let closest = [bottleneck("a", 0.5, None), bottleneck("b", 0.5, None)];
+        assert!(verdict(&closest).starts_with("nothing saturated; closest: a cpu at 50%"));
+    }
+
+    #[test]
+    fn nearly_saturated_is_not_shown_as_one_hundred_percent() {
+        assert_eq!(percent_below_capacity(0.996), "99");
+        assert_eq!(percent_below_capacity(0.994), "99");
+        assert_eq!(percent_below_capacity(0.63), "63");
+        assert_eq!(percent_below_capacity(0.0), "0");
+        assert_eq!(percent_below_capacity(1.0), "100");
+    }
 }
