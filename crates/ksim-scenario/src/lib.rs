@@ -8,6 +8,7 @@
 //! The schema is documented in `docs/scenario.md`.
 
 mod checks;
+mod control_plane;
 mod distributions;
 pub mod duration;
 mod failures;

@@ -65,6 +65,19 @@ fn is_name_part(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// A name that ksim itself prints in output columns (`store/<name>`), so it
+/// may not contain separators: a label-value-like name part.
+pub(crate) fn check_component_name(s: &str, what: &str) -> Result<(), String> {
+    if is_name_part(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a valid {what}: up to 63 letters, digits, `-`, `_` or `.`, \
+             starting and ending with a letter or digit"
+        ))
+    }
+}
+
 /// A DNS-1123 subdomain: lowercase alphanumerics, `-` and `.`, at most 253.
 fn is_dns_subdomain(s: &str) -> bool {
     s.len() <= 253

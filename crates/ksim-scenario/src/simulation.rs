@@ -7,7 +7,7 @@ use toml_edit::Table;
 
 use crate::pools::{self, ExtendedNames};
 use crate::reader::{self, Ctx, Fields, Node};
-use crate::{checks, failures, workloads};
+use crate::{checks, control_plane, failures, workloads};
 
 const ROOT_KEYS: &[&str] = &[
     "simulation",
@@ -17,6 +17,7 @@ const ROOT_KEYS: &[&str] = &[
     "node_lifecycle",
     "node_failures",
     "node_failure_rates",
+    "control_plane",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
@@ -70,11 +71,20 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
     );
     let pools = pools::read(ctx, pool_node, &mut extended);
     let end = simulation.as_ref().map(|s| s.end);
-    let workloads = workloads::read(ctx, fields.get("workloads"), &pools, &mut extended, end);
+    let control_plane_node = fields.get("control_plane");
+    let workloads = workloads::read(
+        ctx,
+        fields.get("workloads"),
+        &pools,
+        &mut extended,
+        end,
+        control_plane_node.is_some(),
+    );
     let node_lifecycle = failures::read_lifecycle(ctx, fields.get("node_lifecycle"));
     let node_failures = failures::read_failures(ctx, fields.get("node_failures"), &pools.specs);
     let node_failure_rates =
         failures::read_rates(ctx, fields.get("node_failure_rates"), &pools.specs);
+    let control_plane = control_plane::read(ctx, control_plane_node);
     if ctx.has_errors() {
         return None;
     }
@@ -92,7 +102,7 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         node_failures: node_failures?,
         node_failure_rates: node_failure_rates?,
         record_pods: simulation.record_pods,
-        control_plane: None,
+        control_plane: control_plane?,
     };
     checks::run(ctx, &config, &workloads.places);
     Some(config)

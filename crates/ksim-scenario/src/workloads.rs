@@ -25,10 +25,11 @@ const WORKLOAD_KEYS: &[&str] = &[
     "duration",
     "failure_probability",
     "pod_lifetime",
+    "service",
     "pod",
 ];
 const KINDS: &[&str] = &["deployment", "job"];
-const DEPLOYMENT_ONLY: &[&str] = &["replicas", "pod_lifetime"];
+const DEPLOYMENT_ONLY: &[&str] = &["replicas", "pod_lifetime", "service"];
 const JOB_ONLY: &[&str] = &[
     "arrival",
     "stop",
@@ -80,6 +81,8 @@ struct Env<'a> {
     pools: &'a Pools,
     extended: &'a mut ExtendedNames,
     end: Option<SimTime>,
+    /// Whether the scenario has a `[control_plane]` section.
+    control_plane: bool,
     seen: Vec<(String, String)>,
     selectors: Vec<SelectorRef>,
 }
@@ -90,6 +93,7 @@ pub(crate) fn read(
     pools: &Pools,
     extended: &mut ExtendedNames,
     end: Option<SimTime>,
+    control_plane: bool,
 ) -> Option<Workloads> {
     let mut out = Workloads {
         specs: Vec::new(),
@@ -108,6 +112,7 @@ pub(crate) fn read(
         pools,
         extended,
         end,
+        control_plane,
         seen: Vec::new(),
         selectors: Vec::new(),
     };
@@ -145,7 +150,7 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
         .require(ctx, "pod")
         .and_then(|n| read_pod(ctx, &n, env));
     let kind = match kind? {
-        "deployment" => read_deployment(ctx, &fields, start?, env.end)?,
+        "deployment" => read_deployment(ctx, &fields, start?, env)?,
         _ => read_job(ctx, &fields, start?)?,
     };
     Some(WorkloadSpec {
@@ -178,12 +183,12 @@ fn read_deployment(
     ctx: &mut Ctx,
     fields: &Fields,
     start: SimTime,
-    end: Option<SimTime>,
+    env: &Env,
 ) -> Option<WorkloadKind> {
     let replicas = fields
         .require(ctx, "replicas")
         .and_then(|n| reader::count(ctx, &n, 0, u64::from(u32::MAX)))?;
-    if let Some(end) = end.filter(|end| start >= *end) {
+    if let Some(end) = env.end.filter(|end| start >= *end) {
         ctx.warn(
             &fields.key_span("start"),
             &reader::join_key(&fields.path, "start"),
@@ -194,12 +199,31 @@ fn read_deployment(
         None => Some(None),
         Some(n) => distribution(ctx, &n, Unit::Duration).map(Some),
     };
+    let service = read_service(ctx, fields, env.control_plane);
     Some(WorkloadKind::Deployment(DeploymentSpec {
         replicas: u32::try_from(replicas).ok()?,
         start,
         pod_lifetime: pod_lifetime?,
-        service: false,
+        service: service?,
     }))
+}
+
+/// `service`: the pods back a Service, whose EndpointSlice every pod start
+/// and end updates. Only the control plane model sees those writes.
+fn read_service(ctx: &mut Ctx, fields: &Fields, control_plane: bool) -> Option<bool> {
+    let Some(node) = fields.get("service") else {
+        return Some(false);
+    };
+    let service = reader::boolean(ctx, &node)?;
+    if service && !control_plane {
+        ctx.warn(
+            &node.span,
+            &node.path,
+            "has no effect without a [control_plane] section: EndpointSlice updates are API \
+             writes, and API writes are not modelled",
+        );
+    }
+    Some(service)
 }
 
 fn read_job(ctx: &mut Ctx, fields: &Fields, start: SimTime) -> Option<WorkloadKind> {

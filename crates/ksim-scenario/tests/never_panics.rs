@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 const VALID: &str = include_str!("../../../scenarios/quickstart.toml");
+const VALID_CONTROL_PLANE: &str = include_str!("../../../scenarios/control-plane-small.toml");
 
 #[test]
 fn malformed_strings_are_rejected_without_panicking() {
@@ -28,6 +29,13 @@ fn malformed_strings_are_rejected_without_panicking() {
         "[[node_pools]]\ncpu = 1e308\nmemory = -0.0\ncount = 9223372036854775807",
         "[[node_pools]]\ncpu = nan\nmemory = inf",
         "a.b.c.d.e.f.g.h = 1",
+        "control_plane = 1",
+        "[control_plane]\nstores = 1\nrouting = []\napiserver = \"x\"\nobjects = [1]",
+        "[control_plane]\nstores = [1, {}, { name = 1 }, { name = \"a\", members = -1, quorum = 1e300 }]",
+        "[control_plane]\nrouting = { pods = 1, x = {}, leases = \"nowhere\" }\nstores = []",
+        "[control_plane]\nobjects = { pod = \"99999999999Ei\", node = -1, lease = 1.5 }",
+        "[[control_plane.stores]]\nname = \"s\"\nwal_fsync = { dist = \"empirical\", values = [] }\nnetwork_rtt = { dist = 1 }",
+        "[control_plane.apiserver]\nnetwork_bytes_per_s = inf\nwatch_send_events_per_s = -inf\nreplicas = 99999999999",
         &"[".repeat(10_000),
         &format!("x = {}1{}", "[".repeat(5_000), "]".repeat(5_000)),
         &format!("x = {}", "{a = ".repeat(5_000)),
@@ -38,6 +46,23 @@ fn malformed_strings_are_rejected_without_panicking() {
             "{input:?}"
         );
     }
+}
+
+/// `valid` with each (offset, text) edit overwriting bytes at that offset.
+fn corrupt(valid: &str, edits: Vec<(usize, String)>) -> String {
+    let mut text = valid.to_string();
+    for (at, insert) in edits {
+        let mut at = at.min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let end = (at + insert.len()).min(text.len());
+        let end = (end..=text.len())
+            .find(|&e| text.is_char_boundary(e))
+            .unwrap_or(text.len());
+        text.replace_range(at..end, &insert);
+    }
+    text
 }
 
 proptest! {
@@ -58,16 +83,14 @@ proptest! {
     fn corrupted_scenarios_never_panic(
         edits in proptest::collection::vec((0usize..VALID.len(), "[ -~\n]{0,3}"), 1..4)
     ) {
-        let mut text = VALID.to_string();
-        for (at, insert) in edits {
-            let mut at = at.min(text.len());
-            while !text.is_char_boundary(at) {
-                at -= 1;
-            }
-            let end = (at + insert.len()).min(text.len());
-            let end = (end..=text.len()).find(|&e| text.is_char_boundary(e)).unwrap_or(text.len());
-            text.replace_range(at..end, &insert);
-        }
-        let _ = ksim_scenario::parse(&text, "corrupt.toml");
+        let _ = ksim_scenario::parse(&corrupt(VALID, edits), "corrupt.toml");
+    }
+
+    /// The same for the control plane section.
+    #[test]
+    fn corrupted_control_plane_scenarios_never_panic(
+        edits in proptest::collection::vec((0usize..VALID_CONTROL_PLANE.len(), "[ -~\n]{0,3}"), 1..4)
+    ) {
+        let _ = ksim_scenario::parse(&corrupt(VALID_CONTROL_PLANE, edits), "corrupt.toml");
     }
 }

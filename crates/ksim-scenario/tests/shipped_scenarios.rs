@@ -1,5 +1,7 @@
 //! Every file in `scenarios/` must validate without problems.
 
+use ksim_core::config::WorkloadKind;
+use ksim_core::control_plane::config::ApiKind;
 use std::path::Path;
 
 #[test]
@@ -35,4 +37,25 @@ fn shipped_scenarios_have_the_promised_sizes() {
     let kube = load("kube-100k.toml");
     assert!(kube.warnings.is_empty(), "{:?}", kube.warnings);
     assert_eq!(kube.config.nodes_total(), 100_000);
+    let small = load("control-plane-small.toml");
+    assert!(small.warnings.is_empty(), "{:?}", small.warnings);
+    assert_eq!(small.config.nodes_total(), 400);
+    let cp = small
+        .config
+        .control_plane
+        .as_ref()
+        .expect("[control_plane]");
+    let store_of = |kind| cp.stores[cp.store_of(kind)].name.as_str();
+    assert_eq!(store_of(ApiKind::Leases), "leases");
+    assert_eq!(store_of(ApiKind::Events), "events");
+    assert_eq!(store_of(ApiKind::Pods), "main");
+    assert!(small.config.workloads.iter().any(|w| matches!(
+        &w.kind,
+        WorkloadKind::Deployment(d) if d.service
+    )));
+    assert!(small
+        .config
+        .workloads
+        .iter()
+        .any(|w| matches!(w.kind, WorkloadKind::Job(_))));
 }
