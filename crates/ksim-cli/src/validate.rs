@@ -2,7 +2,11 @@
 
 use anyhow::{anyhow, Result};
 use ksim_core::config::{SchedulerMode, SimConfig, WorkloadKind};
+use ksim_core::control_plane::config::{ApiKind, ControlPlaneConfig};
+use ksim_core::distribution::Distribution;
 use ksim_core::estimate::estimate_memory;
+use ksim_core::store::StoreConfig;
+use ksim_core::time::SimDuration;
 use ksim_scenario::Scenario;
 use std::path::Path;
 
@@ -35,9 +39,17 @@ const MODELLED: &[&str] = &[
      per zone), eviction after the default 300 s toleration, replacement of deployment pods, recovery",
 ];
 
+/// What the control plane model covers, printed when a scenario turns it on.
+const CONTROL_PLANE_MODELLED: &str =
+    "control plane: pod writes (create, binding, status, delete) through apiserver in-flight limits \
+     (429 and retry) into raft stores, their latency delaying pod startup; node leases, node status \
+     and events aggregated per tick; watch caches and fan-out to watchers; EndpointSlice updates of \
+     services; compaction, event TTL and the NOSPACE quota";
+
 /// What ksim does not model yet; scenario keys for these do not exist, so nothing is silently ignored.
 const NOT_MODELLED: &[&str] = &[
-    "control plane: apiserver and store latency, watches, lease writes (pods start the moment they are bound)",
+    "control plane: API Priority and Fairness (only the max-inflight limits), LIST requests and informer relists, \
+     client-side QPS limits, admission webhooks, store member failures and leader elections, apiserver memory",
     "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
      pod deletion by users; deployment scaling after creation",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
@@ -56,6 +68,9 @@ pub fn validate(path: &Path) -> Result<()> {
     }
     println!("modelled:");
     MODELLED.iter().for_each(|m| println!("  - {m}"));
+    if config.control_plane.is_some() {
+        println!("  - {CONTROL_PLANE_MODELLED}");
+    }
     println!("not modelled (no keys exist for these):");
     NOT_MODELLED.iter().for_each(|m| println!("  - {m}"));
     Ok(())
@@ -96,4 +111,179 @@ fn describe(config: &SimConfig) {
         "estimated memory: {:.1} MiB",
         estimate.bytes as f64 / (1u64 << 20) as f64
     );
+    match &config.control_plane {
+        Some(control_plane) => describe_control_plane(control_plane, config),
+        None => println!(
+            "control plane: not modelled (no [control_plane] section): API writes are instantaneous \
+             and free, pods start the moment they are bound"
+        ),
+    }
+}
+
+fn describe_control_plane(cp: &ControlPlaneConfig, config: &SimConfig) {
+    let a = &cp.apiserver;
+    println!(
+        "control plane: {} apiserver replica{}, each at most {} mutating and {} read-only requests \
+         in flight (rejected with 429, retried after {}), cache reads {}",
+        a.replicas,
+        if a.replicas == 1 { "" } else { "s" },
+        a.max_mutating_inflight,
+        a.max_readonly_inflight,
+        duration(a.retry_after),
+        duration(a.cache_read_latency)
+    );
+    println!(
+        "  apiserver capacity per replica: watch cache {} events/s per kind, {} watch events/s sent, \
+         network {}",
+        a.watch_cache_events_per_s,
+        a.watch_send_events_per_s,
+        bandwidth(a.network_bytes_per_s)
+    );
+    for store in &cp.stores {
+        println!(
+            "  store `{}`: {}",
+            store.name,
+            describe_store(&store.config)
+        );
+    }
+    let routing: Vec<String> = ApiKind::ALL
+        .iter()
+        .map(|k| format!("{} -> {}", k.name(), cp.stores[cp.store_of(*k)].name))
+        .collect();
+    println!("  routing: {}", routing.join(", "));
+    let o = &cp.objects;
+    println!(
+        "  object sizes: pod {}, node {}, lease {}, event {}, endpoint slice {}",
+        bytes(o.pod_bytes.into()),
+        bytes(o.node_bytes.into()),
+        bytes(o.lease_bytes.into()),
+        bytes(o.event_bytes.into()),
+        bytes(o.endpoint_slice_bytes.into())
+    );
+    println!(
+        "  kubelets: lease renewed every {}, node status computed every {} and written at least \
+         every {}, {} events per pod start",
+        duration(config.node_lifecycle.lease_renew_interval),
+        duration(cp.node_status_update_interval),
+        duration(cp.node_status_report_interval),
+        cp.kubelet_events_per_pod_start
+    );
+    let w = &cp.watchers;
+    println!(
+        "  watchers besides kubelets and kube-proxies: pods {}, nodes {}, leases {}, events {}, \
+         endpoint slices {}",
+        w.pod_controllers,
+        w.node_controllers,
+        w.lease_controllers,
+        w.event_watchers,
+        w.endpoint_slice_controllers
+    );
+    let services = config
+        .workloads
+        .iter()
+        .filter(|w| matches!(&w.kind, WorkloadKind::Deployment(d) if d.service))
+        .count();
+    println!(
+        "  heartbeats aggregated every {}; compaction every {}; events expire after {}; {} \
+         deployment{} back{} a Service",
+        duration(cp.tick),
+        duration(cp.compaction_interval),
+        duration(cp.event_ttl),
+        services,
+        if services == 1 { "" } else { "s" },
+        if services == 1 { "s" } else { "" }
+    );
+}
+
+fn describe_store(s: &StoreConfig) -> String {
+    format!(
+        "{} member{}, quorum {}, leader CPU {} per write + {} ns per byte, WAL fsync {} and {}, \
+         RTT {} and {} per follower, apply {} per write, at most {} writes per batch, quota {}, \
+         max request {}",
+        s.members,
+        if s.members == 1 { "" } else { "s" },
+        s.quorum,
+        micros(s.leader_cpu_per_write_us),
+        s.leader_cpu_per_byte_ns,
+        latency(&s.wal_fsync_ns),
+        bandwidth(s.wal_write_bytes_per_s),
+        latency(&s.network_rtt_ns),
+        bandwidth(s.network_bytes_per_s),
+        micros(s.apply_per_write_us),
+        s.max_batch_writes,
+        bytes(s.quota_bytes),
+        bytes(s.max_request_bytes)
+    )
+}
+
+/// Go-style, to the unit that keeps it short: `1.2ms`, `350us`, `5m`.
+fn nanos(ns: f64) -> String {
+    const UNITS: [(f64, &str); 6] = [
+        (3600e9, "h"),
+        (60e9, "m"),
+        (1e9, "s"),
+        (1e6, "ms"),
+        (1e3, "us"),
+        (1.0, "ns"),
+    ];
+    let (scale, unit) = UNITS
+        .iter()
+        .find(|(scale, _)| ns >= *scale)
+        .unwrap_or(&UNITS[UNITS.len() - 1]);
+    format!("{}{unit}", round3(ns / scale))
+}
+
+fn duration(d: SimDuration) -> String {
+    nanos(d.0 as f64)
+}
+
+fn micros(us: f64) -> String {
+    nanos(us * 1e3)
+}
+
+/// Three significant digits at most, without trailing zeros.
+fn round3(x: f64) -> f64 {
+    if x == 0.0 {
+        return 0.0;
+    }
+    let scale = 10f64.powi(2 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+/// A latency distribution over nanoseconds.
+fn latency(d: &Distribution) -> String {
+    match d {
+        Distribution::Constant(v) => nanos(*v),
+        Distribution::Uniform { min, max } => {
+            format!("uniform({}..{})", nanos(*min), nanos(*max))
+        }
+        Distribution::Exponential { mean } => format!("exponential(mean {})", nanos(*mean)),
+        Distribution::LogNormal { median, sigma } => {
+            format!("log-normal(median {}, sigma {sigma})", nanos(*median))
+        }
+        Distribution::Empirical { values, .. } => format!(
+            "empirical({} values, mean {})",
+            values.len(),
+            nanos(d.mean())
+        ),
+    }
+}
+
+/// Exact in the largest binary unit that divides it: `4Ki`, `2Gi`, `1536Ki`.
+fn bytes(b: u64) -> String {
+    for (suffix, shift) in [("Ti", 40), ("Gi", 30), ("Mi", 20), ("Ki", 10)] {
+        if b > 0 && b.is_multiple_of(1u64 << shift) {
+            return format!("{}{suffix}", b >> shift);
+        }
+    }
+    format!("{b} bytes")
+}
+
+/// Decimal, as network and disk rates are quoted: `125 MB/s`.
+fn bandwidth(bytes_per_s: f64) -> String {
+    let (scale, unit) = [(1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s")]
+        .into_iter()
+        .find(|(scale, _)| bytes_per_s >= *scale)
+        .unwrap_or((1.0, "bytes/s"));
+    format!("{} {unit}", round3(bytes_per_s / scale))
 }
