@@ -11,6 +11,8 @@ use crate::cluster::{
 use crate::config::{
     ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
 };
+use crate::control_plane::config::ApiRequest;
+use crate::control_plane::ControlPlane;
 use crate::lifecycle::{self, EvictionLimiter, NodePods};
 use crate::matching;
 use crate::metrics::{
@@ -54,6 +56,25 @@ pub enum Event {
     NodeRecovers { node: NodeId, epoch: u32 },
     /// The controller sees the recovered node's fresh lease and lifts the taints.
     NodeReady { node: NodeId, epoch: u32 },
+    /// The control plane sends one tick of heartbeats and fire-and-forget writes.
+    ControlPlaneTick,
+    /// A pod write was stored and its client hears back.
+    PodWriteAcked { pod: PodId, step: PodStep },
+    /// A pod write refused earlier (429, or NOSPACE) is tried again.
+    PodWriteRetry { pod: PodId, step: PodStep },
+}
+
+/// The writes on a pod's path through the control plane, in order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PodStep {
+    /// A controller creates the pod; the scheduler sees it once stored.
+    Create,
+    /// The scheduler binds it to the node it chose.
+    Bind,
+    /// The kubelet reports it Running.
+    Running,
+    /// The kubelet reports it ended (Succeeded or Failed).
+    Ended { failed: bool },
 }
 
 /// Per-workload state that changes during the run.
@@ -113,6 +134,9 @@ pub struct Simulation {
     finished: bool,
     wake_ups: Vec<(SimTime, PodId)>,
     nodes: NodeHealth,
+    control_plane: Option<ControlPlane>,
+    /// Scheduler busy time in the current sample interval.
+    scheduler_busy: SimDuration,
 }
 
 /// Failure state of nodes; only failed nodes ever cost events.
@@ -130,6 +154,8 @@ struct NodeHealth {
     rng: SimRng,
     /// One stream per `node_failure_rates` entry, for its failure times and choices.
     rate_rngs: Vec<SimRng>,
+    /// Nodes failed right now.
+    failed_now: u64,
     failures: u64,
     evictions: u64,
 }
@@ -207,6 +233,7 @@ impl NodeHealth {
             pool_first_node,
             rng: streams.stream("node_failures"),
             rate_rngs,
+            failed_now: 0,
             failures: 0,
             evictions: 0,
         }
@@ -269,6 +296,15 @@ impl Simulation {
             finished: false,
             wake_ups: Vec::new(),
             nodes: NodeHealth::new(&config, &streams),
+            control_plane: config.control_plane.clone().map(|c| {
+                ControlPlane::new(
+                    c,
+                    config.node_lifecycle.lease_renew_interval,
+                    config.nodes_total(),
+                    &streams,
+                )
+            }),
+            scheduler_busy: SimDuration::ZERO,
             config,
         };
         sim.schedule_initial_events();
@@ -304,6 +340,12 @@ impl Simulation {
                     failure: failure as u32,
                 },
             );
+        }
+        if let Some(control_plane) = &self.control_plane {
+            let first = SimTime::ZERO + control_plane.config().tick;
+            if first <= self.config.end {
+                self.schedule(first, Event::ControlPlaneTick);
+            }
         }
         for rate in 0..self.config.node_failure_rates.len() {
             let mean = self.config.node_failure_rates[rate].mean_interval;
@@ -375,6 +417,9 @@ impl Simulation {
             Event::EvictPods { node, epoch } => self.evict_pods(now, node, epoch),
             Event::NodeRecovers { node, epoch } => self.node_recovers(now, node, epoch),
             Event::NodeReady { node, epoch } => self.node_ready(now, node, epoch),
+            Event::ControlPlaneTick => self.control_plane_tick(now),
+            Event::PodWriteAcked { pod, step } => self.pod_write_acked(now, pod, step),
+            Event::PodWriteRetry { pod, step } => self.pod_write_retry(now, pod, step),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -438,6 +483,19 @@ impl Simulation {
         let pod = self.pods.push(workload, requests, now);
         self.last_failure.push(NO_REASON);
         self.counters.pending += 1;
+        if self.control_plane.is_some() {
+            self.send_pod_write(now, pod, PodStep::Create);
+        } else {
+            self.admit_pod(pod);
+        }
+        pod
+    }
+
+    /// The scheduler sees a new pod: it is queued, or parked if it can never fit.
+    fn admit_pod(&mut self, pod: PodId) {
+        let p = pod as usize;
+        let workload = self.pods.workload[p];
+        let requests = self.pods.requests[p];
         let template = &self.cluster.templates[workload as usize];
         match never_fits_reason(
             &self.cluster,
@@ -451,7 +509,6 @@ impl Simulation {
             }
             None => self.queue.add(pod, template.priority),
         }
-        pod
     }
 
     fn draw_requests(&mut self, workload: WorkloadId) -> ResourceVec {
@@ -493,6 +550,7 @@ impl Simulation {
                 .saturating_mul(u64::from(result.nodes_evaluated));
         self.counters.attempts += 1;
         self.counters.interval_attempts += 1;
+        self.scheduler_busy = self.scheduler_busy + cost;
         self.cycle = Some(Cycle {
             pod,
             node: result.node,
@@ -509,8 +567,17 @@ impl Simulation {
         let p = cycle.pod as usize;
         self.pods.attempts[p] = self.pods.attempts[p].saturating_add(1);
         match cycle.node {
-            Some(_) => self.bind(now, cycle.pod),
+            Some(_) => {
+                self.queue.done(cycle.pod);
+                if self.control_plane.is_some() {
+                    self.send_pod_write(now, cycle.pod, PodStep::Bind);
+                } else {
+                    self.bind(now, cycle.pod);
+                    self.start_running(now, cycle.pod);
+                }
+            }
             None => {
+                self.note_failed_attempt(cycle.pod);
                 let diagnosis = cycle.diagnosis.unwrap_or_default();
                 let wake_on = wake_on(&diagnosis);
                 let reason = diagnosis.message(&self.config.resource_names);
@@ -538,24 +605,32 @@ impl Simulation {
         self.last_failure[pod as usize] = id;
     }
 
+    /// The pod's binding is stored (at once without a control plane).
     fn bind(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
-        self.queue.done(pod);
-        if self.last_failure[p] != NO_REASON {
-            self.last_failure[p] = NO_REASON;
-            self.counters.unschedulable -= 1;
-        }
+        self.clear_failure(pod);
         self.pods.bound[p] = now;
-        // Without a control plane the kubelet starts the pod the moment it is bound.
-        self.pods.started[p] = now;
-        self.pods.phase[p] = PodPhase::Running;
-        self.counters.pending -= 1;
-        self.counters.running += 1;
         self.counters.binds += 1;
         self.counters.interval_binds += 1;
         let latency = now - self.pods.created[p];
         self.latency_total.record(latency);
         self.latency_interval.record(latency);
+    }
+
+    fn clear_failure(&mut self, pod: PodId) {
+        if self.last_failure[pod as usize] != NO_REASON {
+            self.last_failure[pod as usize] = NO_REASON;
+            self.counters.unschedulable -= 1;
+        }
+    }
+
+    /// The kubelet runs the pod (reported Running); its run time starts.
+    fn start_running(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        self.pods.started[p] = now;
+        self.pods.phase[p] = PodPhase::Running;
+        self.counters.pending -= 1;
+        self.counters.running += 1;
         let workload = self.pods.workload[p] as usize;
         let run_for = match &self.config.workloads[workload].kind {
             WorkloadKind::Job(job) => Some(&job.duration),
@@ -595,24 +670,26 @@ impl Simulation {
             }
             WorkloadKind::Deployment(_) => true,
         };
-        self.end_pod(
-            now,
-            pod,
-            if failed {
-                PodPhase::Failed
-            } else {
-                PodPhase::Succeeded
-            },
-        );
+        if self.control_plane.is_some() {
+            self.send_pod_write(now, pod, PodStep::Ended { failed });
+        } else {
+            self.end_pod(now, pod, ended_phase(failed));
+        }
     }
 
     /// A running pod ends: its resources are freed, waiting pods may wake,
     /// and a deployment replaces it at once (the ReplicaSet controller).
     fn end_pod(&mut self, now: SimTime, pod: PodId, phase: PodPhase) {
         let p = pod as usize;
+        // Bound pods a dead kubelet never started end from Pending.
+        if self.pods.phase[p] == PodPhase::Running {
+            self.counters.running -= 1;
+        } else {
+            self.clear_failure(pod);
+            self.counters.pending -= 1;
+        }
         self.pods.phase[p] = phase;
         self.pods.finished[p] = now;
-        self.counters.running -= 1;
         match phase {
             PodPhase::Failed => self.counters.failed += 1,
             _ => self.counters.succeeded += 1,
@@ -626,6 +703,7 @@ impl Simulation {
         self.queue.on_pod_deleted(now, &mut self.wake_ups);
         self.schedule_wake_ups();
         let workload = self.pods.workload[p];
+        self.note_pod_ended(workload);
         if matches!(
             self.config.workloads[workload as usize].kind,
             WorkloadKind::Deployment(_)
@@ -687,6 +765,8 @@ impl Simulation {
         self.nodes.failed[n] = true;
         self.nodes.epoch[n] += 1;
         self.nodes.failures += 1;
+        self.nodes.failed_now += 1;
+        self.note_nodes_alive(now);
         let epoch = self.nodes.epoch[n];
         let lifecycle = &self.config.node_lifecycle;
         let phase = SimDuration(
@@ -712,6 +792,7 @@ impl Simulation {
         }
         // The NoSchedule taint: no new pods from now on.
         self.cluster.set_ready(node, false);
+        self.defer_write(ApiRequest::NodeStatus, 1, 1);
         self.placement.node_changed(&self.cluster, node);
         let zone = self.nodes.zone_of_pool[self.cluster.nodes.pool[node as usize] as usize];
         let tainted = self.nodes.limiter.admit(zone, now);
@@ -740,8 +821,11 @@ impl Simulation {
         let n = node as usize;
         self.nodes.failed[n] = false;
         self.nodes.epoch[n] += 1;
+        self.nodes.failed_now -= 1;
+        self.note_nodes_alive(now);
         // Its containers died with the node: the kubelet reports the pods Failed.
         for pod in self.nodes.pods.pods_on(node) {
+            self.defer_write(ApiRequest::PodStatus, 1, 1);
             self.end_pod(now, pod, PodPhase::Failed);
         }
         if !self.cluster.nodes.ready[n] {
@@ -761,6 +845,7 @@ impl Simulation {
             return;
         }
         self.cluster.set_ready(node, true);
+        self.defer_write(ApiRequest::NodeStatus, 1, 1);
         self.placement.node_changed(&self.cluster, node);
         self.queue.on_node_change(now, &mut self.wake_ups);
         self.schedule_wake_ups();
@@ -811,6 +896,10 @@ impl Simulation {
         self.counters.interval_attempts = 0;
         self.counters.interval_binds = 0;
         self.latency_interval.clear();
+        if let Some(control_plane) = &mut self.control_plane {
+            control_plane.sample(time, self.scheduler_busy);
+        }
+        self.scheduler_busy = SimDuration::ZERO;
     }
 
     /// The results; call after the run finished (or to inspect a partial run).
@@ -852,7 +941,7 @@ impl Simulation {
                 .map(|p| p.name.clone())
                 .collect(),
             pods,
-            control_plane: None,
+            control_plane: self.control_plane.map(ControlPlane::finish),
         }
     }
 
@@ -943,6 +1032,14 @@ fn never_fits_reason(
     ))
 }
 
+fn ended_phase(failed: bool) -> PodPhase {
+    if failed {
+        PodPhase::Failed
+    } else {
+        PodPhase::Succeeded
+    }
+}
+
 fn wake_on(diagnosis: &Diagnosis) -> WakeOn {
     if diagnosis.insufficient.iter().any(|&c| c > 0) || diagnosis.anti_affinity > 0 {
         WakeOn::PodDeleted
@@ -972,6 +1069,8 @@ fn pod_records(pods: &Pods) -> Vec<PodRecord> {
         })
         .collect()
 }
+
+mod pod_api;
 
 #[cfg(test)]
 mod tests {

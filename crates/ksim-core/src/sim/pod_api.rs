@@ -1,0 +1,156 @@
+//! A pod's writes through the control plane, when the scenario models one:
+//! create → the scheduler sees it; bind → the kubelet sees it; Running and
+//! the final status → the scheduler frees its resources. Each step waits for
+//! its write to be stored; refused writes are retried as their clients do.
+
+use super::{ended_phase, Event, PodStep, Simulation};
+use crate::cluster::{NodeId, PodId, WorkloadId, NEVER, NO_NODE};
+use crate::config::WorkloadKind;
+use crate::control_plane::config::ApiRequest;
+use crate::control_plane::Write;
+use crate::time::{SimDuration, SimTime};
+
+/// How long a client waits before retrying a write the store refused
+/// (NOSPACE): controllers and the kubelet retry on their next sync.
+const REFUSED_RETRY: SimDuration = SimDuration::from_secs(10);
+
+impl Simulation {
+    pub(super) fn send_pod_write(&mut self, now: SimTime, pod: PodId, step: PodStep) {
+        let (request, kubelet_watches) = match step {
+            PodStep::Create => (ApiRequest::PodCreate, 0),
+            PodStep::Bind => (ApiRequest::PodBind, 1),
+            PodStep::Running | PodStep::Ended { .. } => (ApiRequest::PodStatus, 1),
+        };
+        let control_plane = self.control_plane.as_mut().expect("a control plane");
+        match control_plane.write(now, request, kubelet_watches) {
+            Write::Acked(at) => self.schedule(at, Event::PodWriteAcked { pod, step }),
+            Write::Throttled(at) => self.schedule(at, Event::PodWriteRetry { pod, step }),
+            Write::Refused(error) => {
+                if step == PodStep::Bind {
+                    let reason = format!("binding refused by the store: {error}");
+                    self.binding_refused(now, pod, reason);
+                } else {
+                    self.schedule(now + REFUSED_RETRY, Event::PodWriteRetry { pod, step });
+                }
+            }
+        }
+    }
+
+    pub(super) fn pod_write_retry(&mut self, now: SimTime, pod: PodId, step: PodStep) {
+        if self.pods.finished[pod as usize] == NEVER {
+            self.send_pod_write(now, pod, step);
+        }
+    }
+
+    pub(super) fn pod_write_acked(&mut self, now: SimTime, pod: PodId, step: PodStep) {
+        let p = pod as usize;
+        // Evicted while its write was in flight: nothing left to do.
+        if self.pods.finished[p] != NEVER {
+            return;
+        }
+        match step {
+            PodStep::Create => self.admit_pod(pod),
+            PodStep::Bind => {
+                self.bind(now, pod);
+                self.defer_write(ApiRequest::EventCreate, 1, 0); // Scheduled
+                                                                 // A dead kubelet never starts what was bound to its node.
+                if !self.nodes.failed[self.pods.node[p] as usize] {
+                    self.send_pod_write(now, pod, PodStep::Running);
+                }
+            }
+            PodStep::Running => {
+                self.start_running(now, pod);
+                let workload = self.pods.workload[p];
+                let events = self
+                    .control_plane
+                    .as_ref()
+                    .map_or(0, |c| c.config().kubelet_events_per_pod_start);
+                self.defer_write(ApiRequest::EventCreate, u64::from(events), 0);
+                self.update_endpoints(workload);
+                let latency = now - self.pods.created[p];
+                if let Some(control_plane) = &mut self.control_plane {
+                    control_plane.record_pod_startup(latency);
+                }
+            }
+            PodStep::Ended { failed } => self.end_pod(now, pod, ended_phase(failed)),
+        }
+    }
+
+    /// The store refused the binding: the scheduler forgets the assumed pod
+    /// and retries it after its backoff.
+    fn binding_refused(&mut self, now: SimTime, pod: PodId, reason: String) {
+        let p = pod as usize;
+        let node = self.pods.node[p];
+        self.forget(pod, node);
+        self.mark_failed(pod, reason);
+        if let Some(until) = self
+            .queue
+            .binding_failed(pod, self.pods.attempts[p].max(1), now)
+        {
+            self.schedule(until, Event::BackoffExpired { pod });
+        }
+    }
+
+    fn forget(&mut self, pod: PodId, node: NodeId) {
+        let p = pod as usize;
+        self.pods.node[p] = NO_NODE;
+        self.cluster
+            .unassign(self.pods.workload[p], &self.pods.requests[p], node);
+        self.requested_total.sub_assign(&self.pods.requests[p]);
+        self.placement.node_changed(&self.cluster, node);
+        self.nodes.pods.unlink(node, pod);
+    }
+
+    pub(super) fn control_plane_tick(&mut self, now: SimTime) {
+        let Some(control_plane) = &mut self.control_plane else {
+            return;
+        };
+        control_plane.tick(now);
+        let next = now + control_plane.config().tick;
+        if next <= self.config.end {
+            self.schedule(next, Event::ControlPlaneTick);
+        }
+    }
+
+    /// A kubelet stopped or came back: heartbeats follow the live count.
+    pub(super) fn note_nodes_alive(&mut self, now: SimTime) {
+        let alive = self.cluster.nodes.len() as u64 - self.nodes.failed_now;
+        if let Some(control_plane) = &mut self.control_plane {
+            control_plane.set_nodes_alive(now, alive);
+        }
+    }
+
+    /// A fire-and-forget write, sent with the next control-plane tick.
+    pub(super) fn defer_write(&mut self, request: ApiRequest, writes: u64, extra_watchers: u64) {
+        if let Some(control_plane) = &mut self.control_plane {
+            control_plane.defer(request, writes, extra_watchers);
+        }
+    }
+
+    /// A failed attempt: kube-scheduler records a FailedScheduling event and,
+    /// the first time, sets the pod's PodScheduled condition to False.
+    pub(super) fn note_failed_attempt(&mut self, pod: PodId) {
+        self.defer_write(ApiRequest::EventCreate, 1, 0);
+        if self.last_failure[pod as usize] == super::NO_REASON {
+            self.defer_write(ApiRequest::PodStatus, 1, 0);
+        }
+    }
+
+    /// An ended pod is deleted (by the controller that owns it, the node
+    /// lifecycle controller or garbage collection) and leaves its Service.
+    pub(super) fn note_pod_ended(&mut self, workload: WorkloadId) {
+        self.defer_write(ApiRequest::PodDelete, 1, 0);
+        self.update_endpoints(workload);
+    }
+
+    /// A pod of a Service became ready or went away: its EndpointSlice
+    /// changes and every node's kube-proxy is told.
+    fn update_endpoints(&mut self, workload: WorkloadId) {
+        if let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind {
+            if d.service {
+                let kube_proxies = self.cluster.nodes.len() as u64;
+                self.defer_write(ApiRequest::EndpointSliceUpdate, 1, kube_proxies);
+            }
+        }
+    }
+}
