@@ -137,6 +137,8 @@ pub struct Simulation {
     control_plane: Option<ControlPlane>,
     /// Scheduler busy time in the current sample interval.
     scheduler_busy: SimDuration,
+    /// Per workload: endpoint changes of its Service since the last control-plane tick.
+    endpoint_changes: Vec<u64>,
 }
 
 /// Failure state of nodes; only failed nodes ever cost events.
@@ -305,8 +307,15 @@ impl Simulation {
                 )
             }),
             scheduler_busy: SimDuration::ZERO,
+            endpoint_changes: vec![0; config.workloads.len()],
             config,
         };
+        let slices = (0..sim.config.workloads.len() as WorkloadId)
+            .map(|w| sim.endpoint_slices_of(w))
+            .sum();
+        if let Some(control_plane) = &mut sim.control_plane {
+            control_plane.set_endpoint_slices(slices);
+        }
         sim.schedule_initial_events();
         Ok(sim)
     }

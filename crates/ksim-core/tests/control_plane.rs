@@ -200,9 +200,10 @@ fn a_full_store_raises_nospace_and_pods_can_no_longer_be_created() {
 }
 
 #[test]
-fn endpoint_slice_writes_fan_out_to_every_kube_proxy() {
+fn endpoint_slice_writes_are_coalesced_and_fan_out_to_every_kube_proxy() {
     let nodes = 40;
-    let replicas = 10;
+    // 250 endpoints: 3 slices of at most 100.
+    let replicas = 250;
     let mut d = deployment("web", template(100, GI / 8), replicas);
     if let ksim_core::config::WorkloadKind::Deployment(spec) = &mut d.kind {
         spec.service = true;
@@ -216,11 +217,14 @@ fn endpoint_slice_writes_fan_out_to_every_kube_proxy() {
         config(vec![pool("p", nodes, 64_000, 256 * GI)], vec![d], 30),
         c,
     ));
-    assert_eq!(requests(&out, "update endpointslices"), u64::from(replicas));
+    assert_eq!(out.summary.pods_running, u64::from(replicas));
+    // The pods start within the first tick; their 250 endpoint changes
+    // coalesce into one write per slice.
+    assert_eq!(requests(&out, "update endpointslices"), 3);
     // Each slice write reaches every kube-proxy and the controller; each bound
     // pod's writes (bind, Running) reach its kubelet; node status reaches the kubelet.
     let cp = control_plane(&out);
-    let slice_events = u64::from(replicas) * (u64::from(nodes) + 1);
+    let slice_events = 3 * (u64::from(nodes) + 1);
     let kubelet_events = u64::from(replicas) * 2 + requests(&out, "patch nodes/status");
     assert_eq!(
         cp.apiserver.watch_events_sent,

@@ -424,8 +424,10 @@ mod tests {
             c.check(),
             Err(ControlPlaneConfigError::BadCapacity { .. })
         ));
-        let mut c = ControlPlaneConfig::default();
-        c.tick = SimDuration::ZERO;
+        let c = ControlPlaneConfig {
+            tick: SimDuration::ZERO,
+            ..ControlPlaneConfig::default()
+        };
         assert_eq!(c.check(), Err(ControlPlaneConfigError::ZeroPeriod("tick")));
     }
 }

@@ -71,6 +71,8 @@ pub struct ControlPlane {
     status_carry: u128,
     get_carry: u128,
     reads_this_tick: u64,
+    /// EndpointSlices of all Services (one per 100 endpoints).
+    endpoint_slices: u64,
     /// Kubelets alive now, and node-nanoseconds of heartbeats since the last tick.
     nodes_alive: u64,
     alive_since: SimTime,
@@ -128,6 +130,7 @@ impl ControlPlane {
             status_carry: 0,
             get_carry: 0,
             reads_this_tick: 0,
+            endpoint_slices: 0,
             nodes_alive: nodes,
             alive_since: SimTime::ZERO,
             alive_node_nanos: 0,
@@ -141,6 +144,11 @@ impl ControlPlane {
             last_sample: SimTime::ZERO,
             config,
         }
+    }
+
+    /// The Services' EndpointSlices, for coalescing their refused updates.
+    pub fn set_endpoint_slices(&mut self, slices: u64) {
+        self.endpoint_slices = slices;
     }
 
     pub fn config(&self) -> &ControlPlaneConfig {
@@ -278,11 +286,24 @@ impl ControlPlane {
             if refused > 0 {
                 self.interval.rejected_429 += refused;
                 self.totals.rejected_429 += refused;
-                self.deferred.writes[i] += refused;
-                self.deferred.watch_events[i] += refused * watch_each;
+                let retried = refused.min(self.retry_cap(request));
+                self.deferred.writes[i] += retried;
+                self.deferred.watch_events[i] += retried * watch_each;
             }
         }
         admitted
+    }
+
+    /// Refused writes come back next tick, but a client keeps at most one
+    /// outstanding write per object it owns: a kubelet retries its lease and
+    /// status with the latest state, the EndpointSlice controller re-syncs a
+    /// slice. Events, deletes and pod status retry one for one.
+    fn retry_cap(&self, request: ApiRequest) -> u64 {
+        match request {
+            ApiRequest::LeaseUpdate | ApiRequest::NodeStatus => self.nodes_alive,
+            ApiRequest::EndpointSliceUpdate => self.endpoint_slices,
+            _ => u64::MAX,
+        }
     }
 
     fn send_background(
@@ -512,7 +533,13 @@ fn push_store_row(row: &mut Vec<Option<f64>>, s: &crate::store::StoreInterval, s
     row.push(Some(f64::from(u8::from(s.nospace_alarm))));
     row.push(Some(s.leader_cpu_utilization));
     row.push(Some(s.apply_utilization));
-    row.push(Some(s.quota_utilization));
+    // Once the alarm is raised the store takes no writes at all: saturated.
+    let quota = if s.nospace_alarm {
+        s.quota_utilization.max(1.0)
+    } else {
+        s.quota_utilization
+    };
+    row.push(Some(quota));
 }
 
 /// Series in the order `sample` fills a row.

@@ -102,6 +102,7 @@ impl Simulation {
     }
 
     pub(super) fn control_plane_tick(&mut self, now: SimTime) {
+        self.flush_endpoint_changes();
         let Some(control_plane) = &mut self.control_plane else {
             return;
         };
@@ -143,13 +144,32 @@ impl Simulation {
         self.update_endpoints(workload);
     }
 
-    /// A pod of a Service became ready or went away: its EndpointSlice
-    /// changes and every node's kube-proxy is told.
+    /// A pod of a Service became ready or went away: one of its
+    /// EndpointSlices changes (written at the next tick, coalesced).
     fn update_endpoints(&mut self, workload: WorkloadId) {
-        if let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind {
-            if d.service {
-                let kube_proxies = self.cluster.nodes.len() as u64;
-                self.defer_write(ApiRequest::EndpointSliceUpdate, 1, kube_proxies);
+        if self.endpoint_slices_of(workload) > 0 {
+            self.endpoint_changes[workload as usize] += 1;
+        }
+    }
+
+    /// EndpointSlices of a workload's Service (100 endpoints each), 0 without one.
+    pub(super) fn endpoint_slices_of(&self, workload: WorkloadId) -> u64 {
+        match &self.config.workloads[workload as usize].kind {
+            WorkloadKind::Deployment(d) if d.service => u64::from(d.replicas.div_ceil(100).max(1)),
+            _ => 0,
+        }
+    }
+
+    /// The EndpointSlice controller's work queue holds each Service once, so
+    /// the changes of one tick cost at most one write per slice; each write
+    /// reaches every node's kube-proxy.
+    fn flush_endpoint_changes(&mut self) {
+        let kube_proxies = self.cluster.nodes.len() as u64;
+        for workload in 0..self.endpoint_changes.len() {
+            let changes = std::mem::take(&mut self.endpoint_changes[workload]);
+            if changes > 0 {
+                let writes = changes.min(self.endpoint_slices_of(workload as WorkloadId));
+                self.defer_write(ApiRequest::EndpointSliceUpdate, writes, kube_proxies);
             }
         }
     }
