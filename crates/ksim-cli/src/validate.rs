@@ -41,15 +41,21 @@ const MODELLED: &[&str] = &[
 
 /// What the control plane model covers, printed when a scenario turns it on.
 const CONTROL_PLANE_MODELLED: &str =
-    "control plane: pod writes (create, binding, status, delete) through apiserver in-flight limits \
-     (429 and retry) into raft stores, their latency delaying pod startup; node leases, node status \
-     and events aggregated per tick; watch caches and fan-out to watchers; EndpointSlice updates of \
-     services; compaction, event TTL and the NOSPACE quota";
+    "control plane: pod create, binding and status writes through the apiservers' mutating in-flight \
+     limit (429, retried after Retry-After) into raft stores routed per kind, each step waiting for \
+     its write, so scheduling and startup latency include them; a store's NOSPACE alarm refusing \
+     writes; node leases, node status, events, pod deletes and EndpointSlice updates counted \
+     exactly per tick and written as background load under the same limit; node reads served by \
+     the watch cache; watch-cache ingest and fan-out to controllers, kubelets and kube-proxies; \
+     compaction and event TTL; bottlenecks ranked by demand over capacity";
 
 /// What ksim does not model yet; scenario keys for these do not exist, so nothing is silently ignored.
 const NOT_MODELLED: &[&str] = &[
-    "control plane: API Priority and Fairness (only the max-inflight limits), LIST requests and informer relists, \
-     client-side QPS limits, admission webhooks, store member failures and leader elections, apiserver memory",
+    "control plane: API Priority and Fairness (only the max-inflight limits); client-side QPS limits \
+     and client-go's retry cap; lease expiry caused by a slow store (nodes become NotReady only \
+     when they fail); node taint writes; LIST requests, informer relists and watch bookmarks; reads \
+     reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
+     watches; store member failures and leader elections; kubelet start delays and image pulls",
     "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
      pod deletion by users; deployment scaling after creation",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
