@@ -167,3 +167,87 @@ fn a_non_empty_output_directory_needs_force() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left behind");
 }
+
+/// The base scenario with a control plane: two stores, leases routed to the second.
+fn control_plane_scenario() -> String {
+    format!(
+        r#"{VALID}
+[control_plane]
+
+[[control_plane.stores]]
+name = "main"
+members = 3
+quorum = 2
+
+[[control_plane.stores]]
+name = "leases"
+members = 3
+
+[control_plane.routing]
+leases = "leases"
+"#
+    )
+}
+
+/// 1-based line of the first line of `text` that is exactly `line`.
+fn line_of(text: &str, line: &str) -> usize {
+    text.lines().position(|l| l == line).expect("line present") + 1
+}
+
+/// Both `ksim validate` and `ksim run` refuse the text without panicking, and
+/// the run creates no output directory; returns both stderrs.
+fn refused_by_validate_and_run(name: &str, text: &str) -> Vec<String> {
+    let path = write_scenario(name, text);
+    let out_dir = temp_dir(&format!("{name}-out")).join("out");
+    let mut errors = Vec::new();
+    for args in [
+        vec!["validate", &path],
+        vec!["run", &path, "--out", out_dir.to_str().unwrap()],
+    ] {
+        let out = ksim(&args);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "ksim {args:?} accepted:\n{text}");
+        assert!(!err.contains("panicked"), "{err}");
+        errors.push(err);
+    }
+    assert!(!out_dir.exists(), "nothing written for a refused scenario");
+    errors
+}
+
+#[test]
+fn the_control_plane_base_scenario_is_accepted() {
+    let out = ksim(&[
+        "validate",
+        &write_scenario("cp-valid", &control_plane_scenario()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_kind_routed_to_an_undefined_store_is_refused() {
+    let text = control_plane_scenario().replace("leases = \"leases\"", "leases = \"lease\"");
+    let line = line_of(&text, "leases = \"lease\"");
+    for err in refused_by_validate_and_run("cp-undefined-store", &text) {
+        assert!(
+            err.contains(&format!("scenario.toml:{line}:"))
+                && err.contains("control_plane.routing.leases")
+                && err.contains("`lease`")
+                && err.contains("did you mean `leases`"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_quorum_above_the_members_is_refused() {
+    let text = control_plane_scenario().replace("quorum = 2", "quorum = 4");
+    let line = line_of(&text, "quorum = 4");
+    for err in refused_by_validate_and_run("cp-quorum", &text) {
+        assert!(
+            err.contains(&format!("scenario.toml:{line}:"))
+                && err.contains("control_plane.stores[0].quorum")
+                && err.contains("members (3)"),
+            "{err}"
+        );
+    }
+}

@@ -3,8 +3,9 @@
 
 mod common;
 use common::*;
+use std::path::Path;
 
-fn files(dir: &std::path::Path) -> Vec<String> {
+fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -13,13 +14,27 @@ fn files(dir: &std::path::Path) -> Vec<String> {
     names
 }
 
-#[test]
-fn same_seed_gives_identical_files_and_another_seed_does_not() {
-    let scenario = scenario_path("small.toml");
-    let a = run_ok(&scenario, "det-a", &["--pods-csv"]);
-    let b = run_ok(&scenario, "det-b", &["--pods-csv"]);
-    let c = run_ok(&scenario, "det-c", &["--pods-csv", "--seed", "12"]);
+fn read(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+/// Runs `scenario` twice with its own seed and once with seed 12 (plots
+/// included); asserts every file of the first two runs is identical, that
+/// `expected` are among them, and that the other seed changes `seed_sensitive`
+/// and the summary.
+fn check_determinism(scenario: &str, expected: &[&str], seed_sensitive: &[&str]) {
+    let path = scenario_path(&format!("{scenario}.toml"));
+    let a = run_ok(&path, &format!("det-{scenario}-a"), &["--pods-csv"]);
+    let b = run_ok(&path, &format!("det-{scenario}-b"), &["--pods-csv"]);
+    let c = run_ok(
+        &path,
+        &format!("det-{scenario}-c"),
+        &["--pods-csv", "--seed", "12"],
+    );
     assert_eq!(files(&a), files(&b));
+    for name in expected {
+        assert!(files(&a).iter().any(|f| f == name), "{name} not written");
+    }
     assert!(
         files(&a).iter().any(|f| f.ends_with(".png"))
             && files(&a).iter().any(|f| f.ends_with(".svg"))
@@ -28,15 +43,37 @@ fn same_seed_gives_identical_files_and_another_seed_does_not() {
         if name == "summary.json" {
             assert_eq!(summary_without_run(&a), summary_without_run(&b));
         } else {
-            assert!(
-                std::fs::read(a.join(&name)).unwrap() == std::fs::read(b.join(&name)).unwrap(),
-                "{name} differs"
-            );
+            assert!(read(&a, &name) == read(&b, &name), "{name} differs");
         }
     }
-    assert_ne!(
-        std::fs::read(a.join("pods.csv")).unwrap(),
-        std::fs::read(c.join("pods.csv")).unwrap()
-    );
+    for name in seed_sensitive {
+        assert!(
+            read(&a, name) != read(&c, name),
+            "{name} is the same with another seed"
+        );
+    }
     assert_ne!(summary_without_run(&a), summary_without_run(&c));
+}
+
+#[test]
+fn same_seed_gives_identical_files_and_another_seed_does_not() {
+    check_determinism("small", &["pods.csv", "timeline.csv"], &["pods.csv"]);
+}
+
+/// Stores draw fsync and round-trip times from the seed, and background writes
+/// are aggregated per tick: `control_plane.csv` and its plots must be
+/// reproducible too.
+#[test]
+fn control_plane_outputs_are_identical_for_a_seed_and_differ_for_another() {
+    check_determinism(
+        "control-plane",
+        &[
+            "pods.csv",
+            "timeline.csv",
+            "control_plane.csv",
+            "control_plane_stores.png",
+            "control_plane_utilization.svg",
+        ],
+        &["pods.csv", "control_plane.csv"],
+    );
 }

@@ -7,15 +7,24 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn check_golden(scenario: &str) {
+/// Runs the scenario and compares its summary and the checksums of `csv_files`
+/// (in this order), which must be exactly the CSV files the run writes.
+fn check_golden(scenario: &str, csv_files: &[&str]) {
     let out = run_ok(
         &scenario_path(&format!("{scenario}.toml")),
         &format!("golden-{scenario}"),
         &["--pods-csv", "--no-plots"],
     );
+    let mut expected_files = csv_files.to_vec();
+    expected_files.sort_unstable();
+    assert_eq!(
+        csv_files_in(&out),
+        expected_files,
+        "CSV files written for `{scenario}`"
+    );
     let summary = summary_without_run(&out);
     let mut checksums = String::new();
-    for file in ["timeline.csv", "pods.csv"] {
+    for file in csv_files {
         let bytes = std::fs::read(out.join(file)).unwrap();
         let rows = bytes.iter().filter(|&&b| b == b'\n').count();
         checksums.push_str(&format!("{file} {} {rows} lines\n", checksum(&bytes)));
@@ -46,12 +55,33 @@ fn check_golden(scenario: &str) {
     );
 }
 
+/// Sorted names of the CSV files in `dir`.
+fn csv_files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".csv"))
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
 fn golden_small_kube_mode() {
-    check_golden("small");
+    check_golden("small", &["timeline.csv", "pods.csv"]);
 }
 
 #[test]
 fn golden_fast_mode() {
-    check_golden("fast");
+    check_golden("fast", &["timeline.csv", "pods.csv"]);
+}
+
+/// Leases and events in stores of their own, a Service with churn, a node
+/// failure with evictions: the control-plane summary and `control_plane.csv`.
+#[test]
+fn golden_control_plane() {
+    check_golden(
+        "control-plane",
+        &["timeline.csv", "pods.csv", "control_plane.csv"],
+    );
 }
