@@ -850,6 +850,24 @@ impl Store {
         self.in_flight.len()
     }
 
+    /// Every write in flight at `now`, discrete and background: what an
+    /// apiserver holds in-flight slots for. `now` must not go back in time.
+    pub fn writes_in_flight(&mut self, now: SimTime) -> u64 {
+        let now = now.max(self.last_submit).max(self.fluid.at);
+        let rates = Rates::before(&self.streams, now);
+        self.advance_to(now);
+        self.in_flight_at(now) as u64 + self.background_in_flight(&rates)
+    }
+
+    /// Writes of `value_bytes` the store's slower server (leader CPU or
+    /// applier) can complete per second.
+    pub fn capacity_writes_per_s(&self, value_bytes: u32) -> f64 {
+        let bytes = u64::from(value_bytes) + self.config.overhead_bytes_per_write;
+        let cpu_ns = self.cpu_cost(bytes).0 as f64;
+        let apply_ns = self.config.apply_per_write_us * NANOS_PER_MICRO as f64;
+        NANOS_PER_SEC as f64 / cpu_ns.max(apply_ns).max(1.0)
+    }
+
     /// The latest revision (0 before the first write).
     pub fn revision(&self) -> u64 {
         self.revision

@@ -61,10 +61,18 @@ pub struct ControlPlane {
     lease_renew_interval: SimDuration,
     /// Acknowledgement times of synchronous writes still in flight.
     in_flight: BinaryHeap<Reverse<SimTime>>,
-    /// Background writes in flight, by Little's law over the current tick.
+    /// Background writes in the stores at the last tick.
     background_in_flight: f64,
-    /// Mean acknowledgement latency of each request type's last background batch.
-    background_latency: [SimDuration; ApiRequest::COUNT],
+    /// Per request: refused writes carried into the next tick as retries.
+    carried: [u64; ApiRequest::COUNT],
+    /// Fresh background writes offered (retries excluded), and all admitted, at the last tick.
+    background_offered: u64,
+    background_admitted: u64,
+    /// Per store: seconds of its slower server's time by which the fresh
+    /// demand of this interval differs from what it served (fresh writes the
+    /// apiservers turned away, minus retries it served), so its utilization
+    /// shows the demand, not only what the in-flight limit let through.
+    refused_work_s: Vec<f64>,
     deferred: Deferred,
     /// Node-nanoseconds not yet turned into whole heartbeats: exact rates without drift.
     lease_carry: u128,
@@ -124,7 +132,10 @@ impl ControlPlane {
             lease_renew_interval,
             in_flight: BinaryHeap::new(),
             background_in_flight: 0.0,
-            background_latency: [SimDuration::ZERO; ApiRequest::COUNT],
+            carried: [0; ApiRequest::COUNT],
+            background_offered: 0,
+            background_admitted: 0,
+            refused_work_s: vec![0.0; config.stores.len()],
             deferred: Deferred::default(),
             lease_carry: 0,
             status_carry: 0,
@@ -228,8 +239,7 @@ impl ControlPlane {
         self.defer(ApiRequest::NodeStatus, statuses, 1);
         self.serve_reads(gets);
         let deferred = std::mem::take(&mut self.deferred);
-        let admitted = self.admit_background(&deferred);
-        self.background_in_flight = 0.0;
+        let admitted = self.admit_background(now, &deferred);
         for request in ApiRequest::ALL {
             let (writes, watch_events) = admitted[request.index()];
             if writes > 0 {
@@ -258,35 +268,87 @@ impl ControlPlane {
         self.totals.requests[ApiRequest::NodeGet.index()] += reads;
     }
 
-    /// Applies the mutating in-flight limit to a tick's background writes: the
-    /// share beyond the limit is refused with 429 and retried next tick.
-    fn admit_background(&mut self, deferred: &Deferred) -> [(u64, u64); ApiRequest::COUNT] {
+    /// Applies the mutating in-flight limit to a tick's background writes.
+    /// Every write in a store holds an in-flight slot until it is answered,
+    /// so a store can take what it completes in a tick plus its share of the
+    /// slots still free; the rest is refused with 429 and retried next tick.
+    /// Under overload this holds each store's queue near the limit, as the
+    /// real limit protects etcd.
+    fn admit_background(
+        &mut self,
+        now: SimTime,
+        deferred: &Deferred,
+    ) -> [(u64, u64); ApiRequest::COUNT] {
+        let stores = self.stores.len();
+        let mut backlog = vec![0.0; stores];
+        let mut demand = vec![0.0; stores];
+        let mut capacity = vec![0.0; stores];
         let tick_s = self.config.tick.as_secs_f64();
-        let demand: f64 = ApiRequest::ALL
-            .iter()
-            .map(|r| {
-                deferred.writes[r.index()] as f64 / tick_s
-                    * self.background_latency[r.index()].as_secs_f64()
+        for request in ApiRequest::ALL {
+            let writes = deferred.writes[request.index()] as f64;
+            if request.is_read() || writes == 0.0 {
+                continue;
+            }
+            let kind = request.kind();
+            let store = self.config.store_of(kind);
+            demand[store] += writes;
+            let per_s = self.stores[store].capacity_writes_per_s(self.config.objects.of(kind));
+            capacity[store] += writes / per_s; // seconds of the store's time
+        }
+        for (store, b) in backlog.iter_mut().enumerate() {
+            *b = self.stores[store].writes_in_flight(now) as f64;
+        }
+        self.background_in_flight = backlog.iter().sum();
+        let total_demand: f64 = demand.iter().sum();
+        let free =
+            (self.mutating_limit() - self.in_flight.len() as f64 - self.background_in_flight)
+                .max(0.0);
+        let share: Vec<f64> = (0..stores)
+            .map(|store| {
+                if demand[store] == 0.0 {
+                    return 1.0;
+                }
+                // Writes the store completes in one tick at this mix.
+                let completes = demand[store] * tick_s / capacity[store];
+                let allowed = completes + free * demand[store] / total_demand;
+                (allowed / demand[store]).min(1.0)
             })
-            .sum::<f64>()
-            + self.in_flight.len() as f64;
-        let admitted_share = if demand > self.mutating_limit() {
-            self.mutating_limit() / demand
-        } else {
-            1.0
-        };
+            .collect();
         let mut admitted = [(0, 0); ApiRequest::COUNT];
+        self.background_offered = 0;
+        self.background_admitted = 0;
         for request in ApiRequest::ALL {
             let i = request.index();
             let writes = deferred.writes[i];
-            let accepted = (writes as f64 * admitted_share).floor() as u64;
+            let store_share = if request.is_read() {
+                1.0
+            } else {
+                share[self.config.store_of(request.kind())]
+            };
+            let accepted = (writes as f64 * store_share).floor() as u64;
             let refused = writes - accepted;
+            if !request.is_read() {
+                self.background_offered += writes.saturating_sub(self.carried[i]);
+                self.background_admitted += accepted;
+                let kind = request.kind();
+                let store = self.config.store_of(kind);
+                let per_s = self.stores[store].capacity_writes_per_s(self.config.objects.of(kind));
+                // Demand is the fresh writes: add the fresh ones refused and
+                // take out the retries the store did serve.
+                let carried = self.carried[i].min(writes) as f64;
+                let fresh = writes as f64 - carried;
+                let refused_fresh = refused as f64 * fresh / writes.max(1) as f64;
+                let accepted_retries = accepted as f64 * carried / writes.max(1) as f64;
+                self.refused_work_s[store] += (refused_fresh - accepted_retries) / per_s;
+            }
             let watch_each = deferred.watch_events[i].checked_div(writes).unwrap_or(0);
             admitted[i] = (accepted, deferred.watch_events[i] - refused * watch_each);
+            self.carried[i] = 0;
             if refused > 0 {
                 self.interval.rejected_429 += refused;
                 self.totals.rejected_429 += refused;
                 let retried = refused.min(self.retry_cap(request));
+                self.carried[i] = retried;
                 self.deferred.writes[i] += retried;
                 self.deferred.watch_events[i] += retried * watch_each;
             }
@@ -330,11 +392,6 @@ impl ControlPlane {
         }
         let watch_each = watch_events / writes;
         self.count_events(request, outcome.accepted, outcome.accepted * watch_each);
-        if let Some(latency) = outcome.mean_latency {
-            self.background_latency[request.index()] = latency;
-            self.background_in_flight +=
-                outcome.accepted as f64 / self.config.tick.as_secs_f64() * latency.as_secs_f64();
-        }
         if request == ApiRequest::EventCreate {
             self.live[ApiKind::Events.index()] += outcome.accepted;
             self.event_times.push_back((now, outcome.accepted));
@@ -407,8 +464,10 @@ impl ControlPlane {
         let span_s = (now - self.last_sample).as_secs_f64();
         self.last_sample = now;
         let mut row = Vec::with_capacity(self.timeline.series.len());
-        for store in &mut self.stores {
-            push_store_row(&mut row, &store.take_interval(now), span_s);
+        for (store, refused_work_s) in self.stores.iter_mut().zip(&mut self.refused_work_s) {
+            let refused = ratio(std::mem::take(refused_work_s), span_s).unwrap_or(0.0);
+            // Guard against a negative total when retries dominate an interval.
+            push_store_row(&mut row, &store.take_interval(now), span_s, refused);
         }
         self.push_apiserver_row(&mut row, now, span_s);
         row.push(ratio(scheduler_busy.as_secs_f64(), span_s));
@@ -428,7 +487,12 @@ impl ControlPlane {
         while self.in_flight.peek().is_some_and(|t| t.0 <= now) {
             self.in_flight.pop();
         }
-        let mutating_demand = (self.in_flight.len() as f64 + self.background_in_flight) / replicas;
+        // Little's law: admitting every offered write at the same latency
+        // would scale the in-flight count by offered / admitted.
+        let offered_ratio = self.background_offered as f64 / self.background_admitted.max(1) as f64;
+        let mutating_demand = (self.in_flight.len() as f64
+            + self.background_in_flight * offered_ratio.max(1.0))
+            / replicas;
         let mutating_limit = f64::from(a.max_mutating_inflight);
         let reads_per_s = self.reads_this_tick as f64 / self.config.tick.as_secs_f64();
         let readonly_demand = reads_per_s * a.cache_read_latency.as_secs_f64() / replicas;
@@ -522,7 +586,13 @@ const STORE_METRICS: [&str; 11] = [
     "quota_utilization",
 ];
 
-fn push_store_row(row: &mut Vec<Option<f64>>, s: &crate::store::StoreInterval, span_s: f64) {
+/// `refused_utilization`: the demand refused upstream, in the store's time.
+fn push_store_row(
+    row: &mut Vec<Option<f64>>,
+    s: &crate::store::StoreInterval,
+    span_s: f64,
+    refused_utilization: f64,
+) {
     row.push(ratio(s.writes as f64, span_s));
     row.push(ratio(s.bytes as f64, span_s));
     row.push(ratio(s.rejected as f64, span_s));
@@ -531,8 +601,10 @@ fn push_store_row(row: &mut Vec<Option<f64>>, s: &crate::store::StoreInterval, s
     row.push(Some(s.queue_depth as f64));
     row.push(Some(s.db_size_bytes as f64));
     row.push(Some(f64::from(u8::from(s.nospace_alarm))));
-    row.push(Some(s.leader_cpu_utilization));
-    row.push(Some(s.apply_utilization));
+    row.push(Some(
+        (s.leader_cpu_utilization + refused_utilization).max(0.0),
+    ));
+    row.push(Some((s.apply_utilization + refused_utilization).max(0.0)));
     // Once the alarm is raised the store takes no writes at all: saturated.
     let quota = if s.nospace_alarm {
         s.quota_utilization.max(1.0)
