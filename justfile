@@ -29,3 +29,8 @@ kube-100k:
 # Re-bless the golden test expectations after an intended output change.
 bless:
     KSIM_BLESS=1 cargo test --release -p ksim-cli --test golden
+
+# Reproduce docs/studies/control-plane-at-1m.md (24 runs, about 15 s).
+study-control-plane out="results/studies/control-plane-at-1m":
+    cargo build --release
+    docs/studies/control-plane-at-1m.sh {{out}}

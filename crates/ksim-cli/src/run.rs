@@ -74,6 +74,22 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let written = write_run(&out, &output, &info, &options)?;
     print_result(&output.summary, &info, &written);
+    if let Some(control_plane) = &output.control_plane {
+        println!(
+            "control plane: {}",
+            ksim_output::verdict(&control_plane.bottlenecks)
+        );
+        for store in &control_plane.stores {
+            if let Some(at) = store.nospace_alarm_at {
+                println!(
+                    "control plane: store `{}` raised NOSPACE at {:.0} s and refused {} writes",
+                    store.name,
+                    at.as_secs_f64(),
+                    store.rejected
+                );
+            }
+        }
+    }
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use ksim_core::metrics::RunOutput;
 
-pub use summary::summary_without_run;
+pub use summary::{summary_without_run, verdict};
 
 pub const TIMELINE_CSV: &str = "timeline.csv";
 pub const PODS_CSV: &str = "pods.csv";

@@ -261,7 +261,8 @@ fn apiserver_json(apiserver: &ApiServerSummary) -> Result<ApiServerJson<'_>, Str
 
 /// What breaks first: the earliest saturated component (the first listed
 /// among equals), else the one that came closest to its capacity.
-fn verdict(bottlenecks: &[Bottleneck]) -> String {
+/// One line answering "what breaks first", as `summary.json` carries it.
+pub fn verdict(bottlenecks: &[Bottleneck]) -> String {
     let first_saturated = bottlenecks
         .iter()
         .filter_map(|b| Some((b.first_saturated?, b)))
