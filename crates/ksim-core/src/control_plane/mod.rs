@@ -160,6 +160,7 @@ impl ControlPlane {
     /// The Services' EndpointSlices, for coalescing their refused updates.
     pub fn set_endpoint_slices(&mut self, slices: u64) {
         self.endpoint_slices = slices;
+        self.live[ApiKind::EndpointSlices.index()] = slices;
     }
 
     pub fn config(&self) -> &ControlPlaneConfig {
@@ -298,7 +299,12 @@ impl ControlPlane {
         for (store, b) in backlog.iter_mut().enumerate() {
             *b = self.stores[store].writes_in_flight(now) as f64;
         }
-        self.background_in_flight = backlog.iter().sum();
+        // The stores count the synchronous writes too; keep them apart.
+        while self.in_flight.peek().is_some_and(|t| t.0 <= now) {
+            self.in_flight.pop();
+        }
+        self.background_in_flight =
+            (backlog.iter().sum::<f64>() - self.in_flight.len() as f64).max(0.0);
         let total_demand: f64 = demand.iter().sum();
         let free =
             (self.mutating_limit() - self.in_flight.len() as f64 - self.background_in_flight)
