@@ -662,6 +662,18 @@ impl Simulation {
         self.nodes.pods.link(node, pod);
     }
 
+    /// The inverse of `assign`: frees the pod's requests on its node. The
+    /// pod keeps its node id for the record.
+    fn unassign(&mut self, pod: PodId) {
+        let p = pod as usize;
+        let node = self.pods.node[p];
+        self.nodes.pods.unlink(node, pod);
+        self.cluster
+            .unassign(self.pods.workload[p], &self.pods.requests[p], node);
+        self.requested_total.sub_assign(&self.pods.requests[p]);
+        self.placement.node_changed(&self.cluster, node);
+    }
+
     fn pod_finished(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
         // A pod on a failed node died with it; eviction or recovery ends it.
@@ -703,12 +715,7 @@ impl Simulation {
             PodPhase::Failed => self.counters.failed += 1,
             _ => self.counters.succeeded += 1,
         }
-        let node = self.pods.node[p];
-        self.nodes.pods.unlink(node, pod);
-        self.cluster
-            .unassign(self.pods.workload[p], &self.pods.requests[p], node);
-        self.requested_total.sub_assign(&self.pods.requests[p]);
-        self.placement.node_changed(&self.cluster, node);
+        self.unassign(pod);
         self.queue.on_pod_deleted(now, &mut self.wake_ups);
         self.schedule_wake_ups();
         let workload = self.pods.workload[p];

@@ -191,6 +191,11 @@ fn a_full_store_raises_nospace_and_pods_can_no_longer_be_created() {
         out.summary.pods_running < 500,
         "not every pod could be created"
     );
+    // Pods created before the alarm whose binding came after it are
+    // forgotten by the scheduler and reported with the store's refusal.
+    assert!(out.summary.unschedulable.iter().any(|g| g
+        .reason
+        .starts_with("binding refused by the store: etcdserver: mvcc: database space exceeded")));
     let quota = cp
         .bottlenecks
         .iter()

@@ -4,7 +4,7 @@
 //! its write to be stored; refused writes are retried as their clients do.
 
 use super::{ended_phase, Event, PodStep, Simulation};
-use crate::cluster::{NodeId, PodId, WorkloadId, NEVER, NO_NODE};
+use crate::cluster::{PodId, WorkloadId, NEVER, NO_NODE};
 use crate::config::WorkloadKind;
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::Write;
@@ -80,8 +80,8 @@ impl Simulation {
     /// and retries it after its backoff.
     fn binding_refused(&mut self, now: SimTime, pod: PodId, reason: String) {
         let p = pod as usize;
-        let node = self.pods.node[p];
-        self.forget(pod, node);
+        self.unassign(pod);
+        self.pods.node[p] = NO_NODE;
         self.mark_failed(pod, reason);
         if let Some(until) = self
             .queue
@@ -89,16 +89,6 @@ impl Simulation {
         {
             self.schedule(until, Event::BackoffExpired { pod });
         }
-    }
-
-    fn forget(&mut self, pod: PodId, node: NodeId) {
-        let p = pod as usize;
-        self.pods.node[p] = NO_NODE;
-        self.cluster
-            .unassign(self.pods.workload[p], &self.pods.requests[p], node);
-        self.requested_total.sub_assign(&self.pods.requests[p]);
-        self.placement.node_changed(&self.cluster, node);
-        self.nodes.pods.unlink(node, pod);
     }
 
     pub(super) fn control_plane_tick(&mut self, now: SimTime) {
