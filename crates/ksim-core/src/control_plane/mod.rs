@@ -170,10 +170,7 @@ impl ControlPlane {
     /// One synchronous write. `extra_watchers` are watchers beyond the kind's
     /// controllers (the kubelet of a bound pod's node).
     pub fn write(&mut self, now: SimTime, request: ApiRequest, extra_watchers: u64) -> Write {
-        while self.in_flight.peek().is_some_and(|t| t.0 <= now) {
-            self.in_flight.pop();
-        }
-        let in_flight = self.in_flight.len() as f64 + self.background_in_flight;
+        let in_flight = self.sync_in_flight(now) as f64 + self.background_in_flight;
         if in_flight >= self.mutating_limit() {
             self.interval.rejected_429 += 1;
             self.totals.rejected_429 += 1;
@@ -185,16 +182,18 @@ impl ControlPlane {
             Ok(ack) => {
                 self.in_flight.push(Reverse(ack.at));
                 let watchers = u64::from(self.controllers_watching(kind)) + extra_watchers;
-                self.count(request, 1, watchers);
+                self.count_events(request, 1, watchers);
                 if request == ApiRequest::PodCreate {
                     self.live[ApiKind::Pods.index()] += 1;
                 }
                 Write::Acked(ack.at)
             }
             Err(error) => {
-                self.note_refusal(store, now, &error);
-                if kind == ApiKind::Pods && matches!(error, StoreError::NoSpace { .. }) {
-                    self.pod_writes_refused_nospace += 1;
+                if matches!(error, StoreError::NoSpace { .. }) {
+                    self.note_nospace(store, now);
+                    if kind == ApiKind::Pods {
+                        self.pod_writes_refused_nospace += 1;
+                    }
                 }
                 Write::Refused(error)
             }
@@ -281,7 +280,6 @@ impl ControlPlane {
         deferred: &Deferred,
     ) -> [(u64, u64); ApiRequest::COUNT] {
         let stores = self.stores.len();
-        let mut backlog = vec![0.0; stores];
         let mut demand = vec![0.0; stores];
         let mut capacity = vec![0.0; stores];
         let tick_s = self.config.tick.as_secs_f64();
@@ -293,22 +291,18 @@ impl ControlPlane {
             let kind = request.kind();
             let store = self.config.store_of(kind);
             demand[store] += writes;
-            let per_s = self.stores[store].capacity_writes_per_s(self.config.objects.of(kind));
-            capacity[store] += writes / per_s; // seconds of the store's time
+            capacity[store] += writes * self.store_seconds_per_write(request);
         }
-        for (store, b) in backlog.iter_mut().enumerate() {
-            *b = self.stores[store].writes_in_flight(now) as f64;
-        }
+        let in_stores: f64 = self
+            .stores
+            .iter_mut()
+            .map(|store| store.writes_in_flight(now) as f64)
+            .sum();
         // The stores count the synchronous writes too; keep them apart.
-        while self.in_flight.peek().is_some_and(|t| t.0 <= now) {
-            self.in_flight.pop();
-        }
-        self.background_in_flight =
-            (backlog.iter().sum::<f64>() - self.in_flight.len() as f64).max(0.0);
+        let sync_in_flight = self.sync_in_flight(now) as f64;
+        self.background_in_flight = (in_stores - sync_in_flight).max(0.0);
         let total_demand: f64 = demand.iter().sum();
-        let free =
-            (self.mutating_limit() - self.in_flight.len() as f64 - self.background_in_flight)
-                .max(0.0);
+        let free = (self.mutating_limit() - sync_in_flight - self.background_in_flight).max(0.0);
         let share: Vec<f64> = (0..stores)
             .map(|store| {
                 if demand[store] == 0.0 {
@@ -336,16 +330,15 @@ impl ControlPlane {
             if !request.is_read() {
                 self.background_offered += writes.saturating_sub(self.carried[i]);
                 self.background_admitted += accepted;
-                let kind = request.kind();
-                let store = self.config.store_of(kind);
-                let per_s = self.stores[store].capacity_writes_per_s(self.config.objects.of(kind));
+                let store = self.config.store_of(request.kind());
                 // Demand is the fresh writes: add the fresh ones refused and
                 // take out the retries the store did serve.
                 let carried = self.carried[i].min(writes) as f64;
                 let fresh = writes as f64 - carried;
                 let refused_fresh = refused as f64 * fresh / writes.max(1) as f64;
                 let accepted_retries = accepted as f64 * carried / writes.max(1) as f64;
-                self.refused_work_s[store] += (refused_fresh - accepted_retries) / per_s;
+                self.refused_work_s[store] +=
+                    (refused_fresh - accepted_retries) * self.store_seconds_per_write(request);
             }
             let watch_each = deferred.watch_events[i].checked_div(writes).unwrap_or(0);
             admitted[i] = (accepted, deferred.watch_events[i] - refused * watch_each);
@@ -360,6 +353,21 @@ impl ControlPlane {
             }
         }
         admitted
+    }
+
+    /// Time one write of `request` takes on its store's slower server.
+    fn store_seconds_per_write(&self, request: ApiRequest) -> f64 {
+        let kind = request.kind();
+        let store = &self.stores[self.config.store_of(kind)];
+        1.0 / store.capacity_writes_per_s(self.config.objects.of(kind))
+    }
+
+    /// Synchronous writes still waiting for their acknowledgement at `now`.
+    fn sync_in_flight(&mut self, now: SimTime) -> usize {
+        while self.in_flight.peek().is_some_and(|t| t.0 <= now) {
+            self.in_flight.pop();
+        }
+        self.in_flight.len()
     }
 
     /// Refused writes come back next tick, but a client keeps at most one
@@ -387,14 +395,7 @@ impl ControlPlane {
         let outcome =
             self.stores[store].submit_background(now, until, writes, self.config.objects.of(kind));
         if outcome.rejected > 0 {
-            self.note_refusal(
-                store,
-                now,
-                &StoreError::NoSpace {
-                    size_bytes: self.stores[store].db_size_bytes(),
-                    quota_bytes: self.stores[store].config().quota_bytes,
-                },
-            );
+            self.note_nospace(store, now);
         }
         let watch_each = watch_events / writes;
         self.count_events(request, outcome.accepted, outcome.accepted * watch_each);
@@ -428,14 +429,8 @@ impl ControlPlane {
         }
     }
 
-    fn note_refusal(&mut self, store: usize, now: SimTime, error: &StoreError) {
-        if matches!(error, StoreError::NoSpace { .. }) && self.nospace_at[store].is_none() {
-            self.nospace_at[store] = Some(now);
-        }
-    }
-
-    fn count(&mut self, request: ApiRequest, writes: u64, watchers_each: u64) {
-        self.count_events(request, writes, writes * watchers_each);
+    fn note_nospace(&mut self, store: usize, now: SimTime) {
+        self.nospace_at[store].get_or_insert(now);
     }
 
     fn count_events(&mut self, request: ApiRequest, writes: u64, watch_events: u64) {
@@ -484,21 +479,18 @@ impl ControlPlane {
     }
 
     fn push_apiserver_row(&mut self, row: &mut Vec<Option<f64>>, now: SimTime, span_s: f64) {
+        let sync_in_flight = self.sync_in_flight(now) as f64;
         let a = &self.config.apiserver;
         let replicas = f64::from(a.replicas);
         let per_replica_rate = |count: u64| ratio(count as f64 / replicas, span_s);
         for request in ApiRequest::ALL {
             row.push(per_replica_rate(self.interval.requests[request.index()]));
         }
-        while self.in_flight.peek().is_some_and(|t| t.0 <= now) {
-            self.in_flight.pop();
-        }
         // Little's law: admitting every offered write at the same latency
         // would scale the in-flight count by offered / admitted.
         let offered_ratio = self.background_offered as f64 / self.background_admitted.max(1) as f64;
-        let mutating_demand = (self.in_flight.len() as f64
-            + self.background_in_flight * offered_ratio.max(1.0))
-            / replicas;
+        let mutating_demand =
+            (sync_in_flight + self.background_in_flight * offered_ratio.max(1.0)) / replicas;
         let mutating_limit = f64::from(a.max_mutating_inflight);
         let reads_per_s = self.reads_this_tick as f64 / self.config.tick.as_secs_f64();
         let readonly_demand = reads_per_s * a.cache_read_latency.as_secs_f64() / replicas;
