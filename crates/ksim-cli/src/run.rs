@@ -31,6 +31,12 @@ pub struct RunArgs {
     /// [default: the memory available on this machine].
     #[arg(long)]
     max_memory_gib: Option<f64>,
+    /// Check the simulation's bookkeeping (per-node requests, pod phase
+    /// counts, bindings, the clock) at every timeline sample and stop at the
+    /// first broken invariant, naming the time, the node or pod and the last
+    /// events. Slower: each check walks every node and pod.
+    #[arg(long)]
+    check_invariants: bool,
 }
 
 /// Simulated events processed between progress updates.
@@ -56,8 +62,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let started = Instant::now();
     let mut sim = Simulation::new(config)
         .with_context(|| format!("{}: invalid scenario", args.scenario.display()))?;
+    if args.check_invariants {
+        sim.enable_invariant_checks();
+    }
     let mut progress = Progress::new(sim.end());
-    while !sim.run_batch(EVENTS_PER_BATCH) {
+    while !sim
+        .run_batch(EVENTS_PER_BATCH)
+        .with_context(|| format!("{}: the run stopped", args.scenario.display()))?
+    {
         progress.update(sim.now(), sim.events_processed(), started.elapsed());
     }
     progress.finish(sim.events_processed(), started.elapsed());

@@ -245,8 +245,17 @@ impl Pods {
         self.workload.is_empty()
     }
 
-    pub fn push(&mut self, workload: WorkloadId, requests: ResourceVec, created: SimTime) -> PodId {
-        let id = self.workload.len() as PodId;
+    /// Adds a pod; None once every id below `PodId::MAX` (kept as the
+    /// "no pod" mark) is taken.
+    pub fn push(
+        &mut self,
+        workload: WorkloadId,
+        requests: ResourceVec,
+        created: SimTime,
+    ) -> Option<PodId> {
+        let id = PodId::try_from(self.workload.len())
+            .ok()
+            .filter(|&id| id < PodId::MAX)?;
         self.workload.push(workload);
         self.requests.push(requests);
         self.phase.push(PodPhase::Pending);
@@ -256,7 +265,7 @@ impl Pods {
         self.started.push(NEVER);
         self.finished.push(NEVER);
         self.attempts.push(0);
-        id
+        Some(id)
     }
 
     /// Bytes of state one pod costs, for up-front memory estimates.

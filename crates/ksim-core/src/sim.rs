@@ -29,6 +29,19 @@ use crate::time::{SimDuration, SimTime};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 
+pub use invariants::{InvariantViolation, RecentEvents};
+
+/// Why a run stopped before its end. Each is a bug in the model caught by
+/// its own checks (or, for a pod id past 2^32, a run too large to represent),
+/// never bad input: `SimConfig::check` refuses that before the run starts.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Invariant(#[from] Box<InvariantViolation>),
+    #[error("more than {} pods created by {at}: pod ids are 32-bit", u64::from(PodId::MAX) + 1)]
+    TooManyPods { at: SimTime },
+}
+
 /// Everything that can happen. Small and `Copy` so the event list stays compact.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -139,6 +152,12 @@ pub struct Simulation {
     scheduler_busy: SimDuration,
     /// Per workload: endpoint changes of its Service since the last control-plane tick.
     endpoint_changes: Vec<u64>,
+    /// The latest events, for the report of a broken invariant.
+    recent: RecentEvents,
+    /// A broken invariant found while handling an event; the run stops with it.
+    fault: Option<SimError>,
+    /// Run the full invariant check at every sample.
+    check_invariants: bool,
 }
 
 /// Failure state of nodes; only failed nodes ever cost events.
@@ -294,7 +313,8 @@ impl Simulation {
             allocatable_total,
             requested_total: ResourceVec::ZERO,
             timeline: Vec::new(),
-            next_sample: SimTime::ZERO + config.sample_interval,
+            // The first row comes at one interval, or at the end of a shorter run.
+            next_sample: (SimTime::ZERO + config.sample_interval).min(config.end),
             finished: false,
             wake_ups: Vec::new(),
             nodes: NodeHealth::new(&config, &streams),
@@ -308,6 +328,9 @@ impl Simulation {
             }),
             scheduler_busy: SimDuration::ZERO,
             endpoint_changes: vec![0; config.workloads.len()],
+            recent: RecentEvents::default(),
+            fault: None,
+            check_invariants: false,
             config,
         };
         let slices = (0..sim.config.workloads.len() as WorkloadId)
@@ -363,11 +386,12 @@ impl Simulation {
         }
     }
 
-    /// Events are only ever scheduled at or after the current time, so the
-    /// queue's past-event error cannot occur; it is still checked in debug builds.
+    /// An event in the past is a bug in the model: it stops the run (in
+    /// every build) with the event and what led to it.
     fn schedule(&mut self, at: SimTime, event: Event) {
-        let pushed = self.events.push(at, event);
-        debug_assert!(pushed.is_ok(), "{pushed:?}");
+        if let Err(error) = self.events.push(at, event) {
+            self.violation("event list", format!("{event:?}: {error}"));
+        }
     }
 
     pub fn now(&self) -> SimTime {
@@ -387,30 +411,44 @@ impl Simulation {
     }
 
     /// Processes up to `max_events` events; returns true once the run is over.
-    /// Splitting a run into batches never changes its results.
-    pub fn run_batch(&mut self, max_events: u64) -> bool {
+    /// Splitting a run into batches never changes its results. An error is a
+    /// broken invariant (the run cannot go on) or a run past 2^32 pods.
+    pub fn run_batch(&mut self, max_events: u64) -> Result<bool, SimError> {
+        if self.finished {
+            return Ok(true);
+        }
         for _ in 0..max_events {
             match self.events.peek_time() {
                 Some(t) if t <= self.config.end => {
-                    self.take_samples_before(t);
+                    self.take_samples_before(t)?;
                     let (now, event) = self.events.pop().expect("peeked");
+                    if self.recent.last_time().is_some_and(|last| now < last) {
+                        self.violation(
+                            "clock",
+                            format!("{event:?} at {now} runs after a later event"),
+                        );
+                    }
+                    self.recent.push(now, event);
                     self.counters.events += 1;
                     self.handle(now, event);
+                    if let Some(fault) = self.fault.take() {
+                        return Err(fault);
+                    }
                 }
                 _ => {
-                    self.take_samples_before(SimTime::MAX);
+                    self.take_samples_before(SimTime::MAX)?;
                     self.finished = true;
-                    return true;
+                    return Ok(true);
                 }
             }
         }
-        false
+        Ok(false)
     }
 
     /// Runs to the end and returns the results.
-    pub fn run(mut self) -> RunOutput {
-        while !self.run_batch(1 << 20) {}
-        self.into_output()
+    pub fn run(mut self) -> Result<RunOutput, SimError> {
+        while !self.run_batch(1 << 20)? {}
+        Ok(self.into_output())
     }
 
     fn handle(&mut self, now: SimTime, event: Event) {
@@ -487,9 +525,12 @@ impl Simulation {
         self.schedule(at, Event::JobArrival { workload });
     }
 
-    fn create_pod(&mut self, now: SimTime, workload: WorkloadId) -> PodId {
+    fn create_pod(&mut self, now: SimTime, workload: WorkloadId) {
         let requests = self.draw_requests(workload);
-        let pod = self.pods.push(workload, requests, now);
+        let Some(pod) = self.pods.push(workload, requests, now) else {
+            self.fault.get_or_insert(SimError::TooManyPods { at: now });
+            return;
+        };
         self.last_failure.push(NO_REASON);
         self.counters.pending += 1;
         if self.control_plane.is_some() {
@@ -497,7 +538,6 @@ impl Simulation {
         } else {
             self.admit_pod(pod);
         }
-        pod
     }
 
     /// The scheduler sees a new pod: it is queued, or parked if it can never fit.
@@ -617,6 +657,13 @@ impl Simulation {
     /// The pod's binding is stored (at once without a control plane).
     fn bind(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
+        if self.pods.bound[p] != NEVER {
+            let first = self.pods.bound[p];
+            self.violation(
+                format!("pod {pod}"),
+                format!("bound again, first bound at {first}"),
+            );
+        }
         self.clear_failure(pod);
         self.pods.bound[p] = now;
         self.counters.binds += 1;
@@ -877,8 +924,11 @@ impl Simulation {
 
     // --- observation -----------------------------------------------------
 
-    fn take_samples_before(&mut self, next_event: SimTime) {
+    fn take_samples_before(&mut self, next_event: SimTime) -> Result<(), SimError> {
         while self.next_sample < next_event && self.next_sample <= self.config.end {
+            if self.check_invariants {
+                self.check_invariants(self.next_sample)?;
+            }
             self.push_sample(self.next_sample);
             let next = self.next_sample + self.config.sample_interval;
             self.next_sample = if self.next_sample < self.config.end && next > self.config.end {
@@ -887,6 +937,7 @@ impl Simulation {
                 next
             };
         }
+        Ok(())
     }
 
     fn push_sample(&mut self, time: SimTime) {
@@ -1086,6 +1137,7 @@ fn pod_records(pods: &Pods) -> Vec<PodRecord> {
         .collect()
 }
 
+mod invariants;
 mod pod_api;
 
 #[cfg(test)]

@@ -227,7 +227,8 @@ fn same_seed_same_results_other_seed_other_results() {
 fn batching_a_run_does_not_change_it() {
     let whole = run(poisson_config(3));
     let mut sim = Simulation::new(poisson_config(3)).unwrap();
-    while !sim.run_batch(7) {}
+    sim.enable_invariant_checks();
+    while !sim.run_batch(7).unwrap() {}
     let batched = sim.into_output();
     assert_eq!(whole.pods, batched.pods);
     assert_eq!(whole.timeline, batched.timeline);

@@ -98,6 +98,9 @@ pub fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64
     }
 }
 
+/// Runs to the end with the invariant checker at every sample.
 pub fn run(config: SimConfig) -> RunOutput {
-    Simulation::new(config).expect("valid config").run()
+    let mut sim = Simulation::new(config).expect("valid config");
+    sim.enable_invariant_checks();
+    sim.run().unwrap_or_else(|error| panic!("{error}"))
 }

@@ -1,0 +1,237 @@
+//! The simulation checks its own bookkeeping. Cheap checks (a pod bound
+//! twice, an event in the past, time going backwards) run on every event;
+//! the full check below walks every node and pod, so it runs at every
+//! timeline sample only when asked (`Simulation::enable_invariant_checks`:
+//! every test, and `ksim run --check-invariants`).
+
+use super::{Event, SimError, Simulation, NO_REASON};
+use crate::cluster::{PodPhase, NEVER, NO_NODE};
+use crate::resources::{ResourceVec, NUM_RESOURCES};
+use crate::time::SimTime;
+use std::fmt;
+
+/// How many of the latest events a violation reports.
+const RECENT_EVENTS: usize = 8;
+
+/// The latest events handled, oldest first, for the report of a violation.
+#[derive(Clone, Debug, Default)]
+pub struct RecentEvents {
+    ring: [Option<(SimTime, Event)>; RECENT_EVENTS],
+    next: usize,
+}
+
+impl RecentEvents {
+    #[inline]
+    pub fn push(&mut self, at: SimTime, event: Event) {
+        self.ring[self.next] = Some((at, event));
+        self.next = (self.next + 1) % RECENT_EVENTS;
+    }
+
+    /// The time of the latest event, if any.
+    pub fn last_time(&self) -> Option<SimTime> {
+        self.ring[(self.next + RECENT_EVENTS - 1) % RECENT_EVENTS].map(|(t, _)| t)
+    }
+
+    pub fn to_vec(&self) -> Vec<(SimTime, Event)> {
+        (0..RECENT_EVENTS)
+            .filter_map(|i| self.ring[(self.next + i) % RECENT_EVENTS])
+            .collect()
+    }
+}
+
+/// A broken invariant: when, about what, what is wrong, and the events
+/// that led there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantViolation {
+    pub at: SimTime,
+    /// What the problem is about: `node 12`, `pod 3`, `counters`, `clock`.
+    pub subject: String,
+    pub problem: String,
+    pub recent_events: Vec<(SimTime, Event)>,
+}
+
+impl fmt::Display for InvariantViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invariant violated at simulated time {}: {}: {}",
+            self.at, self.subject, self.problem
+        )?;
+        if !self.recent_events.is_empty() {
+            write!(f, "; last events (oldest first):")?;
+            for (t, event) in &self.recent_events {
+                write!(f, "\n  {t} {event:?}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InvariantViolation {}
+
+impl Simulation {
+    /// Runs the full invariant check at every timeline sample from now on.
+    pub fn enable_invariant_checks(&mut self) {
+        self.check_invariants = true;
+    }
+
+    /// Records a broken invariant found while handling an event; the run
+    /// stops with it after that event. The first one found wins.
+    pub(super) fn violation(&mut self, subject: impl Into<String>, problem: impl Into<String>) {
+        if self.fault.is_none() {
+            self.fault = Some(SimError::Invariant(Box::new(InvariantViolation {
+                at: self.now(),
+                subject: subject.into(),
+                problem: problem.into(),
+                recent_events: self.recent.to_vec(),
+            })));
+        }
+    }
+
+    /// The full check, a function of the simulation's state at `at`.
+    pub fn check_invariants(&self, at: SimTime) -> Result<(), Box<InvariantViolation>> {
+        let fail = |subject: String, problem: String| {
+            Err(Box::new(InvariantViolation {
+                at,
+                subject,
+                problem,
+                recent_events: self.recent.to_vec(),
+            }))
+        };
+        if let Some(last) = self.recent.last_time() {
+            if at < last {
+                return fail(
+                    "clock".into(),
+                    format!("a sample at {at} after an event at {last}"),
+                );
+            }
+        }
+        if let Err((subject, problem)) = self.check_pods_and_nodes() {
+            return fail(subject, problem);
+        }
+        if let Err(problem) = self.check_counters() {
+            return fail("counters".into(), problem);
+        }
+        Ok(())
+    }
+
+    /// Per node: requested is the sum of the requests of the pods holding
+    /// it (and exactly those pods are on its list), within allocatable; no
+    /// pod on a node that does not exist.
+    fn check_pods_and_nodes(&self) -> Result<(), (String, String)> {
+        let nodes = &self.cluster.nodes;
+        let mut sums = vec![ResourceVec::ZERO; nodes.len()];
+        let mut holding = vec![0u64; nodes.len()];
+        for p in 0..self.pods.len() {
+            let node = self.pods.node[p];
+            if node == NO_NODE || self.pods.finished[p] != NEVER {
+                continue;
+            }
+            let Some(sum) = sums.get_mut(node as usize) else {
+                return Err((
+                    format!("pod {p}"),
+                    format!("on node {node}, which does not exist"),
+                ));
+            };
+            for dim in 0..NUM_RESOURCES {
+                sum.0[dim] = sum.0[dim]
+                    .checked_add(self.pods.requests[p].0[dim])
+                    .ok_or_else(|| (format!("node {node}"), "requests overflow u64".into()))?;
+            }
+            holding[node as usize] += 1;
+        }
+        let mut total = ResourceVec::ZERO;
+        for n in 0..nodes.len() {
+            let subject = || format!("node {n}");
+            if nodes.requested[n] != sums[n] {
+                return Err((
+                    subject(),
+                    format!(
+                        "requested {:?} but its pods request {:?}",
+                        nodes.requested[n].0, sums[n].0
+                    ),
+                ));
+            }
+            let allocatable = &self.cluster.pools[nodes.pool[n] as usize].allocatable;
+            if let Some(dim) = ResourceVec::ZERO.first_shortfall(&nodes.requested[n], allocatable) {
+                return Err((
+                    subject(),
+                    format!(
+                        "requested {} of {} exceeds allocatable {}",
+                        nodes.requested[n].0[dim],
+                        self.config.resource_names.name(dim),
+                        allocatable.0[dim]
+                    ),
+                ));
+            }
+            let listed = self.nodes.pods.pods_on(n as u32);
+            if listed.len() as u64 != holding[n]
+                || listed.iter().any(|&pod| {
+                    self.pods.node[pod as usize] != n as u32
+                        || self.pods.finished[pod as usize] != NEVER
+                })
+            {
+                return Err((
+                    subject(),
+                    format!(
+                        "its pod list {listed:?} is not the {} live pods bound or assumed there",
+                        holding[n]
+                    ),
+                ));
+            }
+            total.add_assign(&nodes.requested[n]);
+        }
+        if total != self.requested_total {
+            return Err((
+                "cluster".into(),
+                format!(
+                    "requested total {:?} but nodes sum to {:?}",
+                    self.requested_total.0, total.0
+                ),
+            ));
+        }
+        let ready = nodes.ready.iter().filter(|&&r| r).count() as u64;
+        if ready != nodes.ready_count() {
+            return Err((
+                "cluster".into(),
+                format!("{} nodes counted ready, {ready} are", nodes.ready_count()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The phase counters add up to the number of pods and match the phases.
+    fn check_counters(&self) -> Result<(), String> {
+        let mut by_phase = [0u64; 4];
+        let mut unschedulable = 0u64;
+        for p in 0..self.pods.len() {
+            by_phase[self.pods.phase[p] as usize] += 1;
+            if self.last_failure[p] != NO_REASON {
+                unschedulable += 1;
+            }
+        }
+        let c = &self.counters;
+        let counted = [c.pending, c.running, c.succeeded, c.failed];
+        let phases = [
+            PodPhase::Pending,
+            PodPhase::Running,
+            PodPhase::Succeeded,
+            PodPhase::Failed,
+        ];
+        for (phase, (&counted, &actual)) in phases.iter().zip(counted.iter().zip(&by_phase)) {
+            if counted != actual {
+                return Err(format!(
+                    "{counted} pods counted {}, {actual} are",
+                    phase.as_str()
+                ));
+            }
+        }
+        if unschedulable != c.unschedulable {
+            return Err(format!(
+                "{} pods counted unschedulable, {unschedulable} are",
+                c.unschedulable
+            ));
+        }
+        Ok(())
+    }
+}
