@@ -165,6 +165,9 @@ struct NodeHealth {
     /// Bumped at every failure and recovery, so events of an earlier episode are ignored.
     epoch: Vec<u32>,
     failed: Vec<bool>,
+    /// When the unreachable NoExecute taint was added to the node in its
+    /// current failure; NEVER while it has none.
+    no_execute_since: Vec<SimTime>,
     pods: NodePods,
     zone_of_pool: Vec<usize>,
     limiter: EvictionLimiter,
@@ -244,6 +247,7 @@ impl NodeHealth {
         NodeHealth {
             epoch: vec![0; nodes],
             failed: vec![false; nodes],
+            no_execute_since: vec![NEVER; nodes],
             pods: NodePods::new(nodes),
             limiter: EvictionLimiter::new(
                 config.node_lifecycle.eviction_rate_per_s,
@@ -614,15 +618,30 @@ impl Simulation {
             return;
         };
         let p = cycle.pod as usize;
+        if self.pods.finished[p] != NEVER {
+            // Nothing ends a pod the scheduler has only assumed: the node
+            // lifecycle and kubelets see bound pods alone.
+            self.violation(
+                format!("pod {}", cycle.pod),
+                format!(
+                    "ended at {} during its own scheduling cycle",
+                    self.pods.finished[p]
+                ),
+            );
+            return;
+        }
         self.pods.attempts[p] = self.pods.attempts[p].saturating_add(1);
         match cycle.node {
-            Some(_) => {
+            Some(node) => {
                 self.queue.done(cycle.pod);
                 if self.control_plane.is_some() {
                     self.send_pod_write(now, cycle.pod, PodStep::Bind);
                 } else {
                     self.bind(now, cycle.pod);
-                    self.start_running(now, cycle.pod);
+                    // A dead kubelet never starts what was bound to its node.
+                    if !self.nodes.failed[node as usize] {
+                        self.start_running(now, cycle.pod);
+                    }
                 }
             }
             None => {
@@ -666,6 +685,7 @@ impl Simulation {
         }
         self.clear_failure(pod);
         self.pods.bound[p] = now;
+        self.watch_for_eviction(now, pod);
         self.counters.binds += 1;
         self.counters.interval_binds += 1;
         let latency = now - self.pods.created[p];
@@ -859,21 +879,52 @@ impl Simulation {
         self.placement.node_changed(&self.cluster, node);
         let zone = self.nodes.zone_of_pool[self.cluster.nodes.pool[node as usize] as usize];
         let tainted = self.nodes.limiter.admit(zone, now);
+        self.nodes.no_execute_since[node as usize] = tainted;
         self.schedule(
             tainted + self.config.node_lifecycle.default_toleration,
             Event::EvictPods { node, epoch },
         );
     }
 
+    /// Deletes the bound pods on the node whose toleration of the NoExecute
+    /// taint has run out: counted from the taint, or from the binding for a
+    /// pod bound after it. Pods the scheduler has only assumed there are not
+    /// on the node yet as far as the controller knows.
     fn evict_pods(&mut self, now: SimTime, node: NodeId, epoch: u32) {
         if !self.current(node, epoch) {
             return;
         }
+        let toleration = self.config.node_lifecycle.default_toleration;
         for pod in self.nodes.pods.pods_on(node) {
-            if !self.nodes.never_evicted[self.pods.workload[pod as usize] as usize] {
+            let p = pod as usize;
+            let bound = self.pods.bound[p];
+            if bound == NEVER || self.nodes.never_evicted[self.pods.workload[p] as usize] {
+                continue;
+            }
+            if bound.max(self.nodes.no_execute_since[node as usize]) + toleration <= now {
                 self.nodes.evictions += 1;
                 self.end_pod(now, pod, PodPhase::Failed);
             }
+        }
+    }
+
+    /// A pod bound while its node's kubelet was down, now back.
+    fn start_bound_pod(&mut self, now: SimTime, pod: PodId) {
+        if self.control_plane.is_some() {
+            self.send_pod_write(now, pod, PodStep::Running);
+        } else {
+            self.start_running(now, pod);
+        }
+    }
+
+    /// A pod bound to a node that already carries the NoExecute taint: the
+    /// taint eviction controller deletes it a toleration after it sees it.
+    fn watch_for_eviction(&mut self, now: SimTime, pod: PodId) {
+        let node = self.pods.node[pod as usize];
+        if self.nodes.no_execute_since[node as usize] <= now {
+            let epoch = self.nodes.epoch[node as usize];
+            let at = now + self.config.node_lifecycle.default_toleration;
+            self.schedule(at, Event::EvictPods { node, epoch });
         }
     }
 
@@ -884,12 +935,20 @@ impl Simulation {
         let n = node as usize;
         self.nodes.failed[n] = false;
         self.nodes.epoch[n] += 1;
+        self.nodes.no_execute_since[n] = NEVER;
         self.nodes.failed_now -= 1;
         self.note_nodes_alive(now);
-        // Its containers died with the node: the kubelet reports the pods Failed.
         for pod in self.nodes.pods.pods_on(node) {
-            self.defer_write(ApiRequest::PodStatus, 1, 1);
-            self.end_pod(now, pod, PodPhase::Failed);
+            let p = pod as usize;
+            if self.pods.phase[p] == PodPhase::Running {
+                // Its containers died with the node: the kubelet reports it Failed.
+                self.defer_write(ApiRequest::PodStatus, 1, 1);
+                self.end_pod(now, pod, PodPhase::Failed);
+            } else if self.pods.bound[p] != NEVER {
+                // Bound while the kubelet was down: it starts the pod now.
+                self.start_bound_pod(now, pod);
+            }
+            // A pod only assumed here is the scheduler's business, not the kubelet's.
         }
         if !self.cluster.nodes.ready[n] {
             let at = lifecycle::next_check(&self.config.node_lifecycle, now);

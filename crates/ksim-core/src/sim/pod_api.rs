@@ -58,6 +58,8 @@ impl Simulation {
                     self.send_pod_write(now, pod, PodStep::Running);
                 }
             }
+            // The kubelet reported it twice: before it died and once back.
+            PodStep::Running if self.pods.started[p] != NEVER => {}
             PodStep::Running => {
                 self.start_running(now, pod);
                 let workload = self.pods.workload[p];
