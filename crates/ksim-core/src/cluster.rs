@@ -129,8 +129,8 @@ impl AntiAffinityTerms {
 /// pods carry the term. Symmetric anti-affinity needs both.
 #[derive(Clone, Debug, Default)]
 pub struct AntiAffinityIndex {
-    matching: Vec<Vec<u16>>,
-    carrying: Vec<Vec<u16>>,
+    matching: Vec<Vec<u32>>,
+    carrying: Vec<Vec<u32>>,
 }
 
 impl AntiAffinityIndex {
@@ -163,12 +163,15 @@ impl AntiAffinityIndex {
 
     fn apply(&mut self, template: &CompiledTemplate, node: NodeId, add: bool) {
         let n = node as usize;
-        let step = |c: &mut u16| {
+        // Counts are bounded by the pods on one node; a count going below
+        // zero or past u32 is a bug in the bookkeeping.
+        let step = |c: &mut u32| {
             *c = if add {
-                c.saturating_add(1)
+                c.checked_add(1)
             } else {
-                c.saturating_sub(1)
+                c.checked_sub(1)
             }
+            .expect("anti-affinity counts stay within the pods on the node");
         };
         for &t in &template.matched_terms {
             step(&mut self.matching[t as usize][n]);

@@ -44,26 +44,25 @@ impl ResourceVec {
         (0..NUM_RESOURCES).find(|&i| self.0[i].saturating_add(request.0[i]) > capacity.0[i])
     }
 
+    /// Adds bookkeeping amounts. They never overflow: requests held on a node
+    /// fit its allocatable, and a cluster's allocatable sum fits a u64
+    /// (`SimConfig::check`), so an overflow is a bug and panics.
     pub fn add_assign(&mut self, other: &ResourceVec) {
         for i in 0..NUM_RESOURCES {
-            self.0[i] = self.0[i].saturating_add(other.0[i]);
+            self.0[i] = self.0[i]
+                .checked_add(other.0[i])
+                .expect("resource bookkeeping overflowed u64");
         }
     }
 
-    /// Subtracts, saturating at zero (a release never makes usage negative).
+    /// Releases amounts held; releasing more than is held is a bug and panics
+    /// (saturating here once hid a pod released twice).
     pub fn sub_assign(&mut self, other: &ResourceVec) {
         for i in 0..NUM_RESOURCES {
-            self.0[i] = self.0[i].saturating_sub(other.0[i]);
+            self.0[i] = self.0[i]
+                .checked_sub(other.0[i])
+                .expect("released more resources than were held");
         }
-    }
-
-    /// Remaining room: `capacity - self`, saturating at zero.
-    pub fn headroom(&self, capacity: &ResourceVec) -> ResourceVec {
-        let mut out = ResourceVec::ZERO;
-        for i in 0..NUM_RESOURCES {
-            out.0[i] = capacity.0[i].saturating_sub(self.0[i]);
-        }
-        out
     }
 }
 
@@ -144,9 +143,20 @@ mod tests {
         let cap = vec(u64::MAX - 1, 0, 0);
         assert!(!huge.fits_with(&vec(2, 0, 0), &cap));
         assert_eq!(huge.first_shortfall(&vec(2, 0, 0), &cap), Some(CPU));
-        let mut sum = huge;
-        sum.add_assign(&huge);
-        assert_eq!(sum.cpu_millis(), u64::MAX);
+    }
+
+    #[test]
+    #[should_panic(expected = "released more resources than were held")]
+    fn releasing_more_than_held_fails_loudly() {
+        let mut held = vec(100, 0, 1);
+        held.sub_assign(&vec(200, 0, 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "resource bookkeeping overflowed u64")]
+    fn bookkeeping_overflow_fails_loudly() {
+        let mut held = vec(u64::MAX, 0, 0);
+        held.add_assign(&vec(1, 0, 0));
     }
 
     #[test]

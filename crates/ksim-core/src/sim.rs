@@ -116,11 +116,15 @@ struct Counters {
     binds: u64,
     interval_attempts: u64,
     interval_binds: u64,
-    pending: u64,
-    running: u64,
-    succeeded: u64,
-    failed: u64,
+    /// Pods per phase, indexed by `PodPhase as usize`; changed only by `set_phase`.
+    by_phase: [u64; 4],
     unschedulable: u64,
+}
+
+impl Counters {
+    fn phase(&self, phase: PodPhase) -> u64 {
+        self.by_phase[phase as usize]
+    }
 }
 
 pub struct Simulation {
@@ -536,7 +540,7 @@ impl Simulation {
             return;
         };
         self.last_failure.push(NO_REASON);
-        self.counters.pending += 1;
+        self.counters.by_phase[PodPhase::Pending as usize] += 1;
         if self.control_plane.is_some() {
             self.send_pod_write(now, pod, PodStep::Create);
         } else {
@@ -630,6 +634,8 @@ impl Simulation {
             );
             return;
         }
+        // Only the backoff reads it, and the backoff is capped after a few
+        // attempts: saturating at 65,535 changes nothing.
         self.pods.attempts[p] = self.pods.attempts[p].saturating_add(1);
         match cycle.node {
             Some(node) => {
@@ -696,17 +702,49 @@ impl Simulation {
     fn clear_failure(&mut self, pod: PodId) {
         if self.last_failure[pod as usize] != NO_REASON {
             self.last_failure[pod as usize] = NO_REASON;
-            self.counters.unschedulable -= 1;
+            match self.counters.unschedulable.checked_sub(1) {
+                Some(left) => self.counters.unschedulable = left,
+                None => self.violation("counters", "unschedulable pods below zero"),
+            }
         }
+    }
+
+    /// Moves a pod to its next phase, keeping the counters; a move upstream's
+    /// lifecycle does not allow (Pending → Running → Succeeded or Failed,
+    /// or Pending → Succeeded or Failed) is a broken invariant.
+    fn set_phase(&mut self, pod: PodId, to: PodPhase) {
+        let from = self.pods.phase[pod as usize];
+        let allowed = matches!(
+            (from, to),
+            (PodPhase::Pending, PodPhase::Running)
+                | (
+                    PodPhase::Pending | PodPhase::Running,
+                    PodPhase::Succeeded | PodPhase::Failed
+                )
+        );
+        let counted = &mut self.counters.by_phase[from as usize];
+        match counted.checked_sub(1) {
+            Some(left) if allowed => *counted = left,
+            _ => {
+                let problem = format!(
+                    "{} -> {} ({} counted {0})",
+                    from.as_str(),
+                    to.as_str(),
+                    *counted
+                );
+                self.violation(format!("pod {pod}"), problem);
+                return;
+            }
+        }
+        self.counters.by_phase[to as usize] += 1;
+        self.pods.phase[pod as usize] = to;
     }
 
     /// The kubelet runs the pod (reported Running); its run time starts.
     fn start_running(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
         self.pods.started[p] = now;
-        self.pods.phase[p] = PodPhase::Running;
-        self.counters.pending -= 1;
-        self.counters.running += 1;
+        self.set_phase(pod, PodPhase::Running);
         let workload = self.pods.workload[p] as usize;
         let run_for = match &self.config.workloads[workload].kind {
             WorkloadKind::Job(job) => Some(&job.duration),
@@ -770,18 +808,11 @@ impl Simulation {
     fn end_pod(&mut self, now: SimTime, pod: PodId, phase: PodPhase) {
         let p = pod as usize;
         // Bound pods a dead kubelet never started end from Pending.
-        if self.pods.phase[p] == PodPhase::Running {
-            self.counters.running -= 1;
-        } else {
+        if self.pods.phase[p] == PodPhase::Pending {
             self.clear_failure(pod);
-            self.counters.pending -= 1;
         }
-        self.pods.phase[p] = phase;
+        self.set_phase(pod, phase);
         self.pods.finished[p] = now;
-        match phase {
-            PodPhase::Failed => self.counters.failed += 1,
-            _ => self.counters.succeeded += 1,
-        }
         self.unassign(pod);
         self.queue.on_pod_deleted(now, &mut self.wake_ups);
         self.schedule_wake_ups();
@@ -846,7 +877,7 @@ impl Simulation {
     fn fail_node(&mut self, now: SimTime, node: NodeId, recover_after: Option<SimDuration>) {
         let n = node as usize;
         self.nodes.failed[n] = true;
-        self.nodes.epoch[n] += 1;
+        self.nodes.epoch[n] = next_epoch(self.nodes.epoch[n]);
         self.nodes.failures += 1;
         self.nodes.failed_now += 1;
         self.note_nodes_alive(now);
@@ -934,9 +965,13 @@ impl Simulation {
         }
         let n = node as usize;
         self.nodes.failed[n] = false;
-        self.nodes.epoch[n] += 1;
+        self.nodes.epoch[n] = next_epoch(self.nodes.epoch[n]);
         self.nodes.no_execute_since[n] = NEVER;
-        self.nodes.failed_now -= 1;
+        self.nodes.failed_now = self
+            .nodes
+            .failed_now
+            .checked_sub(1)
+            .expect("a recovering node was counted failed");
         self.note_nodes_alive(now);
         for pod in self.nodes.pods.pods_on(node) {
             let p = pod as usize;
@@ -1005,10 +1040,10 @@ impl Simulation {
             time,
             nodes_total: self.cluster.nodes.len() as u64,
             nodes_ready: self.cluster.nodes.ready_count(),
-            pods_pending: c.pending,
-            pods_running: c.running,
-            pods_succeeded: c.succeeded,
-            pods_failed: c.failed,
+            pods_pending: c.phase(PodPhase::Pending),
+            pods_running: c.phase(PodPhase::Running),
+            pods_succeeded: c.phase(PodPhase::Succeeded),
+            pods_failed: c.phase(PodPhase::Failed),
             pods_unschedulable: c.unschedulable,
             cpu_requested_millis: self.requested_total.0[CPU],
             cpu_allocatable_millis: self.allocatable_total.0[CPU],
@@ -1038,10 +1073,10 @@ impl Simulation {
             simulated_span: self.config.end - SimTime::ZERO,
             nodes_total: self.cluster.nodes.len() as u64,
             pods_total: self.pods.len() as u64,
-            pods_pending: c.pending,
-            pods_running: c.running,
-            pods_succeeded: c.succeeded,
-            pods_failed: c.failed,
+            pods_pending: c.phase(PodPhase::Pending),
+            pods_running: c.phase(PodPhase::Running),
+            pods_succeeded: c.phase(PodPhase::Succeeded),
+            pods_failed: c.phase(PodPhase::Failed),
             events_processed: c.events,
             scheduling_attempts: c.attempts,
             binds: c.binds,
@@ -1172,6 +1207,14 @@ fn wake_on(diagnosis: &Diagnosis) -> WakeOn {
     } else {
         WakeOn::NodeChange
     }
+}
+
+/// A node's next failure epoch. Four billion failures of one node would
+/// take longer than simulated time can span; wrapping would revive stale events.
+fn next_epoch(epoch: u32) -> u32 {
+    epoch
+        .checked_add(1)
+        .expect("node failure epochs fit in u32")
 }
 
 fn exponential_gap(rng: &mut SimRng, mean: SimDuration) -> SimDuration {

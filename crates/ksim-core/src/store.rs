@@ -719,7 +719,7 @@ impl Store {
         value_bytes: u32,
     ) -> BackgroundOutcome {
         // A late start shifts the whole spread, keeping its rate.
-        let shift = self.last_submit - from;
+        let shift = self.last_submit.saturating_since(from);
         let (from, until) = (from + shift, until.max(from) + shift);
         self.last_submit = from;
         self.advance_to(from);
@@ -1141,7 +1141,7 @@ impl Store {
 /// longer (the backlog holds those writes too), plus the background's
 /// queueing wait.
 fn queue_end(at: SimTime, chain_free: SimTime, backlog_ns: f64, wait_ns: f64) -> SimTime {
-    at + (chain_free - at).max(nanos(backlog_ns)) + nanos(wait_ns)
+    at + chain_free.saturating_since(at).max(nanos(backlog_ns)) + nanos(wait_ns)
 }
 
 /// Rounds to whole nanoseconds; negative or NaN gives zero.

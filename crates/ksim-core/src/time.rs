@@ -70,6 +70,9 @@ impl SimDuration {
     }
 }
 
+/// Saturates: `SimTime::MAX` reads as "never" (past every run's end), so a
+/// time beyond the range is never. This guards absurd durations in input only;
+/// spans between times (`Sub`) are checked.
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, rhs: SimDuration) -> SimTime {
@@ -90,10 +93,16 @@ impl Add for SimDuration {
     }
 }
 
+/// The span between two times; a negative span is a bug (a latency measured
+/// from a time still to come) and panics rather than reading as zero.
 impl Sub for SimTime {
     type Output = SimDuration;
+    #[track_caller]
     fn sub(self, rhs: SimTime) -> SimDuration {
-        self.saturating_since(rhs)
+        match self.0.checked_sub(rhs.0) {
+            Some(nanos) => SimDuration(nanos),
+            None => panic!("negative time span: {self} - {rhs}"),
+        }
     }
 }
 
@@ -124,6 +133,12 @@ mod tests {
     #[test]
     fn adding_saturates_instead_of_wrapping() {
         assert_eq!(SimTime(u64::MAX - 1) + SimDuration(5), SimTime::MAX);
-        assert_eq!(SimTime(3) - SimTime(5), SimDuration::ZERO);
+        assert_eq!(SimTime(5) - SimTime(3), SimDuration(2));
+    }
+
+    #[test]
+    #[should_panic(expected = "negative time span")]
+    fn a_negative_time_span_fails_loudly() {
+        let _ = SimTime(3) - SimTime(5);
     }
 }

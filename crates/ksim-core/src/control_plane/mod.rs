@@ -207,8 +207,11 @@ impl ControlPlane {
         self.deferred.writes[request.index()] += writes;
         self.deferred.watch_events[request.index()] += writes * watchers;
         if request == ApiRequest::PodDelete {
+            // Only a pod that was created (stored) can end and be deleted.
             let pods = &mut self.live[ApiKind::Pods.index()];
-            *pods = pods.saturating_sub(writes);
+            *pods = pods
+                .checked_sub(writes)
+                .expect("deleted pods were created first");
         }
     }
 
@@ -412,7 +415,9 @@ impl ControlPlane {
             }
             self.event_times.pop_front();
             let events = &mut self.live[ApiKind::Events.index()];
-            *events = events.saturating_sub(count);
+            *events = events
+                .checked_sub(count)
+                .expect("expired events were counted live");
         }
     }
 

@@ -94,7 +94,12 @@ fn node_room(cluster: &ClusterState, dims: &[usize], node: NodeId) -> Room {
         let used = &cluster.nodes.requested[n];
         let allocatable = cluster.allocatable(node);
         for (r, &d) in room.iter_mut().zip(dims) {
-            *r = allocatable.0[d].saturating_sub(used.0[d]).saturating_add(1);
+            // The +1 encodes "room for 0" apart from a not-ready node; it only
+            // saturates for an allocatable of u64::MAX.
+            *r = allocatable.0[d]
+                .checked_sub(used.0[d])
+                .expect("a node's requests fit its allocatable")
+                .saturating_add(1);
         }
     }
     room
@@ -216,7 +221,8 @@ impl PoolTree {
         let mut order = [(0u64, 0 as NodeId); BLOCK];
         for (slot, &node) in order.iter_mut().zip(nodes) {
             let free = q.cluster.allocatable(node).0[CPU]
-                .saturating_sub(q.cluster.nodes.requested[node as usize].0[CPU]);
+                .checked_sub(q.cluster.nodes.requested[node as usize].0[CPU])
+                .expect("a node's requests fit its allocatable");
             *slot = (free, node);
         }
         let order = &mut order[..nodes.len()];

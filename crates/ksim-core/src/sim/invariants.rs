@@ -211,14 +211,15 @@ impl Simulation {
             }
         }
         let c = &self.counters;
-        let counted = [c.pending, c.running, c.succeeded, c.failed];
+        let counted = c.by_phase;
         let phases = [
             PodPhase::Pending,
             PodPhase::Running,
             PodPhase::Succeeded,
             PodPhase::Failed,
         ];
-        for (phase, (&counted, &actual)) in phases.iter().zip(counted.iter().zip(&by_phase)) {
+        for phase in phases {
+            let (counted, actual) = (counted[phase as usize], by_phase[phase as usize]);
             if counted != actual {
                 return Err(format!(
                     "{counted} pods counted {}, {actual} are",

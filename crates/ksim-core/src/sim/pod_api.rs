@@ -107,7 +107,9 @@ impl Simulation {
 
     /// A kubelet stopped or came back: heartbeats follow the live count.
     pub(super) fn note_nodes_alive(&mut self, now: SimTime) {
-        let alive = self.cluster.nodes.len() as u64 - self.nodes.failed_now;
+        let alive = (self.cluster.nodes.len() as u64)
+            .checked_sub(self.nodes.failed_now)
+            .expect("no more nodes failed than exist");
         if let Some(control_plane) = &mut self.control_plane {
             control_plane.set_nodes_alive(now, alive);
         }
