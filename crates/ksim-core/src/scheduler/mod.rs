@@ -13,7 +13,7 @@ pub mod kube;
 pub mod queue;
 mod score;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 use crate::cluster::{ClusterState, FilterReason, NodeId, WorkloadId};
 use crate::config::{SchedulerConfig, SchedulerMode};

@@ -236,3 +236,149 @@ impl Simulation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{
+        DeploymentSpec, NodeLifecycleConfig, SchedulerConfig, SimConfig, WorkloadKind, WorkloadSpec,
+    };
+    use crate::resources::{ResourceNames, CPU};
+    use crate::scheduler::testutil::{pool, template};
+    use crate::time::SimDuration;
+
+    /// Two nodes, a deployment of three small pods, run for a minute.
+    fn settled() -> Simulation {
+        let mut pod = template(&[("app", "web")]);
+        pod.requests[CPU] = crate::config::Request::Fixed(100);
+        let config = SimConfig {
+            name: "invariants".into(),
+            seed: 1,
+            end: SimTime::ZERO + SimDuration::from_secs(60),
+            sample_interval: SimDuration::from_secs(10),
+            resource_names: ResourceNames::new(vec![]).unwrap(),
+            node_pools: vec![pool("a", 2, 1000, 1 << 30, 110)],
+            workloads: vec![WorkloadSpec {
+                name: "web".into(),
+                kind: WorkloadKind::Deployment(DeploymentSpec {
+                    replicas: 3,
+                    start: SimTime::ZERO,
+                    pod_lifetime: None,
+                    service: false,
+                }),
+                template: pod,
+            }],
+            scheduler: SchedulerConfig::default(),
+            node_lifecycle: NodeLifecycleConfig::default(),
+            node_failures: vec![],
+            node_failure_rates: vec![],
+            record_pods: false,
+            control_plane: None,
+        };
+        let mut sim = Simulation::new(config).unwrap();
+        sim.enable_invariant_checks();
+        while !sim.run_batch(1000).unwrap() {}
+        sim
+    }
+
+    fn violation(sim: &Simulation) -> InvariantViolation {
+        *sim.check_invariants(sim.now()).expect_err("a violation")
+    }
+
+    #[test]
+    fn a_consistent_run_passes() {
+        let sim = settled();
+        assert_eq!(sim.check_invariants(sim.now()), Ok(()));
+    }
+
+    #[test]
+    fn a_node_whose_requests_drift_from_its_pods_is_named() {
+        let mut sim = settled();
+        let node = sim.pods.node[0] as usize;
+        sim.cluster.nodes.requested[node].0[CPU] += 1;
+        let v = violation(&sim);
+        assert_eq!(v.subject, format!("node {node}"));
+        assert!(v.problem.contains("its pods request"), "{}", v.problem);
+        assert!(!v.recent_events.is_empty());
+        assert!(v.to_string().contains("last events"), "{v}");
+    }
+
+    #[test]
+    fn a_node_over_its_allocatable_is_named() {
+        let mut sim = settled();
+        // Grow one pod's request past its 1-cpu node, consistently everywhere else.
+        let node = sim.pods.node[0];
+        sim.pods.requests[0].0[CPU] += 4900;
+        sim.cluster.nodes.requested[node as usize].0[CPU] += 4900;
+        sim.requested_total.0[CPU] += 4900;
+        let v = violation(&sim);
+        assert_eq!(v.subject, format!("node {node}"));
+        assert!(v.problem.contains("exceeds allocatable"), "{}", v.problem);
+    }
+
+    #[test]
+    fn phase_counters_that_do_not_add_up_are_reported() {
+        let mut sim = settled();
+        sim.counters.by_phase[PodPhase::Running as usize] += 1;
+        let v = violation(&sim);
+        assert_eq!(v.subject, "counters");
+        assert_eq!(v.problem, "4 pods counted Running, 3 are");
+    }
+
+    #[test]
+    fn a_pod_on_a_node_that_does_not_exist_is_named() {
+        let mut sim = settled();
+        sim.pods.node[1] = 7;
+        let v = violation(&sim);
+        assert_eq!(v.subject, "pod 1");
+        assert!(v.problem.contains("node 7, which does not exist"));
+    }
+
+    #[test]
+    fn a_sample_before_the_last_event_is_reported() {
+        let sim = settled();
+        assert!(sim.recent.last_time().unwrap() > SimTime::ZERO);
+        let v = *sim.check_invariants(SimTime::ZERO).unwrap_err();
+        assert_eq!(v.subject, "clock");
+    }
+
+    #[test]
+    fn binding_a_pod_twice_stops_the_run() {
+        let mut sim = settled();
+        sim.bind(sim.now(), 0);
+        match sim.fault.take() {
+            Some(SimError::Invariant(v)) => {
+                assert_eq!(v.subject, "pod 0");
+                assert!(v.problem.starts_with("bound again"), "{}", v.problem);
+            }
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_event_in_the_past_stops_the_run() {
+        let mut sim = settled();
+        let now = sim.now();
+        assert!(now > SimTime::ZERO);
+        sim.schedule(SimTime::ZERO, Event::FlushUnschedulable);
+        let Some(SimError::Invariant(v)) = sim.fault.take() else {
+            panic!("expected a violation");
+        };
+        assert_eq!(v.subject, "event list");
+        assert!(v.problem.contains("FlushUnschedulable"), "{}", v.problem);
+    }
+
+    #[test]
+    fn an_impossible_phase_move_is_refused() {
+        let mut sim = settled();
+        let running = (0..sim.pods.len() as u32)
+            .find(|&p| sim.pods.phase[p as usize] == PodPhase::Running)
+            .unwrap();
+        sim.set_phase(running, PodPhase::Running);
+        let Some(SimError::Invariant(v)) = sim.fault.take() else {
+            panic!("expected a violation");
+        };
+        assert_eq!(v.problem, "Running -> Running (3 counted Running)");
+        assert_eq!(sim.check_invariants(sim.now()), Ok(()), "nothing moved");
+    }
+}
