@@ -240,6 +240,12 @@ pub struct Pods {
     pub attempts: Vec<u16>,
 }
 
+/// The id of the pod after `len` pods; None past the last usable id
+/// (`PodId::MAX` marks "no pod" in per-node lists).
+fn next_pod_id(len: usize) -> Option<PodId> {
+    PodId::try_from(len).ok().filter(|&id| id < PodId::MAX)
+}
+
 impl Pods {
     pub fn len(&self) -> usize {
         self.workload.len()
@@ -256,9 +262,7 @@ impl Pods {
         requests: ResourceVec,
         created: SimTime,
     ) -> Option<PodId> {
-        let id = PodId::try_from(self.workload.len())
-            .ok()
-            .filter(|&id| id < PodId::MAX)?;
+        let id = next_pod_id(self.workload.len())?;
         self.workload.push(workload);
         self.requests.push(requests);
         self.phase.push(PodPhase::Pending);
@@ -392,5 +396,19 @@ impl ClusterState {
         self.nodes.requested[node as usize].sub_assign(requests);
         let template = &self.templates[template_id as usize];
         self.anti_affinity.apply(template, node, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pod ids are 32-bit: the 2^32 - 1st pod is refused, never wrapped onto pod 0.
+    #[test]
+    fn pod_ids_stop_before_the_no_pod_mark_instead_of_wrapping() {
+        assert_eq!(next_pod_id(0), Some(0));
+        assert_eq!(next_pod_id(PodId::MAX as usize - 1), Some(PodId::MAX - 1));
+        assert_eq!(next_pod_id(PodId::MAX as usize), None);
+        assert_eq!(next_pod_id(PodId::MAX as usize + 1), None);
     }
 }

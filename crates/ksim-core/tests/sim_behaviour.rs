@@ -481,3 +481,19 @@ fn never_fits_reasons_name_extended_resources() {
         "{reason}"
     );
 }
+
+/// A fuzzing finding: with `sample_interval` longer than the run, the
+/// timeline had no row at all. A run always records its end state.
+#[test]
+fn a_run_shorter_than_its_sample_interval_records_its_end_state() {
+    let mut c = config(
+        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![job("j", template(1000, GI), &[1], 1000)],
+        30,
+    );
+    c.sample_interval = secs(60);
+    let out = run(c);
+    assert_eq!(out.timeline.len(), 1);
+    assert_eq!(out.timeline[0].time, SimTime::ZERO + secs(30));
+    assert_eq!(out.timeline[0].pods_running, 1);
+}
