@@ -3,10 +3,16 @@
 //! Values are in the quantity's base unit (nanoseconds for durations,
 //! millicores or bytes for requests). Samples are clamped at zero and
 //! rounded to an integer, since every quantity in the model is an integer.
+//!
+//! Samplers are pinned so that outputs are the same bytes on every machine:
+//! uniforms from [`unit_f64`], transcendentals from `libm` (pure Rust)
+//! rather than the platform's math library, and methods written here
+//! rather than taken from `rand_distr` (whose methods and math calls are not
+//! ours to pin). Uniform: min + (max - min)·u. Exponential: inverse
+//! transform. Log-normal: median·exp(sigma·z), z from Box–Muller.
+//! Empirical: the first value whose cumulative weight exceeds u·total.
 
-use crate::rng::SimRng;
-use rand::Rng;
-use rand_distr::{Distribution as _, Exp, LogNormal};
+use crate::rng::{unit_f64, SimRng};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Distribution {
@@ -125,7 +131,7 @@ impl Distribution {
             Distribution::Constant(v) => *v,
             Distribution::Uniform { min, max } => (min + max) / 2.0,
             Distribution::Exponential { mean } => *mean,
-            Distribution::LogNormal { median, sigma } => median * (sigma * sigma / 2.0).exp(),
+            Distribution::LogNormal { median, sigma } => median * libm::exp(sigma * sigma / 2.0),
             Distribution::Empirical {
                 values,
                 cumulative_weights,
@@ -170,25 +176,17 @@ impl Distribution {
     pub fn sample(&self, rng: &mut SimRng) -> u64 {
         let value = match self {
             Distribution::Constant(v) => *v,
-            Distribution::Uniform { min, max } => {
-                if min == max {
-                    *min
-                } else {
-                    rng.random_range(*min..=*max)
-                }
+            Distribution::Uniform { min, max } => min + (max - min) * unit_f64(rng),
+            Distribution::Exponential { mean } => mean * standard_exponential(rng),
+            Distribution::LogNormal { median, sigma } => {
+                median * libm::exp(sigma * standard_normal(rng))
             }
-            Distribution::Exponential { mean } => {
-                Exp::new(1.0 / mean).map(|d| d.sample(rng)).unwrap_or(*mean)
-            }
-            Distribution::LogNormal { median, sigma } => LogNormal::new(median.ln(), *sigma)
-                .map(|d| d.sample(rng))
-                .unwrap_or(*median),
             Distribution::Empirical {
                 values,
                 cumulative_weights,
             } => {
                 let total = *cumulative_weights.last().expect("validated non-empty");
-                let target = rng.random::<f64>() * total;
+                let target = unit_f64(rng) * total;
                 let index = cumulative_weights
                     .partition_point(|&c| c <= target)
                     .min(values.len() - 1);
@@ -201,6 +199,20 @@ impl Distribution {
             0
         }
     }
+}
+
+/// Exp(1) by inverse transform, -ln(1 - u): one draw; 1 - u lies in (0, 1],
+/// so the logarithm is finite.
+pub(crate) fn standard_exponential(rng: &mut SimRng) -> f64 {
+    -libm::log(1.0 - unit_f64(rng))
+}
+
+/// N(0, 1) by Box–Muller, cosine branch only (the sine one would need state
+/// between calls): sqrt(-2 ln(1 - u1)) · cos(2π u2), two draws, u1 first.
+fn standard_normal(rng: &mut SimRng) -> f64 {
+    let radius = (2.0 * standard_exponential(rng)).sqrt();
+    let angle = std::f64::consts::TAU * unit_f64(rng);
+    radius * libm::cos(angle)
 }
 
 #[cfg(test)]
@@ -257,6 +269,82 @@ mod tests {
         assert_eq!(
             Distribution::log_normal(1.0, f64::NAN),
             Err(DistributionError::BadSigma)
+        );
+    }
+
+    #[test]
+    fn standard_normal_has_unit_variance_and_normal_tails() {
+        let mut rng = RngStreams::new(9).stream("normal");
+        let n = 200_000;
+        let draws: Vec<f64> = (0..n).map(|_| standard_normal(&mut rng)).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let variance = draws.iter().map(|z| (z - mean) * (z - mean)).sum::<f64>() / n as f64;
+        // P(|z| > 1.96) = 5% for N(0, 1).
+        let tail = draws.iter().filter(|z| z.abs() > 1.96).count() as f64 / n as f64;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((variance - 1.0).abs() < 0.02, "variance {variance}");
+        assert!((tail - 0.05).abs() < 0.003, "tail {tail}");
+    }
+
+    /// Pins every sampler bit for bit (the exponential gap of job arrivals
+    /// and node failures is `standard_exponential` times the mean). A change
+    /// here changes every output and must be treated as a format change.
+    #[test]
+    fn samplers_are_pinned() {
+        let stream = || RngStreams::new(2024).stream("pinned");
+        let bits = |sampler: fn(&mut SimRng) -> f64| {
+            let mut rng = stream();
+            [(); 3].map(|_| sampler(&mut rng).to_bits())
+        };
+        assert_eq!(
+            bits(unit_f64),
+            [
+                0x3fd8_e114_11c3_d41a,
+                0x3fd8_b2d6_b0e8_0f52,
+                0x3fd2_02c4_6959_73d4
+            ]
+        );
+        assert_eq!(
+            bits(standard_exponential),
+            [
+                0x3fdf_80ae_83db_b616,
+                0x3fdf_3535_9ea0_624f,
+                0x3fd5_2687_c293_4dc5
+            ]
+        );
+        assert_eq!(
+            bits(standard_normal),
+            [
+                0xbfe7_efc9_c04a_7254,
+                0x3fd5_9be9_5af1_6bd1,
+                0x3fc5_c902_f815_50ba
+            ]
+        );
+        let samples = |d: Distribution| {
+            let mut rng = stream();
+            [(); 3].map(|_| d.sample(&mut rng))
+        };
+        let second = 1e9;
+        let ten_values = (1..=10).map(|v| f64::from(v) * 10.0).collect();
+        assert_eq!(
+            samples(Distribution::constant(second).unwrap()),
+            [1_000_000_000, 1_000_000_000, 1_000_000_000]
+        );
+        assert_eq!(
+            samples(Distribution::uniform(second, 2.0 * second).unwrap()),
+            [1_388_737_695, 1_385_915_444, 1_281_418_898]
+        );
+        assert_eq!(
+            samples(Distribution::exponential(second).unwrap()),
+            [492_229_108, 487_622_647, 330_476_704]
+        );
+        assert_eq!(
+            samples(Distribution::log_normal(second, 0.5).unwrap()),
+            [687_969_686, 1_183_907_659, 1_088_824_249]
+        );
+        assert_eq!(
+            samples(Distribution::empirical(ten_values, vec![]).unwrap()),
+            [40, 40, 30]
         );
     }
 

@@ -1218,9 +1218,9 @@ fn next_epoch(epoch: u32) -> u32 {
 }
 
 fn exponential_gap(rng: &mut SimRng, mean: SimDuration) -> SimDuration {
-    // Inverse transform on (0, 1]; 1 - u avoids ln(0).
-    let u: f64 = rng.random();
-    SimDuration::from_secs_f64(-(1.0 - u).ln() * mean.as_secs_f64())
+    // The distributions' pinned sampler, so gaps are the same on every machine.
+    let draw = crate::distribution::standard_exponential(rng);
+    SimDuration::from_secs_f64(draw * mean.as_secs_f64())
 }
 
 fn pod_records(pods: &Pods) -> Vec<PodRecord> {
