@@ -133,7 +133,7 @@ struct RunJson<'a> {
 
 impl LatencyMs {
     fn of(histogram: &LatencyHistogram) -> Option<Self> {
-        // Rounded to whole microseconds: the histogram is only ~3% exact anyway.
+        // Rounded to whole microseconds: percentiles are only within 1/64 anyway.
         let ms = |d| Fixed::ms3(d).to_f64();
         Some(LatencyMs {
             count: histogram.count(),
