@@ -104,7 +104,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         Err(e) => {
             let (line, column) = match e.span() {
                 Some(span) => {
-                    let (line, column) = reader::line_column(text, span.start);
+                    let (line, column) = reader::LineIndex::new(text).locate(span.start);
                     (Some(line), Some(column))
                 }
                 None => (None, None),

@@ -15,22 +15,53 @@ use crate::{duration, names, Problem, Scenario, ScenarioError};
 
 pub(crate) type Span = Option<Range<usize>>;
 
-/// 1-based line and character column of byte `offset` in `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let bytes = &text.as_bytes()[..offset.min(text.len())];
-    let line_start = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let line = 1 + bytes.iter().filter(|&&b| b == b'\n').count();
-    // Count characters, not bytes: skip UTF-8 continuation bytes.
-    let column = 1 + bytes[line_start..]
-        .iter()
-        .filter(|&&b| b & 0xC0 != 0x80)
-        .count();
-    (line, column)
+/// Line and column lookups for one text. Built once per file so that each
+/// problem is located by binary search: scanning from the start per problem
+/// made a file with 10^5 errors take tens of seconds.
+pub(crate) struct LineIndex {
+    len: usize,
+    /// Byte offset where each line starts; the first is 0.
+    line_starts: Vec<usize>,
+    /// Byte offsets of UTF-8 continuation bytes, which start no character.
+    continuations: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
+        let mut line_starts = vec![0];
+        let mut continuations = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'\n' {
+                line_starts.push(i + 1);
+            } else if b & 0xC0 == 0x80 {
+                continuations.push(i);
+            }
+        }
+        LineIndex {
+            len: bytes.len(),
+            line_starts,
+            continuations,
+        }
+    }
+
+    /// 1-based line and character column of byte `offset` (clamped to the end).
+    pub(crate) fn locate(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.len);
+        // The number of line starts at or before `offset` is the line number.
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let line_start = self.line_starts[line - 1];
+        let continuations_before = |at: usize| self.continuations.partition_point(|&c| c < at);
+        // Count characters, not bytes: continuation bytes add no column.
+        let column =
+            1 + offset - line_start - (continuations_before(offset) - continuations_before(line_start));
+        (line, column)
+    }
 }
 
 /// Collects problems and warnings while a scenario is read.
 pub(crate) struct Ctx<'t> {
-    text: &'t str,
+    lines: LineIndex,
     file: &'t str,
     /// With the byte offset they point at, to sort into document order.
     problems: Vec<(usize, Problem)>,
@@ -40,7 +71,7 @@ pub(crate) struct Ctx<'t> {
 impl<'t> Ctx<'t> {
     pub(crate) fn new(text: &'t str, file: &'t str) -> Self {
         Ctx {
-            text,
+            lines: LineIndex::new(text),
             file,
             problems: Vec::new(),
             warnings: Vec::new(),
@@ -50,7 +81,7 @@ impl<'t> Ctx<'t> {
     fn problem(&self, span: &Span, path: &str, message: String) -> (usize, Problem) {
         let (offset, line, column) = match span {
             Some(span) => {
-                let (line, column) = line_column(self.text, span.start);
+                let (line, column) = self.lines.locate(span.start);
                 (span.start, Some(line), Some(column))
             }
             None => (usize::MAX, None, None),
@@ -487,12 +518,28 @@ mod tests {
     #[test]
     fn line_and_column_count_characters() {
         let text = "a = 1\nbé = \"x\"\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 6), (2, 1));
+        let lines = LineIndex::new(text);
+        assert_eq!(lines.locate(0), (1, 1));
+        assert_eq!(lines.locate(4), (1, 5));
+        assert_eq!(lines.locate(5), (1, 6), "the newline ends its line");
+        assert_eq!(lines.locate(6), (2, 1));
         // "é" is two bytes but one column.
-        let quote = text.find('"').unwrap();
-        assert_eq!(line_column(text, quote), (2, 6));
-        assert_eq!(line_column(text, text.len() + 10), (3, 1));
+        assert_eq!(lines.locate(text.find('"').unwrap()), (2, 6));
+        assert_eq!(lines.locate(text.len()), (3, 1));
+        assert_eq!(lines.locate(text.len() + 10), (3, 1), "past the end: clamped");
+    }
+
+    #[test]
+    fn line_index_agrees_with_a_scan_from_the_start() {
+        let text = "x = \"ü\"\n\n[t]\n  k = \"日本\" # ç\r\nend";
+        let lines = LineIndex::new(text);
+        for (offset, _) in text.char_indices() {
+            let before = &text[..offset];
+            let line = 1 + before.matches('\n').count();
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = 1 + text[line_start..offset].chars().count();
+            assert_eq!(lines.locate(offset), (line, column), "offset {offset}");
+        }
     }
 
     #[test]
