@@ -327,7 +327,7 @@ fn read_stores(ctx: &mut Ctx, section: &Fields) -> Stores {
         );
         stores.complete = false;
     }
-    let mut seen = Vec::new();
+    let mut seen = pools::SeenNames::new();
     for element in &elements {
         let Some(fields) = reader::table(ctx, element, STORE_KEYS) else {
             stores.complete = false;
@@ -363,7 +363,7 @@ fn read_stores(ctx: &mut Ctx, section: &Fields) -> Stores {
 fn store_name<'a>(
     ctx: &mut Ctx,
     node: &Node<'a>,
-    seen: &mut Vec<(String, String)>,
+    seen: &mut pools::SeenNames,
 ) -> Option<&'a str> {
     let name = reader::string(ctx, node)?;
     if let Err(message) = names::check_component_name(name, "store name") {

@@ -1,6 +1,8 @@
 //! `[[node_pools]]`: groups of identical nodes; plus the label and extended
 //! resource helpers shared with workloads.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use ksim_core::config::{Label, NodePoolSpec, Taint, TaintEffect};
 use ksim_core::resources::{
     ResourceVec, CPU, EPHEMERAL_STORAGE, FIRST_EXTENDED, MAX_EXTENDED, MEMORY, PODS,
@@ -131,15 +133,19 @@ pub(crate) fn label_map(ctx: &mut Ctx, node: &Node) -> Option<Vec<Label>> {
     ok.then_some(labels)
 }
 
+/// Names used so far, each with the path of its first owner; a map so that
+/// checking 10^5 names stays linear-logarithmic.
+pub(crate) type SeenNames = BTreeMap<String, String>;
+
 /// Records `name` as used, reporting a duplicate.
 pub(crate) fn unique_name(
     ctx: &mut Ctx,
-    seen: &mut Vec<(String, String)>,
+    seen: &mut SeenNames,
     name: &str,
     node: &Node,
     what: &str,
 ) -> bool {
-    if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
+    if let Some(first) = seen.get(name) {
         ctx.error(
             &node.span,
             &node.path,
@@ -148,7 +154,7 @@ pub(crate) fn unique_name(
         return false;
     }
     let owner = node.path.rsplit_once('.').map_or("", |(p, _)| p);
-    seen.push((name.to_string(), owner.to_string()));
+    seen.insert(name.to_string(), owner.to_string());
     true
 }
 
@@ -157,12 +163,15 @@ pub(crate) fn unique_name(
 pub(crate) struct Pools {
     pub specs: Vec<NodePoolSpec>,
     pub complete: bool,
+    /// Every label key of every pool, for checking selectors against.
+    pub label_keys: BTreeSet<String>,
 }
 
 pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNames) -> Pools {
     let mut pools = Pools {
         specs: Vec::new(),
         complete: false,
+        label_keys: BTreeSet::new(),
     };
     let Some(elements) = node.as_ref().and_then(|n| reader::array(ctx, n)) else {
         return pools;
@@ -170,13 +179,19 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNam
     if let (Some(node), true) = (&node, elements.is_empty()) {
         ctx.error(&node.span, &node.path, "at least one node pool is required");
     }
-    let mut seen = Vec::new();
+    let mut seen = SeenNames::new();
     for element in &elements {
         if let Some(pool) = read_pool(ctx, element, extended, &mut seen) {
             pools.specs.push(pool);
         }
     }
     pools.complete = pools.specs.len() == elements.len();
+    pools.label_keys = pools
+        .specs
+        .iter()
+        .flat_map(|p| &p.labels)
+        .map(|l| l.key.clone())
+        .collect();
     let total: u64 = pools.specs.iter().map(|p| u64::from(p.count)).sum();
     if let (Some(node), true) = (&node, total > u64::from(u32::MAX)) {
         ctx.error(
@@ -210,7 +225,7 @@ fn read_pool(
     ctx: &mut Ctx,
     node: &Node,
     extended: &mut ExtendedNames,
-    seen: &mut Vec<(String, String)>,
+    seen: &mut SeenNames,
 ) -> Option<NodePoolSpec> {
     let fields = reader::table(ctx, node, POOL_KEYS)?;
     let name = fields.require(ctx, "name").and_then(|n| {

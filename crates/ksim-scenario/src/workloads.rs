@@ -1,5 +1,7 @@
 //! `[[workloads]]`: deployments and job streams with their pod templates.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use ksim_core::config::{
     AntiAffinityTerm, ArrivalProcess, DeploymentSpec, JobSpec, Label, NodeSelectorTerm,
     PodTemplate, Request, SelectorOperator, SelectorRequirement, Toleration, TolerationOperator,
@@ -83,7 +85,7 @@ struct Env<'a> {
     end: Option<SimTime>,
     /// Whether the scenario has a `[control_plane]` section.
     control_plane: bool,
-    seen: Vec<(String, String)>,
+    seen: pools::SeenNames,
     selectors: Vec<SelectorRef>,
 }
 
@@ -113,7 +115,7 @@ pub(crate) fn read(
         extended,
         end,
         control_plane,
-        seen: Vec::new(),
+        seen: pools::SeenNames::new(),
         selectors: Vec::new(),
     };
     for element in &elements {
@@ -483,18 +485,10 @@ fn hostname_unsupported(ctx: &mut Ctx, span: &Span, path: &str) {
 
 /// Errors when no pool defines label `key` (only when every pool was read).
 fn check_node_label_key(ctx: &mut Ctx, pools: &Pools, key: &str, span: &Span, path: &str) {
-    if !pools.complete {
+    if !pools.complete || pools.label_keys.contains(key) {
         return;
     }
-    let mut keys: Vec<&str> = Vec::new();
-    for label in pools.specs.iter().flat_map(|p| &p.labels) {
-        if !keys.contains(&label.key.as_str()) {
-            keys.push(&label.key);
-        }
-    }
-    if keys.contains(&key) {
-        return;
-    }
+    let keys: Vec<&str> = pools.label_keys.iter().map(String::as_str).collect();
     let hint = match names::suggest(key, &keys) {
         Some(best) => format!(": did you mean `{best}`?"),
         None => String::new(),
@@ -779,29 +773,46 @@ fn read_anti_affinity_term(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<
 /// An anti-affinity selector on a label no workload has is a typo (error);
 /// one that matches no workload's pods has no effect (warning).
 fn check_selectors(ctx: &mut Ctx, selectors: &[SelectorRef], specs: &[WorkloadSpec]) {
-    let mut keys: Vec<&str> = Vec::new();
-    for label in specs.iter().flat_map(|w| &w.template.labels) {
-        if !keys.contains(&label.key.as_str()) {
-            keys.push(&label.key);
+    // Workloads by label, so each selector only tries the workloads that
+    // carry its first label rather than all of them.
+    let mut carrying: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, w) in specs.iter().enumerate() {
+        for label in &w.template.labels {
+            carrying
+                .entry((&label.key, &label.value))
+                .or_default()
+                .push(i);
         }
     }
+    let keys: BTreeSet<&str> = carrying.keys().map(|(key, _)| *key).collect();
     for selector in selectors {
         if let Some(missing) = selector
             .labels
             .iter()
-            .find(|l| !keys.contains(&l.key.as_str()))
+            .find(|l| !keys.contains(l.key.as_str()))
         {
-            let hint = names::suggest(&missing.key, &keys)
+            let known: Vec<&str> = keys.iter().copied().collect();
+            let hint = names::suggest(&missing.key, &known)
                 .map_or(String::new(), |b| format!(": did you mean `{b}`?"));
             ctx.error(
                 &selector.span,
                 &reader::join_key(&selector.path, &missing.key),
                 format!("no workload's pods have label `{}`{hint}", missing.key),
             );
-        } else if !specs
-            .iter()
-            .any(|w| matching::labels_match(&selector.labels, &w.template.labels))
-        {
+            continue;
+        }
+        let matches_some = match selector.labels.first() {
+            // An empty selector matches every pod.
+            None => !specs.is_empty(),
+            Some(first) => carrying
+                .get(&(first.key.as_str(), first.value.as_str()))
+                .is_some_and(|candidates| {
+                    candidates.iter().any(|&i| {
+                        matching::labels_match(&selector.labels, &specs[i].template.labels)
+                    })
+                }),
+        };
+        if !matches_some {
             ctx.warn(
                 &selector.span,
                 &selector.path,

@@ -753,3 +753,29 @@ fn quadratic_validation_100000_bad_elements_are_all_reported_at_their_lines() {
     assert!(last.message.contains("invalid duration `x`"), "{last:?}");
 }
 
+
+/// Selectors are matched through an index of workloads by label (10^4
+/// workloads with anti-affinity took seconds): it must still need every label.
+#[test]
+fn quadratic_validation_anti_affinity_selectors_need_all_their_labels() {
+    let text = |batch_tier: &str| {
+        edit(
+            "labels = { app = \"web\" }",
+            "labels = { app = \"web\" }\nanti_affinity = [{ match_labels = { app = \"web\", tier = \"batch\" }, topology_key = \"kubernetes.io/hostname\" }]",
+        )
+        .replace(
+            "memory = \"2Gi\"\n",
+            &format!("memory = \"2Gi\"\nlabels = {{ app = \"web\", tier = \"{batch_tier}\" }}\n"),
+        )
+    };
+    let matched = parse(&text("batch"), "s").unwrap();
+    assert!(matched.warnings.is_empty(), "{:?}", matched.warnings);
+    let unmatched = parse(&text("other"), "s").unwrap();
+    assert_eq!(unmatched.warnings.len(), 1, "{:?}", unmatched.warnings);
+    assert!(
+        unmatched.warnings[0].contains("workloads[0].pod.anti_affinity[0].match_labels")
+            && unmatched.warnings[0].contains("matches no workload's pods"),
+        "{:?}",
+        unmatched.warnings
+    );
+}
