@@ -251,3 +251,19 @@ fn a_quorum_above_the_members_is_refused() {
         );
     }
 }
+
+/// `per_hour = 1e13` used to print only "scenario could not be built".
+#[test]
+fn no_line_or_key_per_hour_whose_gap_rounds_to_zero_names_its_line() {
+    let text = format!("{VALID}\n[[node_failure_rates]]\npool = \"p\"\nper_hour = 1e13\n");
+    let line = line_of(&text, "per_hour = 1e13");
+    for err in refused_by_validate_and_run("per-hour-1e13", &text) {
+        assert!(
+            err.contains(&format!("scenario.toml:{line}:"))
+                && err.contains("node_failure_rates[0].per_hour")
+                && err.contains("rounds to 0 ns")
+                && !err.contains("could not be built"),
+            "{err}"
+        );
+    }
+}

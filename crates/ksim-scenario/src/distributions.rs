@@ -2,7 +2,7 @@
 //! `{ dist = "lognormal", median = "5m", sigma = 1.0 }`.
 
 use ksim_core::config::Request;
-use ksim_core::distribution::Distribution;
+use ksim_core::distribution::{Distribution, DistributionError};
 
 use crate::reader::{self, Ctx, Node};
 use crate::{names, quantity};
@@ -83,7 +83,7 @@ fn parameters(dist: &str) -> &'static [&'static str] {
 /// A fixed value or a distribution table, in `unit`.
 pub(crate) fn distribution(ctx: &mut Ctx, node: &Node, unit: Unit) -> Option<Distribution> {
     if !node.is_table() {
-        return scalar(ctx, node, unit).and_then(|v| Distribution::constant(v as f64).ok());
+        return scalar(ctx, node, unit).and_then(|v| accepted(ctx, node, Distribution::constant(v as f64)));
     }
     let fields = reader::table(ctx, node, DIST_KEYS)?;
     let dist_node =
@@ -131,20 +131,25 @@ pub(crate) fn distribution(ctx: &mut Ctx, node: &Node, unit: Unit) -> Option<Dis
     if misplaced {
         return None;
     }
-    match built {
-        Ok(d) => Some(d),
-        Err(e) => {
-            ctx.error(&node.span, &node.path, format!("invalid distribution: {e}"));
-            None
-        }
-    }
+    accepted(ctx, node, built)
+}
+
+/// The distribution, or its rejection reported at `node`.
+fn accepted(
+    ctx: &mut Ctx,
+    node: &Node,
+    built: Result<Distribution, DistributionError>,
+) -> Option<Distribution> {
+    built
+        .map_err(|e| ctx.error(&node.span, &node.path, format!("invalid distribution: {e}")))
+        .ok()
 }
 
 fn empirical(
     ctx: &mut Ctx,
     fields: &reader::Fields,
     unit: Unit,
-) -> Option<Result<Distribution, ksim_core::distribution::DistributionError>> {
+) -> Option<Result<Distribution, DistributionError>> {
     let values_node = fields.require(ctx, "values")?;
     let values: Option<Vec<f64>> = reader::array(ctx, &values_node)?
         .iter()

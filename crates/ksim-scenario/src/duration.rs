@@ -20,7 +20,7 @@ pub enum DurationError {
 }
 
 /// Exclusive upper bound of a duration in ns, as in Go (`1<<63`).
-const LIMIT: u64 = 1 << 63;
+pub(crate) const LIMIT: u64 = 1 << 63;
 
 fn unit_nanos(unit: &str) -> Option<u64> {
     Some(match unit {

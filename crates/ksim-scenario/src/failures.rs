@@ -167,18 +167,9 @@ fn read_rate(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<NodeF
     let pool = fields
         .require(ctx, "pool")
         .and_then(|n| pool_index(ctx, &n, pools));
-    let mean_interval = fields.require(ctx, "per_hour").and_then(|n| {
-        let per_hour = reader::number(ctx, &n)?;
-        if !(per_hour.is_finite() && per_hour > 0.0) {
-            ctx.error(
-                &n.span,
-                &n.path,
-                format!("per_hour must be greater than zero, found {per_hour}"),
-            );
-            return None;
-        }
-        Some(SimDuration::from_secs_f64(3600.0 / per_hour)).filter(|d| *d > SimDuration::ZERO)
-    });
+    let mean_interval = fields
+        .require(ctx, "per_hour")
+        .and_then(|n| reader::gap_from_rate(ctx, &n, 3600.0, "failures"));
     let recover_after = match fields.get("recover_after") {
         None => Some(None),
         Some(n) => positive_duration(ctx, &n).map(Some),

@@ -491,6 +491,42 @@ pub(crate) fn duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
     }
 }
 
+/// The mean gap between events that come `rate` times per `per_s` seconds
+/// (`rate_per_s`: 1 s, `per_hour`: 3600 s), read from `node`. A gap that
+/// rounds to 0 ns would put every event at one instant, so time would never
+/// advance; one of 2^63 ns or more is beyond what simulated time spans.
+pub(crate) fn gap_from_rate(
+    ctx: &mut Ctx,
+    node: &Node,
+    per_s: f64,
+    events: &str,
+) -> Option<SimDuration> {
+    let rate = number(ctx, node)?;
+    let key = node.path.rsplit('.').next().unwrap_or_default();
+    let gap_s = per_s / rate;
+    let gap = SimDuration::from_secs_f64(gap_s);
+    let message = if rate <= 0.0 {
+        format!("{key} must be greater than zero, found {rate}")
+    } else if gap == SimDuration::ZERO {
+        format!(
+            "{key} = {rate} puts {:.3} ns between {events} on average, which rounds to 0 ns \
+             (simulated time counts whole nanoseconds): they would all come at one instant \
+             and time would never advance; at most {:e}",
+            gap_s * 1e9,
+            per_s * 2e9
+        )
+    } else if gap.0 >= duration::LIMIT {
+        format!(
+            "{key} = {rate} puts {gap_s:e} s between {events} on average, longer than \
+             simulated time spans (2^63 ns, about 292 years)"
+        )
+    } else {
+        return Some(gap);
+    };
+    ctx.error(&node.span, &node.path, message);
+    None
+}
+
 /// One of `options`, with a suggestion when the value is close to one.
 pub(crate) fn choice<'o>(ctx: &mut Ctx, node: &Node, options: &[&'o str]) -> Option<&'o str> {
     let value = string(ctx, node)?;

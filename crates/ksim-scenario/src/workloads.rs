@@ -313,7 +313,7 @@ fn read_arrival(ctx: &mut Ctx, node: &Node) -> Option<ArrivalProcess> {
     let arrival = match process {
         "poisson" => fields
             .require(ctx, "rate_per_s")
-            .and_then(|n| interval_from_rate(ctx, &n))
+            .and_then(|n| reader::gap_from_rate(ctx, &n, 1.0, "arrivals"))
             .map(|mean_interval| ArrivalProcess::Poisson { mean_interval }),
         "constant" => constant_interval(ctx, &fields, node)
             .map(|interval| ArrivalProcess::Constant { interval }),
@@ -325,32 +325,9 @@ fn read_arrival(ctx: &mut Ctx, node: &Node) -> Option<ArrivalProcess> {
     ok.then_some(arrival)
 }
 
-/// `1 / rate_per_s` seconds.
-fn interval_from_rate(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
-    let rate = reader::number(ctx, node)?;
-    if rate <= 0.0 {
-        ctx.error(
-            &node.span,
-            &node.path,
-            format!("rate_per_s must be greater than zero, found {rate}"),
-        );
-        return None;
-    }
-    let interval = SimDuration::from_secs_f64(1.0 / rate);
-    if interval == SimDuration::ZERO {
-        ctx.error(
-            &node.span,
-            &node.path,
-            format!("rate_per_s = {rate} is more than one arrival per nanosecond"),
-        );
-        return None;
-    }
-    Some(interval)
-}
-
 fn constant_interval(ctx: &mut Ctx, fields: &Fields, node: &Node) -> Option<SimDuration> {
     match (fields.get("rate_per_s"), fields.get("interval")) {
-        (Some(rate), None) => interval_from_rate(ctx, &rate),
+        (Some(rate), None) => reader::gap_from_rate(ctx, &rate, 1.0, "arrivals"),
         (None, Some(interval)) => {
             let d = reader::duration(ctx, &interval)?;
             if d == SimDuration::ZERO {

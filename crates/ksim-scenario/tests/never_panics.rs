@@ -45,6 +45,17 @@ fn malformed_strings_are_rejected_without_panicking() {
             ksim_scenario::parse(input, "bad.toml").is_err(),
             "{input:?}"
         );
+        assert_located(input);
+    }
+}
+
+/// Every problem with `text` names a line: a reader that gives up without
+/// recording why would leave only an unlocated "could not be built".
+fn assert_located(text: &str) {
+    if let Err(e) = ksim_scenario::parse(text, "bad.toml") {
+        for problem in &e.problems {
+            assert!(problem.line.is_some(), "{problem} in\n{text}");
+        }
     }
 }
 
@@ -75,7 +86,7 @@ proptest! {
     fn random_toml_shaped_text_never_panics(
         text in "(\\[\\[?[a-z_.]{1,12}\\]\\]?\n|[a-z_]{1,10} = (\"[0-9a-zA-Z.]{0,6}\"|-?[0-9]{1,3}|\\[\\]|\\{\\}|true)\n){0,12}"
     ) {
-        let _ = ksim_scenario::parse(&text, "random.toml");
+        assert_located(&text);
     }
 
     /// Corrupting a valid scenario reaches the deep validation code.
@@ -83,7 +94,7 @@ proptest! {
     fn corrupted_scenarios_never_panic(
         edits in proptest::collection::vec((0usize..VALID.len(), "[ -~\n]{0,3}"), 1..4)
     ) {
-        let _ = ksim_scenario::parse(&corrupt(VALID, edits), "corrupt.toml");
+        assert_located(&corrupt(VALID, edits));
     }
 
     /// The same for the control plane section.
@@ -91,6 +102,6 @@ proptest! {
     fn corrupted_control_plane_scenarios_never_panic(
         edits in proptest::collection::vec((0usize..VALID_CONTROL_PLANE.len(), "[ -~\n]{0,3}"), 1..4)
     ) {
-        let _ = ksim_scenario::parse(&corrupt(VALID_CONTROL_PLANE, edits), "corrupt.toml");
+        assert_located(&corrupt(VALID_CONTROL_PLANE, edits));
     }
 }

@@ -754,6 +754,41 @@ fn quadratic_validation_100000_bad_elements_are_all_reported_at_their_lines() {
 }
 
 
+/// 1-based line of the first line of `text` that starts with `prefix`.
+fn line_of(text: &str, prefix: &str) -> usize {
+    1 + text
+        .lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("{prefix}"))
+}
+
+/// `per_hour = 1e13` used to be dropped without a word, leaving only an
+/// unlocated "scenario could not be built".
+#[test]
+fn no_line_or_key_per_hour_whose_gap_rounds_to_zero_is_located_and_explained() {
+    let text = format!("{BASE}\n[[node_failure_rates]]\npool = \"general\"\nper_hour = 1e13\n");
+    let all = problems(&text);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let problem = at(&all, "node_failure_rates[0].per_hour");
+    assert_eq!(problem.line, Some(line_of(&text, "per_hour")));
+    assert!(
+        problem
+            .message
+            .contains("per_hour = 10000000000000 puts 0.360 ns between failures")
+            && problem.message.contains("rounds to 0 ns"),
+        "{problem}"
+    );
+    let rare = text.replace("1e13", "1e-300");
+    assert!(at(&problems(&rare), "node_failure_rates[0].per_hour")
+        .message
+        .contains("longer than simulated time spans"));
+    // The same rule for job arrivals, whose gap would be zero too.
+    let arrivals = problems(&edit("rate_per_s = 2.0", "rate_per_s = 1e10"));
+    assert!(at(&arrivals, "workloads[1].arrival.rate_per_s")
+        .message
+        .contains("puts 0.100 ns between arrivals"));
+}
+
 /// Selectors are matched through an index of workloads by label (10^4
 /// workloads with anti-affinity took seconds): it must still need every label.
 #[test]
