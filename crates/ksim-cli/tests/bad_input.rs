@@ -267,3 +267,35 @@ fn no_line_or_key_per_hour_whose_gap_rounds_to_zero_names_its_line() {
         );
     }
 }
+
+#[test]
+fn failure_never_noticed_grace_below_lease_renew_is_refused() {
+    let text = format!("{VALID}\n[node_lifecycle]\nnode_monitor_grace_period = \"1s\"\n");
+    let line = line_of(&text, "node_monitor_grace_period = \"1s\"");
+    for err in refused_by_validate_and_run("grace-1s", &text) {
+        assert!(
+            err.contains(&format!("scenario.toml:{line}:"))
+                && err.contains("node_lifecycle.node_monitor_grace_period")
+                && err.contains("must be longer than lease_renew_interval"),
+            "{err}"
+        );
+    }
+}
+
+/// The fuzzer's reproducer, which kept `ksim run` at time 0 eating memory.
+#[test]
+fn endless_loop_at_time_0_free_scheduling_cycles_are_refused() {
+    let text = format!(
+        "{}\n[scheduler]\ncycle_base_cost = \"0s\"\ncycle_per_node_cost = \"0s\"\n",
+        VALID.replace("replicas = 3", "replicas = 1\npod_lifetime = \"0s\"")
+    );
+    let line = line_of(&text, "cycle_base_cost = \"0s\"");
+    for err in refused_by_validate_and_run("free-cycles", &text) {
+        assert!(
+            err.contains(&format!("scenario.toml:{line}:"))
+                && err.contains("scheduler.cycle_base_cost")
+                && err.contains("must be greater than zero"),
+            "{err}"
+        );
+    }
+}

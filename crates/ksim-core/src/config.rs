@@ -294,21 +294,50 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// Runs must end before this time: every event is a time within the run
+/// plus a delay, summed with saturation, so a sum that saturates still lands
+/// after the end instead of inside the run. 2^63 ns (about 292 years) is
+/// also the longest duration a scenario can write (Go's `time.Duration`).
+pub const END_LIMIT: SimTime = SimTime(1 << 63);
+
 /// An inconsistency the core refuses to run with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("sample_interval must be greater than zero")]
-    ZeroSampleInterval,
+    #[error("end ({0}) must be before 2^63 ns (about 292 years)")]
+    EndOutOfRange(SimTime),
+    #[error("{0} must be greater than zero")]
+    ZeroPeriod(&'static str),
     #[error("node pool `{0}` has zero allocatable cpu, memory or pods")]
     EmptyPool(String),
     #[error("workload `{0}`: failure_probability must be within [0, 1]")]
     BadFailureProbability(String),
+    #[error(
+        "workload `{0}`: arrivals must be spaced by more than zero, or they all come at one \
+         instant and time never advances"
+    )]
+    ZeroArrivalInterval(String),
+    #[error("workload `{0}`: schedule times must be sorted")]
+    UnsortedSchedule(String),
     #[error("scheduler: percentage_of_nodes_to_score must be within [0, 100]")]
     BadPercentage,
+    #[error(
+        "scheduler: cycle_base_cost must be greater than zero: with free cycles a pod that is \
+         replaced as soon as it ends (pod_lifetime 0) is rescheduled at the same instant forever"
+    )]
+    FreeSchedulingCycle,
     #[error("scheduler: backoff_initial must be > 0 and not above backoff_max")]
     BadBackoff,
-    #[error("node_lifecycle: periods must be > 0 and eviction_rate_per_s finite and > 0")]
-    BadLifecycle,
+    #[error(
+        "node_lifecycle: node_monitor_grace_period ({grace}) must be longer than \
+         lease_renew_interval ({renew}): upstream requires several renewals per grace period \
+         (a shorter one makes healthy nodes flap NotReady, which is not modelled)"
+    )]
+    GraceNotAboveLeaseRenew {
+        grace: SimDuration,
+        renew: SimDuration,
+    },
+    #[error("node_lifecycle: eviction_rate_per_s must be finite and > 0, found {0}")]
+    BadEvictionRate(f64),
     #[error("node failure #{0}: no such pool, or more nodes than the pool has")]
     BadFailure(usize),
     #[error("node failure rate: no such pool, or a zero mean interval")]
@@ -320,8 +349,28 @@ pub enum ConfigError {
 impl SimConfig {
     pub fn check(&self) -> Result<(), ConfigError> {
         use crate::resources::{CPU, MEMORY, PODS};
-        if self.sample_interval == SimDuration::ZERO {
-            return Err(ConfigError::ZeroSampleInterval);
+        if self.end >= END_LIMIT {
+            return Err(ConfigError::EndOutOfRange(self.end));
+        }
+        let l = &self.node_lifecycle;
+        let mut periods = vec![
+            ("sample_interval", self.sample_interval),
+            (
+                "node_lifecycle.lease_renew_interval",
+                l.lease_renew_interval,
+            ),
+            ("node_lifecycle.node_monitor_period", l.node_monitor_period),
+        ];
+        if let Some(control_plane) = &self.control_plane {
+            // A request refused with 429 is retried after this; at zero it
+            // would be refused again at the same instant, forever.
+            periods.push((
+                "control_plane.apiserver.retry_after",
+                control_plane.apiserver.retry_after,
+            ));
+        }
+        if let Some((name, _)) = periods.iter().find(|(_, d)| *d == SimDuration::ZERO) {
+            return Err(ConfigError::ZeroPeriod(name));
         }
         for pool in &self.node_pools {
             if [CPU, MEMORY, PODS]
@@ -333,24 +382,33 @@ impl SimConfig {
         }
         for w in &self.workloads {
             if let WorkloadKind::Job(job) = &w.kind {
-                if !(0.0..=1.0).contains(&job.failure_probability) {
-                    return Err(ConfigError::BadFailureProbability(w.name.clone()));
-                }
+                check_job(&w.name, job)?;
             }
         }
         let s = &self.scheduler;
         if s.percentage_of_nodes_to_score > 100 {
             return Err(ConfigError::BadPercentage);
         }
+        // Every pod's life includes at least one cycle, and cycles run one at
+        // a time, so a positive cost makes time advance however short pods live.
+        if s.cycle_base_cost == SimDuration::ZERO {
+            return Err(ConfigError::FreeSchedulingCycle);
+        }
         if s.backoff_initial == SimDuration::ZERO || s.backoff_initial > s.backoff_max {
             return Err(ConfigError::BadBackoff);
         }
-        let l = &self.node_lifecycle;
-        if l.lease_renew_interval == SimDuration::ZERO
-            || l.node_monitor_period == SimDuration::ZERO
-            || !(l.eviction_rate_per_s.is_finite() && l.eviction_rate_per_s > 0.0)
-        {
-            return Err(ConfigError::BadLifecycle);
+        // A failed node is detected from its last renewal plus the grace
+        // period; only a grace longer than the renew interval puts that after
+        // the failure (kube-controller-manager --node-monitor-grace-period:
+        // "Must be N times more than kubelet's nodeStatusUpdateFrequency").
+        if l.node_monitor_grace_period <= l.lease_renew_interval {
+            return Err(ConfigError::GraceNotAboveLeaseRenew {
+                grace: l.node_monitor_grace_period,
+                renew: l.lease_renew_interval,
+            });
+        }
+        if !(l.eviction_rate_per_s.is_finite() && l.eviction_rate_per_s > 0.0) {
+            return Err(ConfigError::BadEvictionRate(l.eviction_rate_per_s));
         }
         if self.node_failure_rates.iter().any(|r| {
             r.pool as usize >= self.node_pools.len() || r.mean_interval == SimDuration::ZERO
@@ -371,5 +429,226 @@ impl SimConfig {
 
     pub fn nodes_total(&self) -> u64 {
         self.node_pools.iter().map(|p| u64::from(p.count)).sum()
+    }
+}
+
+fn check_job(name: &str, job: &JobSpec) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&job.failure_probability) {
+        return Err(ConfigError::BadFailureProbability(name.to_string()));
+    }
+    match &job.arrival {
+        ArrivalProcess::Constant { interval: gap }
+        | ArrivalProcess::Poisson { mean_interval: gap }
+            if *gap == SimDuration::ZERO =>
+        {
+            Err(ConfigError::ZeroArrivalInterval(name.to_string()))
+        }
+        // A later arrival before an earlier one would be an event in the past.
+        ArrivalProcess::Schedule { times } if !times.is_sorted() => {
+            Err(ConfigError::UnsortedSchedule(name.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control_plane::config::ControlPlaneConfig;
+    use crate::lifecycle;
+    use crate::resources::{CPU, MEMORY, PODS};
+
+    fn secs(s: u64) -> SimDuration {
+        SimDuration::from_secs(s)
+    }
+
+    fn template() -> PodTemplate {
+        let mut requests: [Request; NUM_RESOURCES] = std::array::from_fn(|_| Request::Fixed(0));
+        requests[CPU] = Request::Fixed(1000);
+        requests[PODS] = Request::Fixed(1);
+        PodTemplate {
+            requests,
+            priority: 0,
+            labels: vec![],
+            node_selector: vec![],
+            node_affinity: vec![],
+            tolerations: vec![],
+            anti_affinity: vec![],
+        }
+    }
+
+    fn job(arrival: ArrivalProcess) -> WorkloadSpec {
+        WorkloadSpec {
+            name: "j".into(),
+            kind: WorkloadKind::Job(JobSpec {
+                arrival,
+                start: SimTime::ZERO,
+                stop: None,
+                max_pods: None,
+                duration: Distribution::constant(1e9).unwrap(),
+                failure_probability: 0.0,
+            }),
+            template: template(),
+        }
+    }
+
+    /// One pool of two nodes and a deployment of one pod that lives 0 s.
+    fn config() -> SimConfig {
+        let mut allocatable = ResourceVec::ZERO;
+        allocatable.0[CPU] = 4000;
+        allocatable.0[MEMORY] = 1 << 34;
+        allocatable.0[PODS] = 110;
+        SimConfig {
+            name: "t".into(),
+            seed: 0,
+            end: SimTime::ZERO + secs(60),
+            sample_interval: secs(10),
+            resource_names: ResourceNames::new(vec![]).unwrap(),
+            node_pools: vec![NodePoolSpec {
+                name: "p".into(),
+                count: 2,
+                allocatable,
+                labels: vec![],
+                taints: vec![],
+            }],
+            workloads: vec![WorkloadSpec {
+                name: "w".into(),
+                kind: WorkloadKind::Deployment(DeploymentSpec {
+                    replicas: 1,
+                    start: SimTime::ZERO,
+                    pod_lifetime: Some(Distribution::constant(0.0).unwrap()),
+                    service: false,
+                }),
+                template: template(),
+            }],
+            scheduler: SchedulerConfig::default(),
+            node_lifecycle: NodeLifecycleConfig::default(),
+            node_failures: vec![],
+            node_failure_rates: vec![],
+            record_pods: false,
+            control_plane: None,
+        }
+    }
+
+    #[test]
+    fn the_base_config_passes() {
+        assert_eq!(config().check(), Ok(()));
+    }
+
+    #[test]
+    fn endless_loop_at_time_0_free_scheduling_cycles_are_refused() {
+        let mut c = config();
+        c.scheduler.cycle_base_cost = SimDuration::ZERO;
+        c.scheduler.cycle_per_node_cost = SimDuration::ZERO;
+        assert_eq!(c.check(), Err(ConfigError::FreeSchedulingCycle));
+        // A per-node cost alone is not enough: a cycle may evaluate no node.
+        c.scheduler.cycle_per_node_cost = SimDuration::from_nanos(500);
+        assert_eq!(c.check(), Err(ConfigError::FreeSchedulingCycle));
+    }
+
+    #[test]
+    fn endless_loop_at_time_0_zero_arrival_gaps_are_refused() {
+        for arrival in [
+            ArrivalProcess::Constant {
+                interval: SimDuration::ZERO,
+            },
+            ArrivalProcess::Poisson {
+                mean_interval: SimDuration::ZERO,
+            },
+        ] {
+            let mut c = config();
+            c.workloads = vec![job(arrival)];
+            assert_eq!(c.check(), Err(ConfigError::ZeroArrivalInterval("j".into())));
+        }
+        let mut c = config();
+        c.workloads = vec![job(ArrivalProcess::Schedule {
+            times: vec![SimTime::ZERO + secs(5), SimTime::ZERO + secs(1)],
+        })];
+        assert_eq!(c.check(), Err(ConfigError::UnsortedSchedule("j".into())));
+    }
+
+    #[test]
+    fn endless_loop_at_time_0_a_zero_retry_after_is_refused() {
+        let mut c = config();
+        let mut control_plane = ControlPlaneConfig::default();
+        control_plane.apiserver.retry_after = SimDuration::ZERO;
+        c.control_plane = Some(control_plane);
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::ZeroPeriod(
+                "control_plane.apiserver.retry_after"
+            ))
+        );
+    }
+
+    #[test]
+    fn failure_never_noticed_grace_not_above_lease_renew_is_refused() {
+        let mut c = config();
+        c.node_lifecycle.node_monitor_grace_period = secs(1);
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::GraceNotAboveLeaseRenew {
+                grace: secs(1),
+                renew: secs(10)
+            })
+        );
+        c.node_lifecycle.node_monitor_grace_period = secs(10);
+        assert!(c.check().is_err(), "equal is refused too");
+        c.node_lifecycle.node_monitor_grace_period = secs(11);
+        assert_eq!(c.check(), Ok(()));
+    }
+
+    /// What the rule buys: with grace > renew interval, every failure is
+    /// detected after it happens, whatever the kubelet's phase and the period.
+    #[test]
+    fn failure_never_noticed_detection_follows_the_failure_when_grace_exceeds_renew() {
+        for (renew, grace, period) in [(10, 11, 5), (10, 50, 5), (7, 8, 3), (3, 4, 20)] {
+            let l = NodeLifecycleConfig {
+                lease_renew_interval: secs(renew),
+                node_monitor_grace_period: secs(grace),
+                node_monitor_period: secs(period),
+                ..NodeLifecycleConfig::default()
+            };
+            for failure_ms in (0..60_000).step_by(250) {
+                let failure = SimTime::ZERO + SimDuration::from_millis(failure_ms);
+                for phase_ms in (0..renew * 1000).step_by(500) {
+                    let phase = SimDuration::from_millis(phase_ms);
+                    let detected =
+                        lifecycle::detection_time(&l, lifecycle::last_renewal(&l, failure, phase));
+                    assert!(
+                        detected > failure,
+                        "renew {renew} s, grace {grace} s, period {period} s: failure at \
+                         {failure}, phase {phase}, detected at {detected}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn periods_that_divide_or_repeat_must_not_be_zero() {
+        let mut c = config();
+        c.node_lifecycle.node_monitor_period = SimDuration::ZERO;
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::ZeroPeriod(
+                "node_lifecycle.node_monitor_period"
+            ))
+        );
+        let mut c = config();
+        c.sample_interval = SimDuration::ZERO;
+        assert_eq!(c.check(), Err(ConfigError::ZeroPeriod("sample_interval")));
+        let mut c = config();
+        c.node_lifecycle.eviction_rate_per_s = f64::NAN;
+        assert!(matches!(c.check(), Err(ConfigError::BadEvictionRate(_))));
+    }
+
+    #[test]
+    fn an_end_past_the_time_range_is_refused() {
+        let mut c = config();
+        c.end = SimTime::MAX;
+        assert_eq!(c.check(), Err(ConfigError::EndOutOfRange(SimTime::MAX)));
+        c.end = SimTime(END_LIMIT.0 - 1);
+        assert_eq!(c.check(), Ok(()));
     }
 }

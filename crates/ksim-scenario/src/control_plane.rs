@@ -360,11 +360,7 @@ fn read_stores(ctx: &mut Ctx, section: &Fields) -> Stores {
 }
 
 /// A store name: unique, and usable in output columns (`store/<name>`).
-fn store_name<'a>(
-    ctx: &mut Ctx,
-    node: &Node<'a>,
-    seen: &mut pools::SeenNames,
-) -> Option<&'a str> {
+fn store_name<'a>(ctx: &mut Ctx, node: &Node<'a>, seen: &mut pools::SeenNames) -> Option<&'a str> {
     let name = reader::string(ctx, node)?;
     if let Err(message) = names::check_component_name(name, "store name") {
         ctx.error(&node.span, &node.path, message);

@@ -83,7 +83,8 @@ fn parameters(dist: &str) -> &'static [&'static str] {
 /// A fixed value or a distribution table, in `unit`.
 pub(crate) fn distribution(ctx: &mut Ctx, node: &Node, unit: Unit) -> Option<Distribution> {
     if !node.is_table() {
-        return scalar(ctx, node, unit).and_then(|v| accepted(ctx, node, Distribution::constant(v as f64)));
+        return scalar(ctx, node, unit)
+            .and_then(|v| accepted(ctx, node, Distribution::constant(v as f64)));
     }
     let fields = reader::table(ctx, node, DIST_KEYS)?;
     let dist_node =

@@ -73,10 +73,32 @@ pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLi
                 }
                 Some(rate)
             });
+    let (renew, grace) = (lease_renew_interval?, node_monitor_grace_period?);
+    if grace <= renew {
+        // Both at their defaults pass, so one of them was written.
+        let key = if fields.has("node_monitor_grace_period") {
+            "node_monitor_grace_period"
+        } else {
+            "lease_renew_interval"
+        };
+        ctx.error(
+            &fields.key_span(key),
+            &reader::join_key(&fields.path, key),
+            format!(
+                "node_monitor_grace_period ({grace}) must be longer than lease_renew_interval \
+                 ({renew}): upstream wants several renewals per grace period \
+                 (kube-controller-manager --node-monitor-grace-period: \"Must be N times more \
+                 than kubelet's nodeStatusUpdateFrequency\"); a shorter one would make healthy \
+                 nodes flap NotReady, which is not modelled, and a failure could be detected \
+                 before it happened"
+            ),
+        );
+        return None;
+    }
     Some(NodeLifecycleConfig {
-        lease_renew_interval: lease_renew_interval?,
+        lease_renew_interval: renew,
         node_monitor_period: node_monitor_period?,
-        node_monitor_grace_period: node_monitor_grace_period?,
+        node_monitor_grace_period: grace,
         default_toleration: default_toleration?,
         eviction_rate_per_s: eviction_rate_per_s?,
     })
@@ -86,6 +108,7 @@ pub(crate) fn read_failures(
     ctx: &mut Ctx,
     node: Option<Node>,
     pools: &[NodePoolSpec],
+    end: Option<SimTime>,
 ) -> Option<Vec<NodeFailureSpec>> {
     let Some(node) = node else {
         return Some(Vec::new());
@@ -93,16 +116,29 @@ pub(crate) fn read_failures(
     let entries = reader::array(ctx, &node)?;
     let failures: Vec<Option<NodeFailureSpec>> = entries
         .iter()
-        .map(|e| read_failure(ctx, e, pools))
+        .map(|e| read_failure(ctx, e, pools, end))
         .collect();
     failures.into_iter().collect()
 }
 
-fn read_failure(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<NodeFailureSpec> {
+fn read_failure(
+    ctx: &mut Ctx,
+    node: &Node,
+    pools: &[NodePoolSpec],
+    end: Option<SimTime>,
+) -> Option<NodeFailureSpec> {
     let fields = reader::table(ctx, node, FAILURE_KEYS)?;
-    let at = fields
-        .require(ctx, "at")
-        .and_then(|n| reader::duration(ctx, &n));
+    let at = fields.require(ctx, "at").and_then(|n| {
+        let at = SimTime(reader::duration(ctx, &n)?.0);
+        if let Some(end) = end.filter(|end| at > *end) {
+            ctx.warn(
+                &n.span,
+                &n.path,
+                format!("at ({at}) is after the end of the run ({end}): these nodes never fail"),
+            );
+        }
+        Some(at)
+    });
     let pool = fields
         .require(ctx, "pool")
         .and_then(|n| pool_index(ctx, &n, pools));
@@ -124,7 +160,7 @@ fn read_failure(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<No
         Some(n) => positive_duration(ctx, &n).map(Some),
     };
     Some(NodeFailureSpec {
-        at: SimTime(at?.0),
+        at: at?,
         pool: pool? as u32,
         count: count?,
         recover_after: recover_after?,

@@ -53,8 +53,9 @@ impl LineIndex {
         let line_start = self.line_starts[line - 1];
         let continuations_before = |at: usize| self.continuations.partition_point(|&c| c < at);
         // Count characters, not bytes: continuation bytes add no column.
-        let column =
-            1 + offset - line_start - (continuations_before(offset) - continuations_before(line_start));
+        let column = 1 + offset
+            - line_start
+            - (continuations_before(offset) - continuations_before(line_start));
         (line, column)
     }
 }
@@ -562,7 +563,11 @@ mod tests {
         // "é" is two bytes but one column.
         assert_eq!(lines.locate(text.find('"').unwrap()), (2, 6));
         assert_eq!(lines.locate(text.len()), (3, 1));
-        assert_eq!(lines.locate(text.len() + 10), (3, 1), "past the end: clamped");
+        assert_eq!(
+            lines.locate(text.len() + 10),
+            (3, 1),
+            "past the end: clamped"
+        );
     }
 
     #[test]

@@ -81,7 +81,8 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         control_plane_node.is_some(),
     );
     let node_lifecycle = failures::read_lifecycle(ctx, fields.get("node_lifecycle"));
-    let node_failures = failures::read_failures(ctx, fields.get("node_failures"), &pools.specs);
+    let node_failures =
+        failures::read_failures(ctx, fields.get("node_failures"), &pools.specs, end);
     let node_failure_rates =
         failures::read_rates(ctx, fields.get("node_failure_rates"), &pools.specs);
     let control_plane = control_plane::read(ctx, control_plane_node);
@@ -222,7 +223,21 @@ fn read_scheduler(ctx: &mut Ctx, node: &Node) -> Option<SchedulerConfig> {
         .map_or(Some(d.percentage_of_nodes_to_score), |n| {
             reader::count(ctx, &n, 0, 100).map(|p| p as u32)
         });
-    let base = duration_or(ctx, &fields, "cycle_base_cost", d.cycle_base_cost, false);
+    let base =
+        duration_or(ctx, &fields, "cycle_base_cost", d.cycle_base_cost, false).filter(|base| {
+            if *base > SimDuration::ZERO {
+                return true;
+            }
+            ctx.error(
+                &fields.key_span("cycle_base_cost"),
+                &reader::join_key(&fields.path, "cycle_base_cost"),
+                "cycle_base_cost must be greater than zero: every pod passes through a scheduling \
+             cycle, so a cycle that costs time is what makes time advance when pods are \
+             replaced as soon as they end (pod_lifetime = \"0s\"); use \"1ns\" for an \
+             almost free scheduler",
+            );
+            false
+        });
     let per_node = duration_or(
         ctx,
         &fields,

@@ -151,9 +151,19 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
     let template = fields
         .require(ctx, "pod")
         .and_then(|n| read_pod(ctx, &n, env));
+    let start = start?;
+    if let Some(end) = env.end.filter(|end| start >= *end) {
+        ctx.warn(
+            &fields.key_span("start"),
+            &reader::join_key(&fields.path, "start"),
+            format!(
+                "starts at {start}, when the run has already ended ({end}): its pods never run"
+            ),
+        );
+    }
     let kind = match kind? {
-        "deployment" => read_deployment(ctx, &fields, start?, env)?,
-        _ => read_job(ctx, &fields, start?)?,
+        "deployment" => read_deployment(ctx, &fields, start, env)?,
+        _ => read_job(ctx, &fields, start, env.end)?,
     };
     Some(WorkloadSpec {
         name: name?.to_string(),
@@ -190,13 +200,6 @@ fn read_deployment(
     let replicas = fields
         .require(ctx, "replicas")
         .and_then(|n| reader::count(ctx, &n, 0, u64::from(u32::MAX)))?;
-    if let Some(end) = env.end.filter(|end| start >= *end) {
-        ctx.warn(
-            &fields.key_span("start"),
-            &reader::join_key(&fields.path, "start"),
-            format!("starts at {start}, when the run has already ended ({end}): it never runs"),
-        );
-    }
     let pod_lifetime = match fields.get("pod_lifetime") {
         None => Some(None),
         Some(n) => distribution(ctx, &n, Unit::Duration).map(Some),
@@ -228,10 +231,27 @@ fn read_service(ctx: &mut Ctx, fields: &Fields, control_plane: bool) -> Option<b
     Some(service)
 }
 
-fn read_job(ctx: &mut Ctx, fields: &Fields, start: SimTime) -> Option<WorkloadKind> {
+fn read_job(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    start: SimTime,
+    end: Option<SimTime>,
+) -> Option<WorkloadKind> {
     let arrival = fields
         .require(ctx, "arrival")
         .and_then(|n| read_arrival(ctx, &n));
+    if let (Some(ArrivalProcess::Schedule { times }), Some(end)) = (&arrival, end) {
+        if times.first().is_some_and(|first| *first > end) {
+            ctx.warn(
+                &fields.key_span("arrival"),
+                &reader::join_key(&fields.path, "arrival"),
+                format!(
+                    "every scheduled time is after the end of the run ({end}): no pod ever \
+                     arrives"
+                ),
+            );
+        }
+    }
     if let (Some(ArrivalProcess::Schedule { .. }), true) = (&arrival, fields.has("start")) {
         ctx.error(
             &fields.key_span("start"),

@@ -748,11 +748,13 @@ fn quadratic_validation_100000_bad_elements_are_all_reported_at_their_lines() {
     assert_eq!(all.len(), BAD);
     // The array opens on line 24; element i is on line 25 + i.
     let last = &all[BAD - 1];
-    assert_eq!(last.key_path, format!("workloads[1].arrival.times[{}]", BAD - 1));
+    assert_eq!(
+        last.key_path,
+        format!("workloads[1].arrival.times[{}]", BAD - 1)
+    );
     assert_eq!((last.line, last.column), (Some(24 + BAD), Some(1)));
     assert!(last.message.contains("invalid duration `x`"), "{last:?}");
 }
-
 
 /// 1-based line of the first line of `text` that starts with `prefix`.
 fn line_of(text: &str, prefix: &str) -> usize {
@@ -787,6 +789,82 @@ fn no_line_or_key_per_hour_whose_gap_rounds_to_zero_is_located_and_explained() {
     assert!(at(&arrivals, "workloads[1].arrival.rate_per_s")
         .message
         .contains("puts 0.100 ns between arrivals"));
+}
+
+#[test]
+fn failure_never_noticed_grace_not_above_lease_renew_is_refused_on_the_key() {
+    let text = format!("{BASE}\n[node_lifecycle]\nnode_monitor_grace_period = \"1s\"\n");
+    let all = problems(&text);
+    let problem = at(&all, "node_lifecycle.node_monitor_grace_period");
+    assert_eq!(
+        problem.line,
+        Some(line_of(&text, "node_monitor_grace_period"))
+    );
+    assert!(
+        problem.message.starts_with(
+            "node_monitor_grace_period (1.000s) must be longer than lease_renew_interval \
+             (10.000s)"
+        ) && problem.message.contains("Must be N times more"),
+        "{problem}"
+    );
+    // Raising the renew interval past the default grace is blamed on that key.
+    let text = format!("{BASE}\n[node_lifecycle]\nlease_renew_interval = \"50s\"\n");
+    assert_eq!(
+        at(&problems(&text), "node_lifecycle.lease_renew_interval").line,
+        Some(line_of(&text, "lease_renew_interval"))
+    );
+    let just_above = format!("{BASE}\n[node_lifecycle]\nnode_monitor_grace_period = \"10001ms\"\n");
+    assert!(parse(&just_above, "scenario.toml").is_ok());
+}
+
+/// The fuzzer's reproducer: free cycles and pods that end as they start
+/// kept the run at time 0 forever.
+#[test]
+fn endless_loop_at_time_0_free_scheduling_cycles_are_refused() {
+    let text = format!(
+        "{}\n[scheduler]\ncycle_base_cost = \"0s\"\ncycle_per_node_cost = \"0s\"\n",
+        edit("replicas = 3", "replicas = 1\npod_lifetime = \"0s\"")
+    );
+    let all = problems(&text);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    let problem = at(&all, "scheduler.cycle_base_cost");
+    assert_eq!(problem.line, Some(line_of(&text, "cycle_base_cost")));
+    assert!(
+        problem.message.contains("must be greater than zero")
+            && problem.message.contains("time advance"),
+        "{problem}"
+    );
+    // Zero-length pod lives are fine once cycles cost time.
+    let fixed = text.replace("cycle_base_cost = \"0s\"", "cycle_base_cost = \"1ns\"");
+    assert!(parse(&fixed, "scenario.toml").is_ok());
+}
+
+#[test]
+fn starts_and_failures_after_the_end_are_warnings() {
+    let late_failure =
+        format!("{BASE}\n[[node_failures]]\nat = \"2h\"\npool = \"general\"\ncount = 1\n");
+    let warnings = parse(&late_failure, "s").unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("node_failures[0].at")
+            && warnings[0].contains("after the end of the run")
+            && warnings[0].contains("never fail"),
+        "{warnings:?}"
+    );
+    let late_job = edit("duration = \"5m\"", "duration = \"5m\"\nstart = \"1h\"");
+    let warnings = parse(&late_job, "s").unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("workloads[1].start"), "{warnings:?}");
+    let late_schedule = edit(
+        "{ process = \"poisson\", rate_per_s = 2.0 }",
+        "{ process = \"schedule\", times = [\"2h\", \"3h\"] }",
+    );
+    let warnings = parse(&late_schedule, "s").unwrap().warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("workloads[1].arrival") && warnings[0].contains("no pod ever arrives"),
+        "{warnings:?}"
+    );
 }
 
 /// Selectors are matched through an index of workloads by label (10^4
