@@ -342,6 +342,11 @@ pub enum ConfigError {
     BadFailure(usize),
     #[error("node failure rate: no such pool, or a zero mean interval")]
     BadFailureRate,
+    #[error(
+        "the cluster's total allocatable {0} exceeds 2^64 - 1 in its unit: the core keeps \
+         cluster totals exactly"
+    )]
+    AllocatableOverflow(String),
     #[error(transparent)]
     ControlPlane(#[from] ControlPlaneConfigError),
 }
@@ -380,6 +385,9 @@ impl SimConfig {
                 return Err(ConfigError::EmptyPool(pool.name.clone()));
             }
         }
+        self.allocatable_total().map_err(|dim| {
+            ConfigError::AllocatableOverflow(self.resource_names.name(dim).into())
+        })?;
         for w in &self.workloads {
             if let WorkloadKind::Job(job) = &w.kind {
                 check_job(&w.name, job)?;
@@ -425,6 +433,21 @@ impl SimConfig {
             control_plane.check()?;
         }
         Ok(())
+    }
+
+    /// The cluster's allocatable, summed over every node; Err(dimension) when
+    /// a sum does not fit a u64 (the bookkeeping of requests relies on it).
+    pub fn allocatable_total(&self) -> Result<ResourceVec, usize> {
+        let mut total = ResourceVec::ZERO;
+        for pool in &self.node_pools {
+            for dim in 0..NUM_RESOURCES {
+                total.0[dim] = pool.allocatable.0[dim]
+                    .checked_mul(u64::from(pool.count))
+                    .and_then(|sum| sum.checked_add(total.0[dim]))
+                    .ok_or(dim)?;
+            }
+        }
+        Ok(total)
     }
 
     pub fn nodes_total(&self) -> u64 {
@@ -533,6 +556,18 @@ mod tests {
     #[test]
     fn the_base_config_passes() {
         assert_eq!(config().check(), Ok(()));
+    }
+
+    #[test]
+    fn a_cluster_allocatable_total_past_u64_is_refused() {
+        let mut c = config();
+        c.node_pools[0].allocatable.0[MEMORY] = u64::MAX / 2 + 1;
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::AllocatableOverflow("memory".into()))
+        );
+        c.node_pools[0].count = 1;
+        assert_eq!(c.check(), Ok(()));
     }
 
     #[test]

@@ -279,12 +279,9 @@ impl Simulation {
             .map(|w| w.template.clone())
             .collect();
         let cluster = ClusterState::from_specs(&config.node_pools, &templates);
-        let mut allocatable_total = ResourceVec::ZERO;
-        for pool in &config.node_pools {
-            for (total, per_node) in allocatable_total.0.iter_mut().zip(pool.allocatable.0) {
-                *total = total.saturating_add(per_node.saturating_mul(u64::from(pool.count)));
-            }
-        }
+        let allocatable_total = config
+            .allocatable_total()
+            .expect("checked by SimConfig::check");
         let mut placement = Placement::new(&config.scheduler, &cluster);
         for node in 0..cluster.nodes.len() as NodeId {
             placement.node_changed(&cluster, node);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ksim_core::config::{Label, NodePoolSpec, Taint, TaintEffect};
 use ksim_core::resources::{
-    ResourceVec, CPU, EPHEMERAL_STORAGE, FIRST_EXTENDED, MAX_EXTENDED, MEMORY, PODS,
+    ResourceVec, CPU, EPHEMERAL_STORAGE, FIRST_EXTENDED, MAX_EXTENDED, MEMORY, NUM_RESOURCES, PODS,
 };
 
 use crate::distributions::{scalar, Unit};
@@ -180,8 +180,10 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNam
         ctx.error(&node.span, &node.path, "at least one node pool is required");
     }
     let mut seen = SeenNames::new();
+    let mut allocatable_total = ResourceVec::ZERO;
     for element in &elements {
         if let Some(pool) = read_pool(ctx, element, extended, &mut seen) {
+            add_to_total(ctx, element, &pool, &mut allocatable_total);
             pools.specs.push(pool);
         }
     }
@@ -204,6 +206,35 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNam
         );
     }
     pools
+}
+
+/// Adds a pool's nodes to the cluster's allocatable, refusing a total past
+/// u64 (the core keeps cluster totals exactly).
+fn add_to_total(ctx: &mut Ctx, node: &Node, pool: &NodePoolSpec, total: &mut ResourceVec) {
+    for dim in 0..NUM_RESOURCES {
+        let sum = pool.allocatable.0[dim]
+            .checked_mul(u64::from(pool.count))
+            .and_then(|sum| sum.checked_add(total.0[dim]));
+        match sum {
+            Some(sum) => total.0[dim] = sum,
+            None => {
+                let resource = match dim {
+                    CPU => "cpu",
+                    MEMORY => "memory",
+                    EPHEMERAL_STORAGE => "ephemeral_storage",
+                    PODS => "max_pods",
+                    _ => "an extended resource",
+                };
+                let message = format!(
+                    "{} nodes of this pool bring the cluster's total allocatable {resource} past \
+                     2^64 - 1 (in millicores, bytes or units), which the simulator cannot count",
+                    pool.count
+                );
+                ctx.error(&node.span, &node.path, message);
+                return;
+            }
+        }
+    }
 }
 
 /// A required quantity that must be above zero (allocatable cpu and memory).

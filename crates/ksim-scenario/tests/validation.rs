@@ -892,3 +892,24 @@ fn quadratic_validation_anti_affinity_selectors_need_all_their_labels() {
         unmatched.warnings
     );
 }
+
+/// The core keeps the cluster's allocatable and requested totals exactly, so
+/// a cluster whose total memory passes 2^64 - 1 bytes is refused at its pool.
+#[test]
+fn a_cluster_total_past_u64_is_located_at_its_pool() {
+    let text = edit(
+        "count = 10\ncpu = \"16\"\nmemory = \"64Gi\"",
+        "count = 1000000\ncpu = \"16\"\nmemory = \"15Ei\"",
+    );
+    let problems = problems(&text);
+    let p = at(&problems, "node_pools[0]");
+    assert_eq!(
+        p.line,
+        Some(BASE.lines().position(|l| l == "[[node_pools]]").unwrap() + 1)
+    );
+    assert!(
+        p.message.contains("total allocatable memory past 2^64 - 1"),
+        "{}",
+        p.message
+    );
+}
