@@ -1,14 +1,15 @@
-//! Golden tests: small scenarios whose summary (verbatim, without its `run`
-//! object) and CSV checksums are kept under `tests/golden/`. After an intended
-//! change of results, re-bless with `KSIM_BLESS=1 cargo test --release -p ksim-cli --test golden`
-//! (or `just bless`) and review the diff.
+//! Golden tests: small scenarios whose outputs are kept verbatim under
+//! `tests/golden/<scenario>/`: every CSV file and `summary.json` without its
+//! `run` object. After an intended change of results, re-bless with
+//! `KSIM_BLESS=1 cargo test --release -p ksim-cli --test golden` (or
+//! `just bless`) and review the diff, which shows the rows that changed.
 
 mod common;
 use common::*;
 use std::path::Path;
 
-/// Runs the scenario and compares its summary and the checksums of `csv_files`
-/// (in this order), which must be exactly the CSV files the run writes.
+/// Runs the scenario and compares its summary and `csv_files`, which must be
+/// exactly the CSV files the run writes, with the golden copies.
 fn check_golden(scenario: &str, csv_files: &[&str]) {
     let out = run_ok(
         &scenario_path(&format!("{scenario}.toml")),
@@ -18,52 +19,107 @@ fn check_golden(scenario: &str, csv_files: &[&str]) {
     let mut expected_files = csv_files.to_vec();
     expected_files.sort_unstable();
     assert_eq!(
-        csv_files_in(&out),
+        files_in(&out, |name| name.ends_with(".csv")),
         expected_files,
         "CSV files written for `{scenario}`"
     );
-    let summary = summary_without_run(&out);
-    let mut checksums = String::new();
+    let mut actual = vec![("summary.json".to_string(), summary_without_run(&out))];
     for file in csv_files {
-        let bytes = std::fs::read(out.join(file)).unwrap();
-        let rows = bytes.iter().filter(|&&b| b == b'\n').count();
-        checksums.push_str(&format!("{file} {} {rows} lines\n", checksum(&bytes)));
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        actual.push((file.to_string(), text));
     }
     let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(scenario);
     if std::env::var_os("KSIM_BLESS").is_some() {
-        std::fs::create_dir_all(&golden_dir).unwrap();
-        std::fs::write(golden_dir.join("summary.json"), &summary).unwrap();
-        std::fs::write(golden_dir.join("checksums.txt"), &checksums).unwrap();
+        bless(&golden_dir, &actual);
         return;
     }
-    let read = |f: &str| {
-        std::fs::read_to_string(golden_dir.join(f)).unwrap_or_else(|_| {
-            panic!("missing golden {scenario}/{f}; run with KSIM_BLESS=1 to create it")
-        })
-    };
+    let mut golden_files: Vec<String> = actual.iter().map(|(name, _)| name.clone()).collect();
+    golden_files.sort_unstable();
     assert_eq!(
-        summary,
-        read("summary.json"),
-        "summary of `{scenario}` changed; re-bless if intended"
+        files_in(&golden_dir, |_| true),
+        golden_files,
+        "golden files of `{scenario}`; re-bless (just bless) if the outputs changed on purpose"
     );
-    assert_eq!(
-        checksums,
-        read("checksums.txt"),
-        "CSV outputs of `{scenario}` changed; re-bless if intended"
-    );
+    for (name, text) in &actual {
+        let golden = std::fs::read_to_string(golden_dir.join(name)).unwrap();
+        if let Some(difference) = first_difference(&golden, text) {
+            panic!(
+                "tests/golden/{scenario}/{name}:{difference}\n\
+                 re-bless (just bless) if this change is intended, and review the diff"
+            );
+        }
+    }
 }
 
-/// Sorted names of the CSV files in `dir`.
-fn csv_files_in(dir: &Path) -> Vec<String> {
+/// Writes the golden files and removes any other file from the directory.
+fn bless(golden_dir: &Path, files: &[(String, String)]) {
+    std::fs::create_dir_all(golden_dir).unwrap();
+    for stale in files_in(golden_dir, |name| files.iter().all(|(f, _)| f != name)) {
+        std::fs::remove_file(golden_dir.join(stale)).unwrap();
+    }
+    for (name, text) in files {
+        std::fs::write(golden_dir.join(name), text).unwrap();
+    }
+}
+
+/// `line: expected ..., got ...` for the first line that differs, with
+/// 1-based line numbers; None when the texts are equal.
+fn first_difference(expected: &str, actual: &str) -> Option<String> {
+    if expected == actual {
+        return None;
+    }
+    let mut expected_lines = expected.split_inclusive('\n');
+    let mut actual_lines = actual.split_inclusive('\n');
+    let mut line = 1;
+    loop {
+        match (expected_lines.next(), actual_lines.next()) {
+            (Some(e), Some(a)) if e == a => line += 1,
+            (e, a) => {
+                let show =
+                    |l: Option<&str>| l.map_or("end of file".to_string(), |l| format!("{l:?}"));
+                return Some(format!(
+                    "{line}: first difference\n  expected: {}\n  actual:   {}",
+                    show(e),
+                    show(a)
+                ));
+            }
+        }
+    }
+}
+
+/// Sorted names of the files in `dir` that `keep` selects.
+fn files_in(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with KSIM_BLESS=1 to create the golden files",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(".csv"))
+        .filter(|name| keep(name))
         .collect();
     names.sort();
     names
+}
+
+#[test]
+fn first_difference_names_the_line_and_both_versions() {
+    assert_eq!(first_difference("a\nb\n", "a\nb\n"), None);
+    let changed = first_difference("a\nb\nc\n", "a\nB\nc\n").unwrap();
+    assert!(
+        changed.starts_with("2: ") && changed.contains("\"b\\n\"") && changed.contains("\"B\\n\""),
+        "{changed}"
+    );
+    let shorter = first_difference("a\nb\n", "a\n").unwrap();
+    assert!(
+        shorter.starts_with("2: ") && shorter.contains("end of file"),
+        "{shorter}"
+    );
+    let no_newline = first_difference("a\n", "a").unwrap();
+    assert!(no_newline.starts_with("1: "), "{no_newline}");
 }
 
 #[test]

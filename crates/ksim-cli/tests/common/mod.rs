@@ -39,24 +39,25 @@ pub fn repo_path(relative: &str) -> String {
         .to_string()
 }
 
-/// FNV-1a 64: a stable checksum without another dependency.
-pub fn checksum(bytes: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
-}
-
 /// summary.json without its `run` object (wall time, events/s, version), which measures the machine.
 pub fn summary_without_run(dir: &Path) -> String {
     let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();
     ksim_output::summary_without_run(&text).unwrap()
 }
 
-/// Runs a scenario into a fresh directory and asserts success.
+/// Runs a scenario into a fresh directory with the invariant checker on
+/// (`--check-invariants`: the run stops at the first broken invariant) and
+/// asserts success.
 pub fn run_ok(scenario: &str, name: &str, extra: &[&str]) -> PathBuf {
+    run_ok_with(scenario, name, &[&["--check-invariants"], extra].concat())
+}
+
+/// Like [`run_ok`] without the invariant checker, to show it changes no output.
+pub fn run_ok_unchecked(scenario: &str, name: &str, extra: &[&str]) -> PathBuf {
+    run_ok_with(scenario, name, extra)
+}
+
+fn run_ok_with(scenario: &str, name: &str, extra: &[&str]) -> PathBuf {
     let dir = temp_dir(name);
     let out = dir.join("out");
     let mut args = vec!["run", scenario, "--out", out.to_str().unwrap()];
