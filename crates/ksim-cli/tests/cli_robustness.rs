@@ -19,3 +19,57 @@ fn check_invariants_is_accepted_and_the_run_succeeds() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(out_dir.join("summary.json").exists());
 }
+
+fn run_quickstart(out_dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let scenario = repo_path("scenarios/quickstart.toml");
+    let mut args = vec!["run", &scenario, "--out", out_dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    ksim(&args)
+}
+
+/// An interrupt (Ctrl-C) during the write phase leaves some final files, maybe
+/// a partial one, and no summary.json, which is written last: a rerun names
+/// the state it found instead of mixing two runs, and --force replaces it.
+#[test]
+fn an_interrupted_output_directory_is_named_and_replaced_only_with_force() {
+    let out_dir = temp_dir("interrupted").join("out");
+    let complete = run_quickstart(&out_dir, &["--no-plots", "--check-invariants"]);
+    assert!(complete.status.success(), "{}", stderr(&complete));
+    std::fs::remove_file(out_dir.join("summary.json")).unwrap();
+    std::fs::write(out_dir.join(".allocation.partial.png"), "half").unwrap();
+    let timeline = std::fs::read(out_dir.join("timeline.csv")).unwrap();
+
+    let refused = run_quickstart(&out_dir, &["--no-plots"]);
+    let err = stderr(&refused);
+    assert!(
+        !refused.status.success() && !err.contains("panicked"),
+        "{err}"
+    );
+    for needed in ["no summary.json", "interrupted", "--force"] {
+        assert!(err.contains(needed), "{err}");
+    }
+    assert_eq!(
+        std::fs::read(out_dir.join("timeline.csv")).unwrap(),
+        timeline
+    );
+    assert!(!out_dir.join("summary.json").exists());
+
+    let replaced = run_quickstart(&out_dir, &["--no-plots", "--check-invariants", "--force"]);
+    assert!(replaced.status.success(), "{}", stderr(&replaced));
+    assert!(out_dir.join("summary.json").exists());
+    assert!(!out_dir.join(".allocation.partial.png").exists());
+}
+
+/// An error whose message also shows its source printed the OS error twice
+/// ("(os error 20): Not a directory (os error 20)"). A path under a regular
+/// file fails even for root, unlike a permission.
+#[test]
+fn an_uncreatable_output_directory_shows_the_os_error_once() {
+    let file = temp_dir("under-a-file").join("file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let out = run_quickstart(&file.join("out"), &["--no-plots"]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    assert_eq!(err.matches("(os error").count(), 1, "{err}");
+}

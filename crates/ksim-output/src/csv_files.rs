@@ -72,10 +72,7 @@ impl<'w> Rows<'w> {
     }
 
     fn check(&self, result: csv::Result<()>) -> Result<(), OutputError> {
-        result.map_err(|source| OutputError::Csv {
-            path: self.target.to_path_buf(),
-            source,
-        })
+        result.map_err(|source| OutputError::csv(self.target, source))
     }
 
     fn data_error(&self, message: String) -> OutputError {

@@ -3,9 +3,12 @@
 //! Every file is first written under a hidden `.NAME.partial.EXT` name and
 //! renamed into place only once it is complete and synced, so a file with a
 //! final name is never half-written. Data comes before plots: `timeline.csv`,
-//! `pods.csv`, `control_plane.csv`, `summary.json`, then the plots, so a
-//! failing plot cannot cost the numbers. Control-plane outputs exist only
-//! when the scenario models a control plane.
+//! `pods.csv`, `control_plane.csv`, then the plots, so a failing plot cannot
+//! cost the numbers. `summary.json` comes last, once every other file is in
+//! place and synced: it marks a complete set, and a directory holding ksim
+//! outputs without it is an interrupted or failed run, which
+//! [`prepare_out_dir`] refuses to reuse without `force`. Control-plane outputs
+//! exist only when the scenario models a control plane.
 
 mod atomic;
 mod csv_files;
@@ -50,15 +53,23 @@ pub enum OutputError {
         path.display()
     )]
     NotEmpty { path: PathBuf },
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error(
+        "output directory {} holds ksim outputs but no {SUMMARY_JSON}: an interrupted run? \
+         use --force to replace them",
+        path.display()
+    )]
+    Incomplete { path: PathBuf },
+    // The causes below are sources, not part of the message: an error chain
+    // (`{:#}`) prints each cause once.
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
         source: io::Error,
     },
-    #[error("cannot write CSV {}: {source}", path.display())]
+    #[error("cannot write CSV {}", path.display())]
     Csv { path: PathBuf, source: csv::Error },
-    #[error("cannot write JSON {}: {source}", path.display())]
+    #[error("cannot write JSON {}", path.display())]
     Json {
         path: PathBuf,
         source: serde_json::Error,
@@ -77,6 +88,22 @@ impl OutputError {
             action,
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    pub(crate) fn csv(path: &Path, source: csv::Error) -> Self {
+        match source.kind() {
+            // A csv I/O error shows its cause and also returns it as its
+            // source, so a chain would print the cause twice: keep the cause only.
+            csv::ErrorKind::Io(cause) => OutputError::io(
+                "write",
+                path,
+                io::Error::new(cause.kind(), cause.to_string()),
+            ),
+            _ => OutputError::Csv {
+                path: path.to_path_buf(),
+                source,
+            },
         }
     }
 }
@@ -100,11 +127,12 @@ fn known_output_names() -> Vec<String> {
 }
 
 /// Checks `--out` before the simulation starts: creates it if missing;
-/// refuses a non-empty directory unless `force`; refuses a path that is a
-/// file. With `force`, removes every file a previous ksim run may have left
-/// (so none of them can pass for this run's output) and leaves other files
-/// alone. Finally proves the directory is writable, so a long run cannot fail
-/// only at the end.
+/// refuses a non-empty directory unless `force` (saying so when it holds ksim
+/// outputs without `summary.json`, the remains of an interrupted run);
+/// refuses a path that is a file. With `force`, removes every file a previous
+/// ksim run may have left (so none of them can pass for this run's output)
+/// and leaves other files alone. Finally proves the directory is writable, so
+/// a long run cannot fail only at the end.
 pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), OutputError> {
     match fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => {
@@ -116,12 +144,17 @@ pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), OutputError> {
             let mut entries =
                 fs::read_dir(dir).map_err(|e| OutputError::io("read directory", dir, e))?;
             if entries.next().is_some() {
-                if !force {
+                if force {
+                    remove_known_outputs(dir)?;
+                } else if holds_incomplete_run(dir)? {
+                    return Err(OutputError::Incomplete {
+                        path: dir.to_path_buf(),
+                    });
+                } else {
                     return Err(OutputError::NotEmpty {
                         path: dir.to_path_buf(),
                     });
                 }
-                remove_known_outputs(dir)?;
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -130,6 +163,24 @@ pub fn prepare_out_dir(dir: &Path, force: bool) -> Result<(), OutputError> {
         Err(e) => return Err(OutputError::io("inspect", dir, e)),
     }
     atomic::probe_writable(dir)
+}
+
+/// Some file a ksim run writes is there, but not the summary it writes last.
+fn holds_incomplete_run(dir: &Path) -> Result<bool, OutputError> {
+    let exists = |name: &str| {
+        let path = dir.join(name);
+        path.try_exists()
+            .map_err(|e| OutputError::io("inspect", &path, e))
+    };
+    if exists(SUMMARY_JSON)? {
+        return Ok(false);
+    }
+    for name in known_output_names() {
+        if exists(&name)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn remove_known_outputs(dir: &Path) -> Result<(), OutputError> {
@@ -146,14 +197,16 @@ fn remove_known_outputs(dir: &Path) -> Result<(), OutputError> {
 
 /// Writes all outputs into `dir` (which [`prepare_out_dir`] has checked) and
 /// returns the paths written, in this order: `timeline.csv`, `pods.csv` (when
-/// asked for and recorded), `control_plane.csv` (when modelled),
-/// `summary.json`, then each plot that applies as PNG and SVG.
+/// asked for and recorded), `control_plane.csv` (when modelled), each plot
+/// that applies as PNG and SVG, then `summary.json`. On an error the files
+/// already written stay, without `summary.json`.
 pub fn write_run(
     dir: &Path,
     output: &RunOutput,
     info: &RunInfo,
     options: &WriteOptions,
 ) -> Result<Vec<PathBuf>, OutputError> {
+    let summary = summary::build_summary(dir, output, info)?;
     let mut written = vec![csv_files::write_timeline(dir, output)?];
     if let (true, Some(pods)) = (options.pods_csv, &output.pods) {
         written.push(csv_files::write_pods(dir, output, pods)?);
@@ -164,12 +217,50 @@ pub fn write_run(
             &control_plane.timeline,
         )?);
     }
-    written.push(summary::write_summary(dir, output, info)?);
     if options.plots {
         for plot in plots::PLOTS.into_iter().filter(|p| p.applies_to(output)) {
             written.extend(plots::write_plot(dir, plot, output)?);
         }
     }
+    // The other files' renames are durable before the summary vouches for them.
+    atomic::sync_dir(dir)?;
+    written.push(summary::write_summary(dir, &summary)?);
     atomic::sync_dir(dir)?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error;
+
+    /// `{:#}` prints a message and then each source: a message that also
+    /// shows its source prints that cause twice ("(os error 13): ... (os error 13)").
+    #[test]
+    fn no_error_in_a_chain_repeats_its_source() {
+        let path = PathBuf::from("out/timeline.csv");
+        let denied = || io::Error::from_raw_os_error(13);
+        let json_error = serde_json::from_str::<u32>("x").unwrap_err();
+        let mut csv_writer = csv::Writer::from_writer(Vec::new());
+        csv_writer.write_record(["a", "b"]).unwrap();
+        let unequal = csv_writer.write_record(["a"]).unwrap_err();
+        let errors = [
+            OutputError::io("create", &path, denied()),
+            OutputError::csv(&path, csv::Error::from(denied())),
+            OutputError::csv(&path, unequal),
+            OutputError::Json {
+                path: path.clone(),
+                source: json_error,
+            },
+        ];
+        for error in errors {
+            let mut level: &dyn Error = &error;
+            while let Some(source) = level.source() {
+                let (message, cause) = (level.to_string(), source.to_string());
+                assert!(!message.contains(&cause), "{message} repeats {cause}");
+                level = source;
+            }
+            assert!(error.source().is_some(), "{error} has a cause");
+        }
+    }
 }

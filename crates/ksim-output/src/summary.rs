@@ -17,7 +17,7 @@ use crate::fixed::{round_6dp, Fixed};
 use crate::{OutputError, RunInfo, SUMMARY_JSON};
 
 #[derive(Serialize)]
-struct SummaryJson<'a> {
+pub(crate) struct SummaryJson<'a> {
     scenario: &'a str,
     seed: u64,
     simulated_span_s: f64,
@@ -305,20 +305,24 @@ fn percent_below_capacity(utilization: f64) -> String {
     }
 }
 
-pub(crate) fn write_summary(
+/// The summary, built before any file is written so that data it refuses
+/// fails the run before anything else is written.
+pub(crate) fn build_summary<'a>(
     dir: &Path,
-    output: &RunOutput,
-    info: &RunInfo,
-) -> Result<PathBuf, OutputError> {
-    let json =
-        summary_json(&output.summary, output.control_plane.as_ref(), info).map_err(|message| {
-            OutputError::Data {
-                path: dir.join(SUMMARY_JSON),
-                message,
-            }
-        })?;
+    output: &'a RunOutput,
+    info: &'a RunInfo,
+) -> Result<SummaryJson<'a>, OutputError> {
+    summary_json(&output.summary, output.control_plane.as_ref(), info).map_err(|message| {
+        OutputError::Data {
+            path: dir.join(SUMMARY_JSON),
+            message,
+        }
+    })
+}
+
+pub(crate) fn write_summary(dir: &Path, json: &SummaryJson) -> Result<PathBuf, OutputError> {
     atomic::write_file(dir, SUMMARY_JSON, |out, target| {
-        serde_json::to_writer_pretty(&mut *out, &json).map_err(|source| OutputError::Json {
+        serde_json::to_writer_pretty(&mut *out, json).map_err(|source| OutputError::Json {
             path: target.to_path_buf(),
             source,
         })?;

@@ -226,13 +226,13 @@ fn write_run_returns_every_path_in_order_and_leaves_no_partial_files() {
         [
             "timeline.csv",
             "pods.csv",
-            "summary.json",
             "pods_by_phase.png",
             "pods_by_phase.svg",
             "allocation.png",
             "allocation.svg",
             "scheduling_latency.png",
             "scheduling_latency.svg",
+            "summary.json",
         ]
     );
     let mut sorted = names.clone();
@@ -329,4 +329,56 @@ fn degenerate_data_still_plots() {
     let mut instant = small_run();
     instant.summary.scheduling_latency = latency(&[0, 0]);
     assert_plots_render(&instant, &["under 1 µs drawn at 1 µs"]);
+}
+
+/// The summary vouches for the set: a write that fails partway (here a
+/// directory squats on a plot's name) leaves the earlier files but no
+/// summary.json, and the directory is then refused as an incomplete run.
+#[test]
+fn a_write_failing_partway_leaves_no_summary_and_reads_as_incomplete() {
+    let dir = TempDir::new("partway");
+    fs::create_dir(dir.path().join("allocation.png")).unwrap();
+    let err = write_run(dir.path(), &small_run(), &info(1.0), &ALL).unwrap_err();
+    assert!(err.to_string().contains("allocation.png"), "{err}");
+    assert!(dir.path().join("timeline.csv").exists());
+    assert!(!dir.path().join("summary.json").exists());
+    let err = prepare_out_dir(dir.path(), false).unwrap_err();
+    assert!(matches!(err, OutputError::Incomplete { .. }), "{err}");
+}
+
+/// What an interrupt (Ctrl-C) during the write phase leaves: some final
+/// files, maybe a partial one, no summary.json.
+#[test]
+fn prepare_names_an_interrupted_run_and_force_clears_it() {
+    let dir = TempDir::new("interrupted");
+    fs::write(dir.path().join("timeline.csv"), "time_s\n").unwrap();
+    fs::write(dir.path().join(".pods.partial.csv"), "half").unwrap();
+    let err = prepare_out_dir(dir.path(), false).unwrap_err();
+    assert!(matches!(err, OutputError::Incomplete { .. }), "{err}");
+    let message = err.to_string();
+    for needed in [
+        dir.path().display().to_string().as_str(),
+        "no summary.json",
+        "interrupted",
+        "--force",
+    ] {
+        assert!(message.contains(needed), "{message}");
+    }
+    assert_eq!(dir.names(), [".pods.partial.csv", "timeline.csv"]);
+    prepare_out_dir(dir.path(), true).unwrap();
+    assert!(dir.names().is_empty());
+}
+
+/// A complete earlier run and foreign files alone are not called interrupted.
+#[test]
+fn only_a_directory_with_outputs_and_no_summary_is_called_incomplete() {
+    let complete = TempDir::new("complete");
+    write_run(complete.path(), &small_run(), &info(1.0), &DATA_ONLY).unwrap();
+    let err = prepare_out_dir(complete.path(), false).unwrap_err();
+    assert!(matches!(err, OutputError::NotEmpty { .. }), "{err}");
+
+    let foreign = TempDir::new("foreign");
+    fs::write(foreign.path().join("notes.txt"), "mine").unwrap();
+    let err = prepare_out_dir(foreign.path(), false).unwrap_err();
+    assert!(matches!(err, OutputError::NotEmpty { .. }), "{err}");
 }
