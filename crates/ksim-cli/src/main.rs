@@ -1,11 +1,26 @@
 //! `ksim`: run and validate scenarios. A thin shell over the library crates:
 //! parse arguments, read the scenario, drive the simulation, write results.
 
+/// The crate's own `println!` and `eprintln!`, defined before the modules so
+/// that they replace std's everywhere in the crate: they never panic when a
+/// stream fails (see `console`).
+macro_rules! println {
+    () => { $crate::console::print_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::console::print_line(format_args!($($arg)*)) };
+}
+
+macro_rules! eprintln {
+    () => { $crate::console::eprint_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::console::eprint_line(format_args!($($arg)*)) };
+}
+
+mod console;
 mod progress;
 mod run;
 mod store_bench;
 mod validate;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,12 +50,23 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run(args) => run::run(&args),
-        Command::Validate { scenario } => validate::validate(&scenario),
-        Command::StoreBench(args) => store_bench::store_bench(&args),
+    let result = match Cli::try_parse() {
+        Ok(cli) => match cli.command {
+            Command::Run(args) => run::run(&args),
+            Command::Validate { scenario } => validate::validate(&scenario),
+            Command::StoreBench(args) => store_bench::store_bench(&args),
+        },
+        // Help and version (exit code 0) go to stdout, usage errors to stderr.
+        Err(usage) if usage.use_stderr() => {
+            let _ = usage.print();
+            return ExitCode::from(usage.exit_code().clamp(1, 255) as u8);
+        }
+        Err(help) => {
+            console::keep_stdout_result(help.print());
+            Ok(())
+        }
     };
+    let result = result.and_then(|()| console::stdout_result().context("writing to stdout"));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -73,3 +73,88 @@ fn an_uncreatable_output_directory_shows_the_os_error_once() {
     assert!(err.contains(&file.display().to_string()), "{err}");
     assert_eq!(err.matches("(os error").count(), 1, "{err}");
 }
+
+/// Runs ksim with stdout a pipe whose reader reads `lines` lines and then
+/// closes, as `ksim ... | head -n LINES` does; with 0 lines the reader is
+/// closed before ksim starts, so its first write finds no reader. Returns the
+/// lines read and ksim's output.
+fn with_stdout_closed_after(args: &[&str], lines: usize) -> (Vec<String>, std::process::Output) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut reader = (lines > 0).then(|| std::io::BufReader::new(reader));
+    let child = Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut read = Vec::new();
+    if let Some(reader) = reader.as_mut() {
+        for _ in 0..lines {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            read.push(line);
+        }
+    }
+    drop(reader);
+    (read, child.wait_with_output().unwrap())
+}
+
+fn assert_quiet_success(out: &std::process::Output) {
+    let err = stderr(out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(err.is_empty(), "{err}");
+}
+
+/// `ksim validate x | head -1` panicked on the broken pipe.
+#[test]
+fn validate_with_stdout_closed_early_exits_quietly() {
+    let scenario = repo_path("scenarios/quickstart.toml");
+    let (lines, out) = with_stdout_closed_after(&["validate", &scenario], 1);
+    assert_eq!(lines, [format!("{scenario}: ok\n")]);
+    assert_quiet_success(&out);
+    let (_, out) = with_stdout_closed_after(&["validate", &scenario], 0);
+    assert_quiet_success(&out);
+}
+
+/// `ksim run ... | head -1`: the results are written and the run ends
+/// quietly, although nobody reads what it prints.
+#[test]
+fn run_with_stdout_closed_exits_quietly_after_writing_its_results() {
+    let out_dir = temp_dir("closed-stdout").join("out");
+    let scenario = repo_path("scenarios/quickstart.toml");
+    let args = [
+        "run",
+        &scenario,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--no-plots",
+    ];
+    let (_, out) = with_stdout_closed_after(&args, 0);
+    assert_quiet_success(&out);
+    assert!(out_dir.join("summary.json").exists());
+}
+
+/// `ksim validate > /dev/full` panicked; it is an error like any other.
+#[test]
+fn a_full_stdout_is_an_error_not_a_panic() {
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        println!("skipped: no /dev/full on this system");
+        return;
+    }
+    let scenario = repo_path("scenarios/quickstart.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ksim"))
+        .args(["validate", &scenario])
+        .stdout(std::fs::File::create(full).unwrap())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("error: writing to stdout: No space left on device"),
+        "{err}"
+    );
+}
