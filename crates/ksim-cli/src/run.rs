@@ -2,7 +2,8 @@
 
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
-use ksim_core::estimate::estimate_memory;
+use ksim_core::config::SimConfig;
+use ksim_core::estimate::{estimate_memory, MemoryEstimate};
 use ksim_core::sim::Simulation;
 use ksim_output::{prepare_out_dir, write_run, RunInfo, WriteOptions};
 use std::path::{Path, PathBuf};
@@ -27,9 +28,10 @@ pub struct RunArgs {
     /// Skip the PNG and SVG plots.
     #[arg(long)]
     no_plots: bool,
-    /// Refuse scenarios estimated to need more memory than this many GiB
-    /// [default: the memory available on this machine].
-    #[arg(long)]
+    /// Refuse scenarios estimated to need more memory than this many GiB, and
+    /// stop a run that grows past it [default: the memory available on this
+    /// machine].
+    #[arg(long, value_parser = positive_gib)]
     max_memory_gib: Option<f64>,
     /// Check the simulation's bookkeeping (per-node requests, pod phase
     /// counts, bindings, the clock) at every timeline sample and stop at the
@@ -39,7 +41,14 @@ pub struct RunArgs {
     check_invariants: bool,
 }
 
-/// Simulated events processed between progress updates.
+fn positive_gib(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(gib) if gib.is_finite() && gib > 0.0 => Ok(gib),
+        _ => Err(format!("expected a number of GiB above zero, got `{text}`")),
+    }
+}
+
+/// Simulated events processed between progress updates and memory checks.
 const EVENTS_PER_BATCH: u64 = 200_000;
 
 pub fn run(args: &RunArgs) -> Result<()> {
@@ -52,7 +61,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         config.seed = seed;
     }
     config.record_pods |= args.pods_csv;
-    check_memory(&config, args.max_memory_gib)?;
+    let memory_limit = match args.max_memory_gib {
+        Some(gib) => Some((gib * GIB) as u64),
+        None => available_memory_bytes(),
+    };
+    let estimate = estimate_memory(&config);
+    if let Some(limit) = memory_limit {
+        check_estimate(&config, &estimate, limit)?;
+    }
     let out = args
         .out
         .clone()
@@ -70,6 +86,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .run_batch(EVENTS_PER_BATCH)
         .with_context(|| format!("{}: the run stopped", args.scenario.display()))?
     {
+        if let Some(limit) = memory_limit {
+            check_growth(&sim, &estimate, limit)?;
+        }
         progress.update(sim.now(), sim.events_processed(), started.elapsed());
     }
     progress.finish(sim.events_processed(), started.elapsed());
@@ -105,31 +124,63 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn check_memory(config: &ksim_core::config::SimConfig, max_memory_gib: Option<f64>) -> Result<()> {
-    let estimate = estimate_memory(config);
-    let limit_bytes = match max_memory_gib {
-        Some(gib) => Some((gib * (1u64 << 30) as f64) as u64),
-        None => available_memory_bytes(),
-    };
-    let Some(limit) = limit_bytes else {
-        return Ok(());
-    };
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// `1.5 GiB`, or `20.5 MiB` below a GiB.
+fn size(bytes: u64) -> String {
+    let gib = bytes as f64 / GIB;
+    if gib >= 1.0 {
+        format!("{gib:.1} GiB")
+    } else {
+        format!("{:.1} MiB", gib * 1024.0)
+    }
+}
+
+/// What the estimate counts, for messages.
+fn describe(estimate: &MemoryEstimate) -> String {
+    format!(
+        "{} nodes, about {} pods, {} pending events, {} timeline rows",
+        estimate.nodes, estimate.expected_pods, estimate.pending_events, estimate.timeline_rows
+    )
+}
+
+/// Refuses, before it starts, a run estimated to need more than `limit` bytes.
+fn check_estimate(config: &SimConfig, estimate: &MemoryEstimate, limit: u64) -> Result<()> {
     if estimate.bytes > limit {
         bail!(
-            "scenario `{}` would need about {:.1} GiB ({} nodes, about {} pods) but only {:.1} GiB is available; \
-             reduce node or pod counts, or pass --max-memory-gib if the estimate is too cautious",
+            "scenario `{}` would need about {} ({}) but only {} is available; \
+             reduce node or pod counts, lengthen sample_interval, or pass --max-memory-gib if \
+             the estimate is too cautious",
             config.name,
-            gib(estimate.bytes),
-            estimate.nodes,
-            estimate.expected_pods,
-            gib(limit)
+            size(estimate.bytes),
+            describe(estimate),
+            size(limit)
         );
     }
     Ok(())
 }
 
-fn gib(bytes: u64) -> f64 {
-    bytes as f64 / (1u64 << 30) as f64
+/// Stops a run that grew past `limit` bytes (what the estimate cannot
+/// foresee, such as pods replacing those lost to node failures) before the
+/// OS kills it.
+fn check_growth(sim: &Simulation, estimate: &MemoryEstimate, limit: u64) -> Result<()> {
+    let in_use = sim.memory_in_use_bytes();
+    if in_use > limit {
+        bail!(
+            "the run grew past {} at simulated time {}: {} pods, {} pending events and {} \
+             timeline rows hold about {} (estimated up front: {} for {}); \
+             shorten or shrink the scenario, or see --max-memory-gib",
+            size(limit),
+            sim.now(),
+            sim.pods().len(),
+            sim.pending_events(),
+            sim.timeline_rows(),
+            size(in_use),
+            size(estimate.bytes),
+            describe(estimate)
+        );
+    }
+    Ok(())
 }
 
 /// MemAvailable from /proc/meminfo; None where that file does not exist.

@@ -114,8 +114,11 @@ fn describe(config: &SimConfig) {
     };
     println!("scheduler: {mode} mode, {:?}", config.scheduler.scoring);
     println!(
-        "estimated memory: {:.1} MiB",
-        estimate.bytes as f64 / (1u64 << 20) as f64
+        "estimated memory: {:.1} MiB (about {} pods, {} events pending at once, {} timeline rows)",
+        estimate.bytes as f64 / (1u64 << 20) as f64,
+        estimate.expected_pods,
+        estimate.pending_events,
+        estimate.timeline_rows
     );
     match &config.control_plane {
         Some(control_plane) => describe_control_plane(control_plane, config),

@@ -158,3 +158,173 @@ fn a_full_stdout_is_an_error_not_a_panic() {
         "{err}"
     );
 }
+
+fn scenario_file(name: &str, text: &str) -> String {
+    let path = temp_dir(name).join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const TWO_NODES: &str = r#"
+[[node_pools]]
+name = "p"
+count = 2
+cpu = "4"
+memory = "16Gi"
+"#;
+
+/// The estimated memory `ksim validate` prints, in MiB.
+fn validated_estimate_mib(scenario: &str) -> f64 {
+    let out = ksim(&["validate", scenario]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("estimated memory: "))
+        .unwrap_or_else(|| panic!("no estimate in:\n{stdout}"));
+    line.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// Fuzzing found three scenarios that `ksim validate` estimated at about
+/// 0 MiB and that then aborted on allocation. Each is now estimated by what
+/// it grows, and refused up front when that exceeds the limit.
+fn check_refused_up_front(name: &str, text: &str, grows: &str) {
+    let scenario = scenario_file(name, text);
+    let mib = validated_estimate_mib(&scenario);
+    assert!(mib > 2048.0, "{name}: estimated {mib} MiB");
+    let out_dir = temp_dir(&format!("{name}-out")).join("out");
+    let out = ksim(&[
+        "run",
+        &scenario,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--max-memory-gib",
+        "1",
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    for needed in [
+        "would need about",
+        grows,
+        "1.0 GiB is available",
+        "--max-memory-gib",
+    ] {
+        assert!(err.contains(needed), "{name}: no {needed:?} in {err}");
+    }
+    assert!(!out_dir.exists(), "nothing written for a refused run");
+}
+
+#[test]
+fn a_timeline_row_every_nanosecond_is_refused_up_front() {
+    let text = format!(
+        "[simulation]\nname = \"every-nanosecond\"\nduration = \"10m\"\nsample_interval = \"1ns\"\n{TWO_NODES}"
+    );
+    check_refused_up_front("every-nanosecond", &text, "600000000000 timeline rows");
+}
+
+#[test]
+fn pods_replaced_every_nanosecond_are_refused_up_front() {
+    let text = format!(
+        r#"[simulation]
+name = "short-lives"
+duration = "24h"
+{TWO_NODES}
+[[workloads]]
+name = "w"
+kind = "deployment"
+replicas = 3
+pod_lifetime = "1ns"
+[workloads.pod]
+cpu = "1"
+memory = "1Gi"
+"#
+    );
+    check_refused_up_front("short-lives", &text, "about 86400004 pods");
+}
+
+#[test]
+fn a_storm_of_node_failures_is_refused_up_front() {
+    let text = format!(
+        r#"[simulation]
+name = "failure-storm"
+duration = "10m"
+{TWO_NODES}
+[[node_failure_rates]]
+pool = "p"
+per_hour = 1e12
+recover_after = "1ns"
+"#
+    );
+    check_refused_up_front("failure-storm", &text, "pending events");
+}
+
+/// Pods lost to node failures are replaced, which the estimate does not
+/// foresee: nodes failing for a second, many times a second, make a
+/// deployment of 200 pods grow by hundreds of replacements a second. The
+/// run is stopped when it outgrows the limit, with what it holds.
+#[test]
+fn a_run_outgrowing_its_limit_is_stopped_with_what_it_holds() {
+    let scenario = scenario_file(
+        "evictions",
+        r#"[simulation]
+name = "evictions"
+duration = "24h"
+sample_interval = "1m"
+
+[[node_pools]]
+name = "p"
+count = 20
+cpu = "16"
+memory = "64Gi"
+
+[[workloads]]
+name = "w"
+kind = "deployment"
+replicas = 200
+[workloads.pod]
+cpu = "100m"
+memory = "100Mi"
+
+[[node_failure_rates]]
+pool = "p"
+per_hour = 360000
+recover_after = "1s"
+"#,
+    );
+    let limit_mib = 20.0;
+    let estimate_mib = validated_estimate_mib(&scenario);
+    assert!(estimate_mib < limit_mib, "estimated {estimate_mib} MiB");
+    let out_dir = temp_dir("evictions-out").join("out");
+    let out = ksim(&[
+        "run",
+        &scenario,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--no-plots",
+        "--max-memory-gib",
+        &(limit_mib / 1024.0).to_string(),
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    for needed in [
+        "the run grew past",
+        "at simulated time",
+        "pods",
+        "pending events",
+        "timeline rows",
+        "--max-memory-gib",
+    ] {
+        assert!(err.contains(needed), "no {needed:?} in {err}");
+    }
+    assert!(!out_dir.join("summary.json").exists());
+}
+
+#[test]
+fn max_memory_gib_must_be_a_positive_number() {
+    for bad in ["0", "-1", "NaN", "inf", "lots"] {
+        let out = ksim(&["run", "x.toml", &format!("--max-memory-gib={bad}")]);
+        let err = stderr(&out);
+        assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+        assert!(err.contains("above zero"), "{bad}: {err}");
+    }
+}

@@ -1,79 +1,476 @@
 //! Up-front estimate of the memory a run needs, so an impossible scenario is
 //! refused before it starts rather than killed by the OS halfway through.
+//!
+//! Besides the nodes, three things grow with a run and are estimated here:
+//! pods (never removed: replicas, job arrivals, and the replacements of
+//! deployment pods whose `pod_lifetime` ends), pending events (every running
+//! pod's end; every node failure's detection, queued up to a minute ahead)
+//! and timeline rows (one per sample). Not estimated: pods replacing those
+//! lost to node failures, which depend on where pods landed;
+//! [`Simulation::memory_in_use_bytes`](crate::sim::Simulation::memory_in_use_bytes)
+//! counts the same structures as the run goes, for a guard between batches.
+//! Calibrated against measured peak RSS (`docs/performance.md`).
 
-use crate::cluster::{ClusterState, Pods};
-use crate::config::{ArrivalProcess, SchedulerMode, SimConfig, WorkloadKind};
-use crate::time::SimTime;
+use crate::cluster::{ClusterState, PodId, Pods};
+use crate::config::{ArrivalProcess, JobSpec, SchedulerMode, SimConfig, WorkloadKind};
+use crate::control_plane::config::{ApiKind, ApiRequest, ControlPlaneConfig};
+use crate::metrics::{PodRecord, TimelineSample};
+use crate::resources::NUM_RESOURCES;
+use crate::scheduler::queue::QueueState;
+use crate::sim::Event;
+use crate::time::{SimDuration, SimTime};
+use std::mem::size_of;
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct MemoryEstimate {
     pub nodes: u64,
-    /// Pods the scenario is expected to create over the whole run.
+    /// Pods the run is expected to create: replicas, job arrivals and
+    /// replacements of deployment pods whose lifetime ends.
     pub expected_pods: u64,
+    /// Events expected to be pending at once.
+    pub pending_events: u64,
+    /// One per sample.
+    pub timeline_rows: u64,
     pub bytes: u64,
 }
 
-/// Per pod beyond [`Pods::BYTES_PER_POD`]: queue state, backoff, failure reason,
-/// its share of the event list and of the scheduling queue, its links in its node's pod list.
-const QUEUE_BYTES_PER_POD: u64 = 1 + 4 + 8 + 4 + 24 + 24 + 8;
+/// The process itself: code, the embedded font, plot bitmaps (7 MiB measured
+/// for a one-node run with plots); also the event list's partly filled
+/// blocks, one at most per time bucket in use.
+const BASE_BYTES: u64 = 8 << 20;
+/// On the structures counted: allocator rounding and what is not counted
+/// (partly filled event blocks, the scheduling queue's waiting lists, the
+/// control plane's stores).
+const SLACK_NUMERATOR: u64 = 11;
+const SLACK_DENOMINATOR: u64 = 10;
 /// Per node: failure epoch and flag, head of its pod list.
 const HEALTH_BYTES_PER_NODE: u64 = 4 + 1 + 4;
-/// Per node beyond [`ClusterState::BYTES_PER_NODE`]: the fast index's tree (about two entries per node).
-const FAST_INDEX_BYTES_PER_NODE: u64 = 2 * 64;
+/// Per node in fast mode: its tree position, readiness and pool membership;
+/// the tree adds [`FAST_TREE_BYTES_PER_NODE_DIM`] per resource in use.
+const FAST_INDEX_BYTES_PER_NODE: u64 = 4 + 1 + 4;
+/// A leaf per block of 8 nodes, leaves rounded up to a power of two, as many
+/// inner nodes: at most 4 entries of 8 bytes per 8 nodes.
+const FAST_TREE_BYTES_PER_NODE_DIM: u64 = 4;
+/// Per node in kube mode: the per-cycle list of feasible nodes (node, pool,
+/// cpu and memory in use), at most every node.
+const KUBE_SCRATCH_BYTES_PER_NODE: u64 = 4 + 4 + 16;
 /// Per node per anti-affinity term: two u16 counters.
 const ANTI_AFFINITY_BYTES_PER_NODE_TERM: u64 = 4;
-/// Bytes per pod record kept for pods.csv.
-const RECORD_BYTES_PER_POD: u64 = 64;
-/// Allocator slack and vectors grown by doubling.
-const SLACK_NUMERATOR: u64 = 3;
-const SLACK_DENOMINATOR: u64 = 2;
+/// Per pod besides [`Pods::BYTES_PER_POD`]: its last failure reason and its
+/// links in its node's pod list.
+const SIM_BYTES_PER_POD: u64 = 4 + 8;
+/// The allocator's header and rounding of one small allocation.
+const ALLOCATION_OVERHEAD_BYTES: u64 = 16;
 
 pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
     let nodes = config.nodes_total();
-    let expected_pods: u64 = config
-        .workloads
-        .iter()
-        .map(|w| expected_pods(config, &w.kind))
-        .sum();
+    let expected_pods = expected_pods(config);
+    let pending_events = pending_events(config);
+    let timeline_rows = timeline_rows(config);
+    let mut per_pod = bytes_per_pod();
+    if config.record_pods {
+        // Built at the end while the pods' state is still held.
+        per_pod += size_of::<PodRecord>() as u64;
+    }
+    let structures = [
+        nodes.saturating_mul(bytes_per_node(config)),
+        expected_pods.saturating_mul(per_pod),
+        pending_events.saturating_mul(BYTES_PER_EVENT),
+        created_at_once(config).saturating_mul(BYTES_PER_QUEUED_POD),
+        timeline_rows.saturating_mul(bytes_per_timeline_row(config)),
+    ]
+    .into_iter()
+    .fold(0u64, u64::saturating_add);
+    MemoryEstimate {
+        nodes,
+        expected_pods,
+        pending_events,
+        timeline_rows,
+        bytes: (structures / SLACK_DENOMINATOR)
+            .saturating_mul(SLACK_NUMERATOR)
+            .saturating_add(BASE_BYTES),
+    }
+}
+
+/// One pending event: its time and the event.
+pub(crate) const BYTES_PER_EVENT: u64 = size_of::<(SimTime, Event)>() as u64;
+/// One entry of the scheduler's active queue: priority, sequence, pod.
+pub(crate) const BYTES_PER_QUEUED_POD: u64 = size_of::<(i32, u64, PodId)>() as u64;
+
+/// Per node: cluster state, health, anti-affinity counters and the
+/// scheduler's structures.
+pub(crate) fn bytes_per_node(config: &SimConfig) -> u64 {
     let terms: u64 = config
         .workloads
         .iter()
         .map(|w| w.template.anti_affinity.len() as u64)
         .sum();
-    let mut per_node = ClusterState::BYTES_PER_NODE
+    let scheduler = match config.scheduler.mode {
+        SchedulerMode::Fast => {
+            let dims_in_use = (0..NUM_RESOURCES)
+                .filter(|&d| config.node_pools.iter().any(|p| p.allocatable.0[d] > 0))
+                .count() as u64;
+            FAST_INDEX_BYTES_PER_NODE + FAST_TREE_BYTES_PER_NODE_DIM * dims_in_use
+        }
+        SchedulerMode::Kube => KUBE_SCRATCH_BYTES_PER_NODE,
+    };
+    ClusterState::BYTES_PER_NODE
         + HEALTH_BYTES_PER_NODE
-        + terms * ANTI_AFFINITY_BYTES_PER_NODE_TERM;
-    if config.scheduler.mode == SchedulerMode::Fast {
-        per_node += FAST_INDEX_BYTES_PER_NODE;
-    }
-    let mut per_pod = Pods::BYTES_PER_POD + QUEUE_BYTES_PER_POD;
-    if config.record_pods {
-        per_pod += RECORD_BYTES_PER_POD;
-    }
-    let raw = nodes
-        .saturating_mul(per_node)
-        .saturating_add(expected_pods.saturating_mul(per_pod));
-    MemoryEstimate {
-        nodes,
-        expected_pods,
-        bytes: raw.saturating_mul(SLACK_NUMERATOR) / SLACK_DENOMINATOR,
-    }
+        + terms.saturating_mul(ANTI_AFFINITY_BYTES_PER_NODE_TERM)
+        + scheduler
 }
 
-fn expected_pods(config: &SimConfig, kind: &WorkloadKind) -> u64 {
-    match kind {
-        WorkloadKind::Deployment(d) => u64::from(d.replicas),
-        WorkloadKind::Job(job) => {
-            let stop = job.stop.unwrap_or(SimTime::MAX).min(config.end);
-            let window = stop.saturating_since(job.start);
-            let by_rate = match &job.arrival {
-                ArrivalProcess::Constant { interval }
-                | ArrivalProcess::Poisson {
-                    mean_interval: interval,
-                } => window.0.checked_div(interval.0).map_or(u64::MAX, |n| n + 1),
-                ArrivalProcess::Schedule { times } => times.len() as u64,
-            };
-            job.max_pods.map_or(by_rate, |max| by_rate.min(max))
+/// Per pod, for the whole run: its state, the scheduling queue's per-pod
+/// state (queue position, priority, backoff end) and the simulation's.
+pub(crate) fn bytes_per_pod() -> u64 {
+    let scheduling_queue = size_of::<QueueState>() + size_of::<i32>() + size_of::<SimTime>();
+    Pods::BYTES_PER_POD + scheduling_queue as u64 + SIM_BYTES_PER_POD
+}
+
+/// One timeline row, with its control-plane row when there is a control plane.
+pub(crate) fn bytes_per_timeline_row(config: &SimConfig) -> u64 {
+    let mut row = size_of::<TimelineSample>() as u64;
+    if let Some(control_plane) = &config.control_plane {
+        let values = control_plane_series(control_plane) * size_of::<Option<f64>>() as u64;
+        row += (size_of::<SimTime>() + size_of::<Vec<Option<f64>>>()) as u64
+            + values
+            + ALLOCATION_OVERHEAD_BYTES;
+    }
+    row
+}
+
+/// The control-plane timeline's series: per store 11 metrics, per request
+/// type a rate, 9 apiserver metrics, a watch-cache utilization per kind, and
+/// the scheduler's busy share (`control_plane::series_names`).
+fn control_plane_series(control_plane: &ControlPlaneConfig) -> u64 {
+    (11 * control_plane.stores.len() + ApiRequest::COUNT + 9 + ApiKind::COUNT + 1) as u64
+}
+
+/// Samples at every multiple of the interval up to the end, and at the end.
+pub fn timeline_rows(config: &SimConfig) -> u64 {
+    config
+        .end
+        .0
+        .div_ceil(config.sample_interval.0.max(1))
+        .max(1)
+}
+
+fn expected_pods(config: &SimConfig) -> u64 {
+    let mut created = 0u64;
+    let mut replacements = 0u64;
+    for workload in &config.workloads {
+        match &workload.kind {
+            WorkloadKind::Deployment(d) => {
+                created = created.saturating_add(u64::from(d.replicas));
+                if let Some(lifetime) = &d.pod_lifetime {
+                    // A replica's pod lives at least its lifetime and one
+                    // scheduling cycle before its replacement is created.
+                    let span = config.end.saturating_since(d.start).0 as f64;
+                    let life = lifetime.mean() + config.scheduler.cycle_base_cost.0 as f64;
+                    let lives = f64::from(d.replicas) * span / life;
+                    replacements = replacements.saturating_add(lives as u64);
+                }
+            }
+            WorkloadKind::Job(job) => created = created.saturating_add(job_pods(config, job)),
         }
+    }
+    // Each replacement follows the end of a bound pod, and the one scheduler
+    // binds at most one pod per cycle of at least cycle_base_cost.
+    let cycles = config
+        .end
+        .0
+        .checked_div(config.scheduler.cycle_base_cost.0)
+        .map_or(u64::MAX, |n| n.saturating_add(1));
+    // Pod ids are 32-bit: the run stops with an error at the last one.
+    created
+        .saturating_add(replacements.min(cycles))
+        .min(u64::from(PodId::MAX))
+}
+
+/// From the job's start to its stop or the end of the run.
+fn job_window(config: &SimConfig, job: &JobSpec) -> SimDuration {
+    let stop = job.stop.unwrap_or(SimTime::MAX).min(config.end);
+    stop.saturating_since(job.start)
+}
+
+fn job_pods(config: &SimConfig, job: &JobSpec) -> u64 {
+    let window = job_window(config, job);
+    let by_rate = match &job.arrival {
+        ArrivalProcess::Constant { interval }
+        | ArrivalProcess::Poisson {
+            mean_interval: interval,
+        } => window
+            .0
+            .checked_div(interval.0)
+            .map_or(u64::MAX, |n| n.saturating_add(1)),
+        ArrivalProcess::Schedule { times } => times.len() as u64,
+    };
+    job.max_pods.map_or(by_rate, |max| by_rate.min(max))
+}
+
+/// Deployment replicas are all created, and queued, at their start.
+fn created_at_once(config: &SimConfig) -> u64 {
+    config
+        .workloads
+        .iter()
+        .map(|w| match &w.kind {
+            WorkloadKind::Deployment(d) => u64::from(d.replicas),
+            WorkloadKind::Job(_) => 0,
+        })
+        .sum()
+}
+
+fn pending_events(config: &SimConfig) -> u64 {
+    // The flush of unschedulable pods and the scheduling cycle.
+    let mut pending = 2.0;
+    // Pods running at once, each with its end pending.
+    let mut running = 0.0;
+    for workload in &config.workloads {
+        pending += 1.0; // its next arrival, or its creation
+        match &workload.kind {
+            WorkloadKind::Deployment(d) => {
+                if d.pod_lifetime.is_some() {
+                    running += f64::from(d.replicas);
+                }
+            }
+            WorkloadKind::Job(job) => {
+                // Little's law: arrivals per unit of time times the mean run
+                // time, and never more than all of them.
+                let pods = job_pods(config, job) as f64;
+                let window = job_window(config, job).0 as f64;
+                let arrival_rate = if window > 0.0 { pods / window } else { pods };
+                running += (arrival_rate * job.duration.mean()).min(pods);
+            }
+        }
+    }
+    pending += running;
+    if config.control_plane.is_some() {
+        // The tick, and at most one write outstanding per pod on its way.
+        pending += 1.0 + running;
+    }
+    for failure in &config.node_failures {
+        // The failure; per node its detection, recovery and eviction.
+        pending += 1.0 + 3.0 * f64::from(failure.count);
+    }
+    let lifecycle = &config.node_lifecycle;
+    let end = config.end.0 as f64;
+    for rate in &config.node_failure_rates {
+        let per_ns = 1.0 / rate.mean_interval.0.max(1) as f64;
+        let failures = per_ns * end;
+        // A failure's detection is queued up to grace + one monitor period
+        // ahead, a recovered node's readiness up to another period ahead;
+        // those of earlier failures of the same node still wait their turn.
+        let ahead =
+            (lifecycle.node_monitor_grace_period.0 + 2 * lifecycle.node_monitor_period.0) as f64;
+        pending += 1.0 + (per_ns * ahead).min(failures);
+        // A recovery and an eviction at most per node failed at once.
+        let pool_nodes = config.node_pools[rate.pool as usize].count;
+        pending += 2.0 * failures.min(f64::from(pool_nodes));
+    }
+    // Saturates: a float beyond u64 converts to u64::MAX.
+    pending as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{
+        DeploymentSpec, NodeFailureRate, NodeLifecycleConfig, NodePoolSpec, PodTemplate, Request,
+        SchedulerConfig, WorkloadSpec,
+    };
+    use crate::distribution::Distribution;
+    use crate::resources::{ResourceNames, ResourceVec, CPU, MEMORY, PODS};
+    use crate::sim::Simulation;
+
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+
+    fn secs(s: u64) -> SimDuration {
+        SimDuration::from_secs(s)
+    }
+
+    fn template() -> PodTemplate {
+        let mut requests: [Request; NUM_RESOURCES] = std::array::from_fn(|_| Request::Fixed(0));
+        requests[CPU] = Request::Fixed(100);
+        requests[MEMORY] = Request::Fixed(MIB);
+        PodTemplate {
+            requests,
+            priority: 0,
+            labels: Vec::new(),
+            node_selector: Vec::new(),
+            node_affinity: Vec::new(),
+            tolerations: Vec::new(),
+            anti_affinity: Vec::new(),
+        }
+    }
+
+    fn deployment(replicas: u32, pod_lifetime: Option<Distribution>) -> WorkloadSpec {
+        WorkloadSpec {
+            name: "web".into(),
+            kind: WorkloadKind::Deployment(DeploymentSpec {
+                replicas,
+                start: SimTime::ZERO,
+                pod_lifetime,
+                service: false,
+            }),
+            template: template(),
+        }
+    }
+
+    fn job(mean_interval: SimDuration, duration: SimDuration) -> WorkloadSpec {
+        WorkloadSpec {
+            name: "batch".into(),
+            kind: WorkloadKind::Job(JobSpec {
+                arrival: ArrivalProcess::Poisson { mean_interval },
+                start: SimTime::ZERO,
+                stop: None,
+                max_pods: None,
+                duration: Distribution::constant(duration.0 as f64).unwrap(),
+                failure_probability: 0.0,
+            }),
+            template: template(),
+        }
+    }
+
+    /// `nodes` nodes of 16 cpu and 64 GiB, ten minutes sampled every 10 s.
+    fn config(nodes: u32, workloads: Vec<WorkloadSpec>) -> SimConfig {
+        let mut allocatable = ResourceVec::ZERO;
+        allocatable.0[CPU] = 16_000;
+        allocatable.0[MEMORY] = 64 * GIB;
+        allocatable.0[PODS] = 110;
+        SimConfig {
+            name: "estimate".into(),
+            seed: 1,
+            end: SimTime::ZERO + secs(600),
+            sample_interval: secs(10),
+            resource_names: ResourceNames::new(Vec::new()).unwrap(),
+            node_pools: vec![NodePoolSpec {
+                name: "p".into(),
+                count: nodes,
+                allocatable,
+                labels: Vec::new(),
+                taints: Vec::new(),
+            }],
+            workloads,
+            scheduler: SchedulerConfig::default(),
+            node_lifecycle: NodeLifecycleConfig::default(),
+            node_failures: Vec::new(),
+            node_failure_rates: Vec::new(),
+            record_pods: false,
+            control_plane: None,
+        }
+    }
+
+    /// Fuzzing found a run of 0.0 MiB estimated: a timeline row every
+    /// nanosecond for ten minutes.
+    #[test]
+    fn a_nanosecond_sample_interval_is_estimated_by_its_rows() {
+        let mut c = config(10, vec![]);
+        c.sample_interval = SimDuration::from_nanos(1);
+        let estimate = estimate_memory(&c);
+        assert_eq!(estimate.timeline_rows, 600_000_000_000);
+        assert!(estimate.bytes > 50_000 * GIB, "{estimate:?}");
+    }
+
+    /// Fuzzing found a run of 0.0 MiB estimated: a deployment whose pods live
+    /// 1 ns for 24 h is replaced once per scheduling cycle (1 ms by default).
+    #[test]
+    fn replacement_pods_are_estimated_up_to_one_per_scheduling_cycle() {
+        let lifetime = Distribution::constant(1.0).unwrap();
+        let mut c = config(10, vec![deployment(10, Some(lifetime))]);
+        c.end = SimTime::ZERO + secs(24 * 3600);
+        let estimate = estimate_memory(&c);
+        assert_eq!(estimate.expected_pods, 10 + 86_400_000 + 1);
+        assert!(estimate.bytes > 8 * GIB, "{estimate:?}");
+
+        // Lifetimes well above the cycle: replicas times lives per replica.
+        let hour = Distribution::constant(secs(3600).0 as f64).unwrap();
+        let mut c = config(10, vec![deployment(10, Some(hour))]);
+        c.end = SimTime::ZERO + secs(24 * 3600);
+        let pods = estimate_memory(&c).expected_pods;
+        assert!((10 + 239..=10 + 240).contains(&pods), "{pods}");
+    }
+
+    /// Fuzzing found a run of 0.0 MiB estimated: 10^12 node failures an hour,
+    /// each queueing its detection about a minute ahead.
+    #[test]
+    fn node_failures_are_estimated_by_the_detections_they_queue() {
+        let mut c = config(10, vec![]);
+        c.node_failure_rates.push(NodeFailureRate {
+            pool: 0,
+            mean_interval: SimDuration::from_nanos(4),
+            recover_after: Some(SimDuration::from_nanos(1)),
+        });
+        let estimate = estimate_memory(&c);
+        // A failure every 4 ns, each detection up to 60 s ahead.
+        assert!(estimate.pending_events >= 15_000_000_000, "{estimate:?}");
+        assert!(estimate.bytes > 300 * GIB, "{estimate:?}");
+    }
+
+    #[test]
+    fn running_jobs_are_estimated_by_littles_law() {
+        // One arrival a second, each running 100 s: about 100 at once.
+        let c = config(10, vec![job(secs(1), secs(100))]);
+        let estimate = estimate_memory(&c);
+        assert_eq!(estimate.expected_pods, 601);
+        assert!(
+            (100..110).contains(&estimate.pending_events),
+            "{estimate:?}"
+        );
+    }
+
+    #[test]
+    fn absurd_sizes_saturate_instead_of_overflowing() {
+        let mut c = config(u32::MAX, vec![job(SimDuration::from_nanos(1), secs(1))]);
+        c.end = SimTime::MAX;
+        c.sample_interval = SimDuration::from_nanos(1);
+        let estimate = estimate_memory(&c);
+        assert_eq!(estimate.expected_pods, u64::from(PodId::MAX));
+        assert_eq!(estimate.bytes, u64::MAX);
+    }
+
+    /// The estimate must hold what a run holds: for runs of each kind, at
+    /// least the bytes the finished simulation counts, and not far above.
+    #[test]
+    fn the_estimate_covers_what_a_finished_run_holds() {
+        let lifetime = Distribution::constant(secs(5).0 as f64).unwrap();
+        let mut with_failures = config(50, vec![job(SimDuration::from_millis(20), secs(60))]);
+        with_failures.node_failure_rates.push(NodeFailureRate {
+            pool: 0,
+            mean_interval: secs(20),
+            recover_after: Some(secs(30)),
+        });
+        let mut fast = config(1000, vec![job(SimDuration::from_millis(10), secs(30))]);
+        fast.scheduler.mode = SchedulerMode::Fast;
+        let mut control_plane = config(20, vec![deployment(100, Some(lifetime.clone()))]);
+        control_plane.control_plane = Some(ControlPlaneConfig::default());
+        for c in [
+            config(20, vec![deployment(200, Some(lifetime))]),
+            with_failures,
+            fast,
+            control_plane,
+        ] {
+            let estimate = estimate_memory(&c);
+            let mut sim = Simulation::new(c).unwrap();
+            while !sim.run_batch(100_000).unwrap() {}
+            let held = sim.memory_in_use_bytes();
+            let estimated = estimate.bytes - BASE_BYTES;
+            assert!(
+                held <= estimated && 2 * estimated <= 3 * held,
+                "held {held} bytes, estimated {estimated} ({estimate:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn control_plane_rows_have_the_series_the_control_plane_records() {
+        let mut c = config(5, vec![deployment(5, None)]);
+        let mut control_plane = ControlPlaneConfig::default();
+        control_plane.stores.push(control_plane.stores[0].clone());
+        control_plane.stores[1].name = "leases".into();
+        c.control_plane = Some(control_plane.clone());
+        let output = Simulation::new(c).unwrap().run().unwrap();
+        let series = output.control_plane.unwrap().timeline.series.len();
+        assert_eq!(control_plane_series(&control_plane), series as u64);
     }
 }

@@ -183,6 +183,16 @@ impl<E: Copy> EventQueue<E> {
         self.len == 0
     }
 
+    /// Bytes the queue holds: the arena at its peak (freed blocks are reused,
+    /// never returned), block links and the run.
+    pub fn bytes_held(&self) -> u64 {
+        let entry = std::mem::size_of::<Entry<E>>();
+        let link = std::mem::size_of::<u32>();
+        let bytes = (self.arena.len() + self.run.capacity()) * entry
+            + (self.next_block.len() + self.free_blocks.capacity()) * link;
+        bytes as u64
+    }
+
     /// Inserts after every run event at or before its time (FIFO ties).
     fn insert_into_run(&mut self, entry: Entry<E>) {
         let position = self.run.partition_point(|e| e.time_ns <= entry.time_ns);
@@ -690,6 +700,24 @@ mod tests {
             blocks <= pending / BLOCK_LEN + BUCKET_COUNT / 4,
             "{blocks} blocks"
         );
+    }
+
+    /// The guard against runs outgrowing memory reads this: it must cover
+    /// every pending event, and not shrink when they are gone, as the arena
+    /// keeps its blocks.
+    #[test]
+    fn bytes_held_covers_pending_events_and_keeps_the_peak() {
+        let mut queue = EventQueue::new();
+        let entry = std::mem::size_of::<Entry<u64>>() as u64;
+        for id in 0..10_000u64 {
+            queue
+                .push(SimTime(id * 1_000_003 % 7_000_000_000), id)
+                .unwrap();
+        }
+        let peak = queue.bytes_held();
+        assert!(peak >= 10_000 * entry, "{peak}");
+        while queue.pop().is_some() {}
+        assert!(queue.bytes_held() >= peak);
     }
 
     #[derive(Debug, Clone)]

@@ -1236,6 +1236,7 @@ fn pod_records(pods: &Pods) -> Vec<PodRecord> {
         .collect()
 }
 
+mod footprint;
 mod invariants;
 mod pod_api;
 

@@ -265,7 +265,8 @@ fn memory_estimate_grows_with_nodes_and_expected_pods() {
         estimate.expected_pods, 36_001,
         "one arrival per 100 ms over an hour, plus the first"
     );
-    assert!(estimate.bytes > small.bytes * 100);
+    // Both include the process's fixed base; a million nodes add over 100 MB.
+    assert!(estimate.bytes - small.bytes > 100_000_000);
     big.node_pools[0].count = u32::MAX;
     assert!(
         estimate_memory(&big).bytes > 256 << 30,
