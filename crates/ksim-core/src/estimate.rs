@@ -43,8 +43,9 @@ const BASE_BYTES: u64 = 8 << 20;
 /// control plane's stores).
 const SLACK_NUMERATOR: u64 = 11;
 const SLACK_DENOMINATOR: u64 = 10;
-/// Per node: failure epoch and flag, head of its pod list.
-const HEALTH_BYTES_PER_NODE: u64 = 4 + 1 + 4;
+/// Per node: failure epoch and flag, when its NoExecute taint was added,
+/// head of its pod list.
+const HEALTH_BYTES_PER_NODE: u64 = 4 + 1 + 8 + 4;
 /// Per node in fast mode: its tree position, readiness and pool membership;
 /// the tree adds [`FAST_TREE_BYTES_PER_NODE_DIM`] per resource in use.
 const FAST_INDEX_BYTES_PER_NODE: u64 = 4 + 1 + 4;
@@ -54,8 +55,8 @@ const FAST_TREE_BYTES_PER_NODE_DIM: u64 = 4;
 /// Per node in kube mode: the per-cycle list of feasible nodes (node, pool,
 /// cpu and memory in use), at most every node.
 const KUBE_SCRATCH_BYTES_PER_NODE: u64 = 4 + 4 + 16;
-/// Per node per anti-affinity term: two u16 counters.
-const ANTI_AFFINITY_BYTES_PER_NODE_TERM: u64 = 4;
+/// Per node per anti-affinity term: two u32 counters.
+const ANTI_AFFINITY_BYTES_PER_NODE_TERM: u64 = 8;
 /// Per pod besides [`Pods::BYTES_PER_POD`]: its last failure reason and its
 /// links in its node's pod list.
 const SIM_BYTES_PER_POD: u64 = 4 + 8;
@@ -260,8 +261,8 @@ fn pending_events(config: &SimConfig) -> u64 {
         // A failure's detection is queued up to grace + one monitor period
         // ahead, a recovered node's readiness up to another period ahead;
         // those of earlier failures of the same node still wait their turn.
-        let ahead =
-            (lifecycle.node_monitor_grace_period.0 + 2 * lifecycle.node_monitor_period.0) as f64;
+        let ahead = lifecycle.node_monitor_grace_period.0 as f64
+            + 2.0 * lifecycle.node_monitor_period.0 as f64;
         pending += 1.0 + (per_ns * ahead).min(failures);
         // A recovery and an eviction at most per node failed at once.
         let pool_nodes = config.node_pools[rate.pool as usize].count;
