@@ -116,7 +116,7 @@ fn several_problems_are_reported_together() {
 
 #[test]
 fn a_scenario_too_large_for_memory_is_refused_up_front() {
-    let path = write_scenario("huge", &VALID.replace("count = 2", "count = 4000000000"));
+    let path = write_scenario("huge", &VALID.replace("count = 2", "count = 400000000"));
     let out_dir = temp_dir("huge-out").join("out");
     let out = ksim(&[
         "run",
