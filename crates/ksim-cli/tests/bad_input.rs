@@ -157,6 +157,7 @@ fn a_non_empty_output_directory_needs_force() {
         dir.to_str().unwrap(),
         "--no-plots",
         "--force",
+        "--check-invariants",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.join("summary.json").exists());

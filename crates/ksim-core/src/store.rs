@@ -112,10 +112,11 @@ pub enum StoreConfigError {
     BadCost { field: &'static str, value: f64 },
     #[error("{field} must be finite and above zero, got {value}")]
     BadBandwidth { field: &'static str, value: f64 },
-    #[error("{field}: {source}")]
+    // Not a `source`: the message already holds it (printed once in a chain).
+    #[error("{field}: {problem}")]
     BadDistribution {
         field: &'static str,
-        source: DistributionError,
+        problem: DistributionError,
     },
     #[error("quota_bytes must be above zero")]
     ZeroQuota,
@@ -192,7 +193,7 @@ fn check_distribution(field: &'static str, d: &Distribution) -> Result<(), Store
     };
     rebuilt
         .map(|_| ())
-        .map_err(|source| StoreConfigError::BadDistribution { field, source })
+        .map_err(|problem| StoreConfigError::BadDistribution { field, problem })
 }
 
 /// Why a write was refused.
@@ -1241,7 +1242,7 @@ mod tests {
             with(|c| c.wal_fsync_ns = Distribution::Constant(-5.0)),
             StoreConfigError::BadDistribution {
                 field: "wal_fsync_ns",
-                source: DistributionError::Negative
+                problem: DistributionError::Negative
             }
         );
         assert_eq!(
@@ -1251,7 +1252,7 @@ mod tests {
             }),
             StoreConfigError::BadDistribution {
                 field: "network_rtt_ns",
-                source: DistributionError::BadSigma
+                problem: DistributionError::BadSigma
             }
         );
         assert_eq!(with(|c| c.quota_bytes = 0), StoreConfigError::ZeroQuota);

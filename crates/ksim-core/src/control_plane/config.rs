@@ -288,10 +288,12 @@ impl Default for ControlPlaneConfig {
 pub enum ControlPlaneConfigError {
     #[error("control_plane: at least one store is needed")]
     NoStores,
-    #[error("control_plane: store `{store}`: {source}")]
+    // The store's problem is part of this message, not a `source`, so a
+    // chain printer ({:#}) does not print it twice.
+    #[error("control_plane: store `{store}`: {problem}")]
     Store {
         store: String,
-        source: StoreConfigError,
+        problem: StoreConfigError,
     },
     #[error("control_plane: two stores are named `{0}`")]
     DuplicateStore(String),
@@ -315,9 +317,9 @@ impl ControlPlaneConfig {
             store
                 .config
                 .check()
-                .map_err(|source| ControlPlaneConfigError::Store {
+                .map_err(|problem| ControlPlaneConfigError::Store {
                     store: store.name.clone(),
-                    source,
+                    problem,
                 })?;
             if self.stores[..i].iter().any(|s| s.name == store.name) {
                 return Err(ControlPlaneConfigError::DuplicateStore(store.name.clone()));
@@ -429,5 +431,29 @@ mod tests {
             ..ControlPlaneConfig::default()
         };
         assert_eq!(c.check(), Err(ControlPlaneConfigError::ZeroPeriod("tick")));
+    }
+
+    /// An error chain printed the way the CLI prints it (anyhow's `{:#}`).
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn a_store_problem_is_printed_once_in_an_error_chain() {
+        let mut c = ControlPlaneConfig::default();
+        c.stores[0].config.quorum = 4;
+        let error = c.check().unwrap_err();
+        let text = chain(&error);
+        let inner = match &error {
+            ControlPlaneConfigError::Store { problem, .. } => problem.to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text.matches(inner.as_str()).count(), 1, "{text}");
     }
 }

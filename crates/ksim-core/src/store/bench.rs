@@ -36,8 +36,9 @@ pub enum BenchError {
     TooManyClients,
     #[error("the measured duration must be above zero")]
     ZeroDuration,
+    // Not `#[from]`, which would make it a `source` too and print it twice in a chain.
     #[error("invalid store configuration: {0}")]
-    Config(#[from] StoreConfigError),
+    Config(StoreConfigError),
 }
 
 /// Runs `clients` closed-loop clients writing `value_bytes` values for
@@ -59,7 +60,8 @@ pub fn closed_loop(
     if duration == SimDuration::ZERO {
         return Err(BenchError::ZeroDuration);
     }
-    let mut store = Store::new(config.clone(), RngStreams::new(seed).stream("store"))?;
+    let mut store = Store::new(config.clone(), RngStreams::new(seed).stream("store"))
+        .map_err(BenchError::Config)?;
     let measure_from = SimTime::ZERO + WARM_UP;
     let end = measure_from + duration;
     let mut submitted_at = vec![SimTime::ZERO; clients as usize];
