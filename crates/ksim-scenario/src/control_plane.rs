@@ -11,7 +11,6 @@ use ksim_core::time::{SimDuration, NANOS_PER_MICRO};
 
 use crate::distributions::{distribution, scalar, Unit};
 use crate::reader::{self, Ctx, Fields, Node, Span};
-use crate::simulation::duration_or;
 use crate::{names, pools};
 
 const SECTION_KEYS: &[&str] = &[
@@ -101,7 +100,7 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>) -> Option<Option<ControlPl
     let fields = reader::table(ctx, &node, SECTION_KEYS)?;
     let d = ControlPlaneConfig::default();
     let period = |ctx: &mut Ctx, key: &str, default: SimDuration| {
-        duration_or(ctx, &fields, key, default, true)
+        reader::duration_or(ctx, &fields, key, default, true)
     };
     let tick = period(ctx, "tick", d.tick);
     let status_update = period(
@@ -116,11 +115,14 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>) -> Option<Option<ControlPl
     );
     let compaction = period(ctx, "compaction_interval", d.compaction_interval);
     let event_ttl = period(ctx, "event_ttl", d.event_ttl);
-    let events_per_start = fields
-        .get("kubelet_events_per_pod_start")
-        .map_or(Some(d.kubelet_events_per_pod_start), |n| {
-            reader::count(ctx, &n, 0, MAX_EVENTS_PER_POD_START).map(|c| c as u32)
-        });
+    let events_per_start = reader::count_or(
+        ctx,
+        &fields,
+        "kubelet_events_per_pod_start",
+        d.kubelet_events_per_pod_start,
+        0,
+        MAX_EVENTS_PER_POD_START,
+    );
     let apiserver = fields
         .get("apiserver")
         .map_or(Some(d.apiserver), |n| read_apiserver(ctx, &n));
@@ -162,7 +164,7 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>) -> Option<Option<ControlPl
 fn read_apiserver(ctx: &mut Ctx, node: &Node) -> Option<ApiServerConfig> {
     let fields = reader::table(ctx, node, APISERVER_KEYS)?;
     let d = ApiServerConfig::default();
-    let replicas = count_or(ctx, &fields, "replicas", d.replicas, 1, u64::from(u32::MAX));
+    let replicas = reader::count_or(ctx, &fields, "replicas", d.replicas, 1, u64::from(u32::MAX));
     let mutating = inflight_or(
         ctx,
         &fields,
@@ -175,21 +177,21 @@ fn read_apiserver(ctx: &mut Ctx, node: &Node) -> Option<ApiServerConfig> {
         "max_readonly_inflight",
         d.max_readonly_inflight,
     );
-    let retry_after = duration_or(ctx, &fields, "retry_after", d.retry_after, true);
-    let cache_read = duration_or(
+    let retry_after = reader::duration_or(ctx, &fields, "retry_after", d.retry_after, true);
+    let cache_read = reader::duration_or(
         ctx,
         &fields,
         "cache_read_latency",
         d.cache_read_latency,
         true,
     );
-    let cache_events = rate_or(
+    let cache_events = reader::positive_number_or(
         ctx,
         &fields,
         "watch_cache_events_per_s",
         d.watch_cache_events_per_s,
     );
-    let send_events = rate_or(
+    let send_events = reader::positive_number_or(
         ctx,
         &fields,
         "watch_send_events_per_s",
@@ -269,8 +271,9 @@ fn read_objects(
 fn read_watchers(ctx: &mut Ctx, node: &Node) -> Option<Watchers> {
     let fields = reader::table(ctx, node, WATCHER_KEYS)?;
     let d = Watchers::default();
-    let mut watchers =
-        |key: &str, default: u32| count_or(ctx, &fields, key, default, 0, u64::from(u32::MAX));
+    let mut watchers = |key: &str, default: u32| {
+        reader::count_or(ctx, &fields, key, default, 0, u64::from(u32::MAX))
+    };
     let pods = watchers("pod_controllers", d.pod_controllers);
     let nodes = watchers("node_controllers", d.node_controllers);
     let leases = watchers("lease_controllers", d.lease_controllers);
@@ -371,10 +374,10 @@ fn store_name<'a>(ctx: &mut Ctx, node: &Node<'a>, seen: &mut pools::SeenNames) -
 
 fn read_store(ctx: &mut Ctx, fields: &Fields) -> Option<StoreConfig> {
     let d = StoreConfig::default();
-    let members = count_or(ctx, fields, "members", d.members, 1, MAX_MEMBERS);
-    let quorum = count_or(ctx, fields, "quorum", d.quorum, 1, MAX_MEMBERS);
+    let members = reader::count_or(ctx, fields, "members", d.members, 1, MAX_MEMBERS);
+    let quorum = reader::count_or(ctx, fields, "quorum", d.quorum, 1, MAX_MEMBERS);
     let quorum_ok = check_quorum(ctx, fields, members, quorum);
-    let batch = count_or(
+    let batch = reader::count_or(
         ctx,
         fields,
         "max_batch_writes",
@@ -388,7 +391,7 @@ fn read_store(ctx: &mut Ctx, fields: &Fields) -> Option<StoreConfig> {
         "leader_cpu_per_write",
         d.leader_cpu_per_write_us,
     );
-    let cpu_per_byte = rate_or(
+    let cpu_per_byte = reader::positive_number_or(
         ctx,
         fields,
         "leader_cpu_per_byte_ns",
@@ -585,28 +588,6 @@ fn warn_unused_stores(ctx: &mut Ctx, config: &ControlPlaneConfig, name_places: &
     }
 }
 
-fn count_or(
-    ctx: &mut Ctx,
-    fields: &Fields,
-    key: &str,
-    default: u32,
-    min: u64,
-    max: u64,
-) -> Option<u32> {
-    fields.get(key).map_or(Some(default), |n| {
-        reader::count(ctx, &n, min, max).map(|c| c as u32)
-    })
-}
-
-/// A finite number above zero.
-fn rate_or(ctx: &mut Ctx, fields: &Fields, key: &str, default: f64) -> Option<f64> {
-    let Some(node) = fields.get(key) else {
-        return Some(default);
-    };
-    let value = reader::number(ctx, &node)?;
-    positive(ctx, &node, key, value)
-}
-
 /// Bytes per second: a byte quantity (`"125M"`, `"1Gi"`) or a plain number.
 fn bandwidth_or(ctx: &mut Ctx, fields: &Fields, key: &str, default: f64) -> Option<f64> {
     let Some(node) = fields.get(key) else {
@@ -616,19 +597,7 @@ fn bandwidth_or(ctx: &mut Ctx, fields: &Fields, key: &str, default: f64) -> Opti
         Some(f) => f,
         None => scalar(ctx, &node, Unit::Bytes)? as f64,
     };
-    positive(ctx, &node, key, value)
-}
-
-fn positive(ctx: &mut Ctx, node: &Node, key: &str, value: f64) -> Option<f64> {
-    if value.is_finite() && value > 0.0 {
-        return Some(value);
-    }
-    ctx.error(
-        &node.span,
-        &node.path,
-        format!("{key} must be greater than zero, found {value}"),
-    );
-    None
+    reader::positive(ctx, &node, value)
 }
 
 /// A byte quantity within `[min, max]`.
@@ -659,11 +628,10 @@ fn bytes_or(
 
 /// A positive duration, in (fractional) microseconds.
 fn micros_or(ctx: &mut Ctx, fields: &Fields, key: &str, default_us: f64) -> Option<f64> {
-    if !fields.has(key) {
+    let Some(node) = fields.get(key) else {
         return Some(default_us);
-    }
-    duration_or(ctx, fields, key, SimDuration::ZERO, true)
-        .map(|d| d.0 as f64 / NANOS_PER_MICRO as f64)
+    };
+    reader::positive_duration(ctx, &node).map(|d| d.0 as f64 / NANOS_PER_MICRO as f64)
 }
 
 /// A latency in nanoseconds: a duration or a distribution of durations

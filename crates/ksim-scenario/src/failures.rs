@@ -1,11 +1,10 @@
 //! `[node_lifecycle]` and `[[node_failures]]`.
 
 use ksim_core::config::{NodeFailureRate, NodeFailureSpec, NodeLifecycleConfig, NodePoolSpec};
-use ksim_core::time::{SimDuration, SimTime};
+use ksim_core::time::SimTime;
 
 use crate::names;
 use crate::reader::{self, Ctx, Node};
-use crate::simulation::duration_or;
 
 const LIFECYCLE_KEYS: &[&str] = &[
     "lease_renew_interval",
@@ -17,41 +16,32 @@ const LIFECYCLE_KEYS: &[&str] = &[
 const FAILURE_KEYS: &[&str] = &["at", "pool", "count", "recover_after"];
 const RATE_KEYS: &[&str] = &["pool", "per_hour", "recover_after"];
 
-fn positive_duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
-    let d = reader::duration(ctx, node)?;
-    if d == SimDuration::ZERO {
-        ctx.error(&node.span, &node.path, "must be greater than zero");
-        return None;
-    }
-    Some(d)
-}
-
 pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLifecycleConfig> {
     let d = NodeLifecycleConfig::default();
     let Some(node) = node else { return Some(d) };
     let fields = reader::table(ctx, &node, LIFECYCLE_KEYS)?;
-    let lease_renew_interval = duration_or(
+    let lease_renew_interval = reader::duration_or(
         ctx,
         &fields,
         "lease_renew_interval",
         d.lease_renew_interval,
         true,
     );
-    let node_monitor_period = duration_or(
+    let node_monitor_period = reader::duration_or(
         ctx,
         &fields,
         "node_monitor_period",
         d.node_monitor_period,
         true,
     );
-    let node_monitor_grace_period = duration_or(
+    let node_monitor_grace_period = reader::duration_or(
         ctx,
         &fields,
         "node_monitor_grace_period",
         d.node_monitor_grace_period,
         true,
     );
-    let default_toleration = duration_or(
+    let default_toleration = reader::duration_or(
         ctx,
         &fields,
         "default_toleration",
@@ -59,20 +49,7 @@ pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLi
         false,
     );
     let eviction_rate_per_s =
-        fields
-            .get("eviction_rate_per_s")
-            .map_or(Some(d.eviction_rate_per_s), |n| {
-                let rate = reader::number(ctx, &n)?;
-                if !(rate.is_finite() && rate > 0.0) {
-                    ctx.error(
-                        &n.span,
-                        &n.path,
-                        format!("eviction_rate_per_s must be greater than zero, found {rate}"),
-                    );
-                    return None;
-                }
-                Some(rate)
-            });
+        reader::positive_number_or(ctx, &fields, "eviction_rate_per_s", d.eviction_rate_per_s);
     let (renew, grace) = (lease_renew_interval?, node_monitor_grace_period?);
     if grace <= renew {
         // Both at their defaults pass, so one of them was written.
@@ -157,7 +134,7 @@ fn read_failure(
     });
     let recover_after = match fields.get("recover_after") {
         None => Some(None),
-        Some(n) => positive_duration(ctx, &n).map(Some),
+        Some(n) => reader::positive_duration(ctx, &n).map(Some),
     };
     Some(NodeFailureSpec {
         at: at?,
@@ -208,7 +185,7 @@ fn read_rate(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<NodeF
         .and_then(|n| reader::gap_from_rate(ctx, &n, 3600.0, "failures"));
     let recover_after = match fields.get("recover_after") {
         None => Some(None),
-        Some(n) => positive_duration(ctx, &n).map(Some),
+        Some(n) => reader::positive_duration(ctx, &n).map(Some),
     };
     Some(NodeFailureRate {
         pool: pool? as u32,

@@ -237,6 +237,11 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The last key of the path: `cpu` of `node_pools[0].cpu`.
+    pub(crate) fn key(&self) -> &str {
+        self.path.rsplit('.').next().unwrap_or_default()
+    }
+
     pub(crate) fn is_table(&self) -> bool {
         matches!(self.kind, Kind::Table(_))
     }
@@ -445,6 +450,21 @@ pub(crate) fn count(ctx: &mut Ctx, node: &Node, min: u64, max: u64) -> Option<u6
     None
 }
 
+/// An optional count with a default; `max` must fit in `T`.
+pub(crate) fn count_or<T: TryFrom<u64>>(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    key: &str,
+    default: T,
+    min: u64,
+    max: u64,
+) -> Option<T> {
+    let Some(node) = fields.get(key) else {
+        return Some(default);
+    };
+    count(ctx, &node, min, max).and_then(|c| T::try_from(c).ok())
+}
+
 /// A finite number, integer or float.
 pub(crate) fn number(ctx: &mut Ctx, node: &Node) -> Option<f64> {
     let n = node
@@ -465,6 +485,33 @@ pub(crate) fn number(ctx: &mut Ctx, node: &Node) -> Option<f64> {
             None
         }
     }
+}
+
+/// An optional number above zero with a default.
+pub(crate) fn positive_number_or(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    key: &str,
+    default: f64,
+) -> Option<f64> {
+    let Some(node) = fields.get(key) else {
+        return Some(default);
+    };
+    let value = number(ctx, &node)?;
+    positive(ctx, &node, value)
+}
+
+/// `value`, read from `node`, if it is a finite number above zero.
+pub(crate) fn positive(ctx: &mut Ctx, node: &Node, value: f64) -> Option<f64> {
+    if value.is_finite() && value > 0.0 {
+        return Some(value);
+    }
+    ctx.error(
+        &node.span,
+        &node.path,
+        format!("{} must be greater than zero, found {value}", node.key()),
+    );
+    None
 }
 
 pub(crate) fn duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
@@ -492,6 +539,35 @@ pub(crate) fn duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
     }
 }
 
+/// A duration that must be greater than zero.
+pub(crate) fn positive_duration(ctx: &mut Ctx, node: &Node) -> Option<SimDuration> {
+    let d = duration(ctx, node)?;
+    if d == SimDuration::ZERO {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("{} must be greater than zero", node.key()),
+        );
+        return None;
+    }
+    Some(d)
+}
+
+/// An optional duration with a default; `positive` rejects zero.
+pub(crate) fn duration_or(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    key: &str,
+    default: SimDuration,
+    positive: bool,
+) -> Option<SimDuration> {
+    match fields.get(key) {
+        None => Some(default),
+        Some(node) if positive => positive_duration(ctx, &node),
+        Some(node) => duration(ctx, &node),
+    }
+}
+
 /// The mean gap between events that come `rate` times per `per_s` seconds
 /// (`rate_per_s`: 1 s, `per_hour`: 3600 s), read from `node`. A gap that
 /// rounds to 0 ns would put every event at one instant, so time would never
@@ -503,7 +579,7 @@ pub(crate) fn gap_from_rate(
     events: &str,
 ) -> Option<SimDuration> {
     let rate = number(ctx, node)?;
-    let key = node.path.rsplit('.').next().unwrap_or_default();
+    let key = node.key();
     let gap_s = per_s / rate;
     let gap = SimDuration::from_secs_f64(gap_s);
     let message = if rate <= 0.0 {

@@ -109,52 +109,20 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
     Some(config)
 }
 
-/// An optional duration with a default; `positive` rejects zero.
-pub(crate) fn duration_or(
-    ctx: &mut Ctx,
-    fields: &Fields,
-    key: &str,
-    default: SimDuration,
-    positive: bool,
-) -> Option<SimDuration> {
-    let Some(node) = fields.get(key) else {
-        return Some(default);
-    };
-    let d = reader::duration(ctx, &node)?;
-    if positive && d == SimDuration::ZERO {
-        ctx.error(
-            &node.span,
-            &node.path,
-            format!("{key} must be greater than zero"),
-        );
-        return None;
-    }
-    Some(d)
-}
-
 fn read_simulation(ctx: &mut Ctx, node: &Node) -> Option<Simulation> {
     let fields = reader::table(ctx, node, SIMULATION_KEYS)?;
     let name = fields
         .require(ctx, "name")
         .and_then(|n| reader::name(ctx, &n));
-    let seed = fields
-        .get("seed")
-        .map_or(Some(0), |n| reader::count(ctx, &n, 0, i64::MAX as u64));
+    let seed = reader::count_or(ctx, &fields, "seed", 0, 0, i64::MAX as u64);
     let duration = fields
         .require_with(
             ctx,
             "duration",
             " (how much simulated time to run, e.g. \"1h\")",
         )
-        .and_then(|n| {
-            let d = reader::duration(ctx, &n)?;
-            if d == SimDuration::ZERO {
-                ctx.error(&n.span, &n.path, "duration must be greater than zero");
-                return None;
-            }
-            Some(d)
-        });
-    let sample_interval = duration_or(
+        .and_then(|n| reader::positive_duration(ctx, &n));
+    let sample_interval = reader::duration_or(
         ctx,
         &fields,
         "sample_interval",
@@ -185,9 +153,7 @@ fn read_simulation(ctx: &mut Ctx, node: &Node) -> Option<Simulation> {
 }
 
 fn weight(ctx: &mut Ctx, fields: &Fields, key: &str, default: i64) -> Option<i64> {
-    fields.get(key).map_or(Some(default), |n| {
-        reader::count(ctx, &n, 0, MAX_WEIGHT).map(|w| w as i64)
-    })
+    reader::count_or(ctx, fields, key, default, 0, MAX_WEIGHT)
 }
 
 fn read_scheduler(ctx: &mut Ctx, node: &Node) -> Option<SchedulerConfig> {
@@ -218,13 +184,16 @@ fn read_scheduler(ctx: &mut Ctx, node: &Node) -> Option<SchedulerConfig> {
         "taint_toleration_weight",
         d.taint_toleration_weight,
     );
-    let percentage = fields
-        .get("percentage_of_nodes_to_score")
-        .map_or(Some(d.percentage_of_nodes_to_score), |n| {
-            reader::count(ctx, &n, 0, 100).map(|p| p as u32)
-        });
-    let base =
-        duration_or(ctx, &fields, "cycle_base_cost", d.cycle_base_cost, false).filter(|base| {
+    let percentage = reader::count_or(
+        ctx,
+        &fields,
+        "percentage_of_nodes_to_score",
+        d.percentage_of_nodes_to_score,
+        0,
+        100,
+    );
+    let base = reader::duration_or(ctx, &fields, "cycle_base_cost", d.cycle_base_cost, false)
+        .filter(|base| {
             if *base > SimDuration::ZERO {
                 return true;
             }
@@ -238,16 +207,17 @@ fn read_scheduler(ctx: &mut Ctx, node: &Node) -> Option<SchedulerConfig> {
             );
             false
         });
-    let per_node = duration_or(
+    let per_node = reader::duration_or(
         ctx,
         &fields,
         "cycle_per_node_cost",
         d.cycle_per_node_cost,
         false,
     );
-    let backoff_initial = duration_or(ctx, &fields, "backoff_initial", d.backoff_initial, true);
-    let backoff_max = duration_or(ctx, &fields, "backoff_max", d.backoff_max, true);
-    let max_unschedulable = duration_or(
+    let backoff_initial =
+        reader::duration_or(ctx, &fields, "backoff_initial", d.backoff_initial, true);
+    let backoff_max = reader::duration_or(ctx, &fields, "backoff_max", d.backoff_max, true);
+    let max_unschedulable = reader::duration_or(
         ctx,
         &fields,
         "max_in_unschedulable",

@@ -348,18 +348,7 @@ fn read_arrival(ctx: &mut Ctx, node: &Node) -> Option<ArrivalProcess> {
 fn constant_interval(ctx: &mut Ctx, fields: &Fields, node: &Node) -> Option<SimDuration> {
     match (fields.get("rate_per_s"), fields.get("interval")) {
         (Some(rate), None) => reader::gap_from_rate(ctx, &rate, 1.0, "arrivals"),
-        (None, Some(interval)) => {
-            let d = reader::duration(ctx, &interval)?;
-            if d == SimDuration::ZERO {
-                ctx.error(
-                    &interval.span,
-                    &interval.path,
-                    "interval must be greater than zero",
-                );
-                return None;
-            }
-            Some(d)
-        }
+        (None, Some(interval)) => reader::positive_duration(ctx, &interval),
         (Some(_), Some(interval)) => {
             ctx.error(
                 &interval.span,
