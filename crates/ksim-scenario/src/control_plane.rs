@@ -10,8 +10,8 @@ use ksim_core::store::StoreConfig;
 use ksim_core::time::{SimDuration, NANOS_PER_MICRO};
 
 use crate::distributions::{distribution, scalar, Unit};
+use crate::names;
 use crate::reader::{self, Ctx, Fields, Node, Span};
-use crate::{names, pools};
 
 const SECTION_KEYS: &[&str] = &[
     "tick",
@@ -330,7 +330,7 @@ fn read_stores(ctx: &mut Ctx, section: &Fields) -> Stores {
         );
         stores.complete = false;
     }
-    let mut seen = pools::SeenNames::new();
+    let mut seen = reader::SeenNames::new();
     for element in &elements {
         let Some(fields) = reader::table(ctx, element, STORE_KEYS) else {
             stores.complete = false;
@@ -363,13 +363,13 @@ fn read_stores(ctx: &mut Ctx, section: &Fields) -> Stores {
 }
 
 /// A store name: unique, and usable in output columns (`store/<name>`).
-fn store_name<'a>(ctx: &mut Ctx, node: &Node<'a>, seen: &mut pools::SeenNames) -> Option<&'a str> {
+fn store_name<'a>(ctx: &mut Ctx, node: &Node<'a>, seen: &mut reader::SeenNames) -> Option<&'a str> {
     let name = reader::string(ctx, node)?;
     if let Err(message) = names::check_component_name(name, "store name") {
         ctx.error(&node.span, &node.path, message);
         return None;
     }
-    pools::unique_name(ctx, seen, name, node, "store").then_some(name)
+    reader::unique_name(ctx, seen, name, node, "store").then_some(name)
 }
 
 fn read_store(ctx: &mut Ctx, fields: &Fields) -> Option<StoreConfig> {

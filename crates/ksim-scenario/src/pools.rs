@@ -1,7 +1,7 @@
 //! `[[node_pools]]`: groups of identical nodes; plus the label and extended
 //! resource helpers shared with workloads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use ksim_core::config::{Label, NodePoolSpec, Taint, TaintEffect};
 use ksim_core::resources::{
@@ -133,31 +133,6 @@ pub(crate) fn label_map(ctx: &mut Ctx, node: &Node) -> Option<Vec<Label>> {
     ok.then_some(labels)
 }
 
-/// Names used so far, each with the path of its first owner; a map so that
-/// checking 10^5 names stays linear-logarithmic.
-pub(crate) type SeenNames = BTreeMap<String, String>;
-
-/// Records `name` as used, reporting a duplicate.
-pub(crate) fn unique_name(
-    ctx: &mut Ctx,
-    seen: &mut SeenNames,
-    name: &str,
-    node: &Node,
-    what: &str,
-) -> bool {
-    if let Some(first) = seen.get(name) {
-        ctx.error(
-            &node.span,
-            &node.path,
-            format!("duplicate {what} name `{name}` (already used by {first})"),
-        );
-        return false;
-    }
-    let owner = node.path.rsplit_once('.').map_or("", |(p, _)| p);
-    seen.insert(name.to_string(), owner.to_string());
-    true
-}
-
 /// The node pools read so far; `complete` is false when any pool failed,
 /// so cross-references against pool labels are not trustworthy.
 pub(crate) struct Pools {
@@ -179,7 +154,7 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNam
     if let (Some(node), true) = (&node, elements.is_empty()) {
         ctx.error(&node.span, &node.path, "at least one node pool is required");
     }
-    let mut seen = SeenNames::new();
+    let mut seen = reader::SeenNames::new();
     let mut allocatable_total = ResourceVec::ZERO;
     for element in &elements {
         if let Some(pool) = read_pool(ctx, element, extended, &mut seen) {
@@ -256,12 +231,12 @@ fn read_pool(
     ctx: &mut Ctx,
     node: &Node,
     extended: &mut ExtendedNames,
-    seen: &mut SeenNames,
+    seen: &mut reader::SeenNames,
 ) -> Option<NodePoolSpec> {
     let fields = reader::table(ctx, node, POOL_KEYS)?;
     let name = fields.require(ctx, "name").and_then(|n| {
         let name = reader::name(ctx, &n)?;
-        unique_name(ctx, seen, name, &n, "node pool").then_some(name)
+        reader::unique_name(ctx, seen, name, &n, "node pool").then_some(name)
     });
     let count = fields
         .require(ctx, "count")

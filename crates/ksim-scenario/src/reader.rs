@@ -5,6 +5,7 @@
 //! means a problem was recorded and the caller should carry on validating the
 //! rest of the file.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use ksim_core::config::SimConfig;
@@ -602,6 +603,31 @@ pub(crate) fn gap_from_rate(
     };
     ctx.error(&node.span, &node.path, message);
     None
+}
+
+/// Names used so far, each with the path of its first owner; a map so that
+/// checking 10^5 names stays linear-logarithmic.
+pub(crate) type SeenNames = BTreeMap<String, String>;
+
+/// Records `name` as used, reporting a duplicate.
+pub(crate) fn unique_name(
+    ctx: &mut Ctx,
+    seen: &mut SeenNames,
+    name: &str,
+    node: &Node,
+    what: &str,
+) -> bool {
+    if let Some(first) = seen.get(name) {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("duplicate {what} name `{name}` (already used by {first})"),
+        );
+        return false;
+    }
+    let owner = node.path.rsplit_once('.').map_or("", |(p, _)| p);
+    seen.insert(name.to_string(), owner.to_string());
+    true
 }
 
 /// One of `options`, with a suggestion when the value is close to one.

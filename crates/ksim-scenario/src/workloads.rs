@@ -85,7 +85,7 @@ struct Env<'a> {
     end: Option<SimTime>,
     /// Whether the scenario has a `[control_plane]` section.
     control_plane: bool,
-    seen: pools::SeenNames,
+    seen: reader::SeenNames,
     selectors: Vec<SelectorRef>,
 }
 
@@ -115,7 +115,7 @@ pub(crate) fn read(
         extended,
         end,
         control_plane,
-        seen: pools::SeenNames::new(),
+        seen: reader::SeenNames::new(),
         selectors: Vec::new(),
     };
     for element in &elements {
@@ -137,7 +137,7 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
     let fields = reader::table(ctx, node, WORKLOAD_KEYS)?;
     let name = fields.require(ctx, "name").and_then(|n| {
         let name = reader::name(ctx, &n)?;
-        pools::unique_name(ctx, &mut env.seen, name, &n, "workload").then_some(name)
+        reader::unique_name(ctx, &mut env.seen, name, &n, "workload").then_some(name)
     });
     let kind = fields
         .require_with(ctx, "kind", " (\"deployment\" or \"job\")")
