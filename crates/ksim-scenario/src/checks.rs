@@ -5,10 +5,9 @@ use ksim_core::config::{NodePoolSpec, PodTemplate, SimConfig, WorkloadKind, Work
 use ksim_core::matching;
 use ksim_core::resources::{ResourceNames, CPU, EPHEMERAL_STORAGE, FIRST_EXTENDED, MEMORY};
 
-use crate::reader::{self, Ctx};
-use crate::workloads::Located;
+use crate::reader::{self, Ctx, Place};
 
-pub(crate) fn run(ctx: &mut Ctx, config: &SimConfig, places: &[Located]) {
+pub(crate) fn run(ctx: &mut Ctx, config: &SimConfig, places: &[Place]) {
     if let Err(e) = config.check() {
         // The readers reject all of these first; kept so the core's
         // invariants are enforced even if the two drift apart.
@@ -67,7 +66,7 @@ fn pool_rejection(
     })
 }
 
-fn check_workload(ctx: &mut Ctx, config: &SimConfig, workload: &WorkloadSpec, place: &Located) {
+fn check_workload(ctx: &mut Ctx, config: &SimConfig, workload: &WorkloadSpec, place: &Place) {
     let template = &workload.template;
     let names = &config.resource_names;
     let pod_path = format!("{}.pod", place.path);
@@ -126,7 +125,7 @@ fn warn_oversized_draws(
     workload: &WorkloadSpec,
     accepting: &[&NodePoolSpec],
     names: &ResourceNames,
-    place: &Located,
+    place: &Place,
     pod_path: &str,
 ) {
     for dim in 0..names.active_len() {
@@ -161,7 +160,7 @@ fn warn_spread_limit(
     ctx: &mut Ctx,
     workload: &WorkloadSpec,
     accepting: &[&NodePoolSpec],
-    place: &Located,
+    place: &Place,
 ) {
     let WorkloadKind::Deployment(deployment) = &workload.kind else {
         return;

@@ -11,7 +11,7 @@ use ksim_core::time::{SimDuration, NANOS_PER_MICRO};
 
 use crate::distributions::{distribution, scalar, Unit};
 use crate::names;
-use crate::reader::{self, Ctx, Fields, Node, Span};
+use crate::reader::{self, Ctx, Fields, Node, Place};
 
 const SECTION_KEYS: &[&str] = &[
     "tick",
@@ -66,30 +66,6 @@ const STORE_KEYS: &[&str] = &[
 const MAX_MEMBERS: u64 = 1_000;
 /// Far beyond what a kubelet records per start; catches a misplaced rate.
 const MAX_EVENTS_PER_POD_START: u64 = 1_000;
-
-/// Where a value was written, for checks made after the whole section is read.
-#[derive(Clone)]
-struct Place {
-    span: Span,
-    path: String,
-}
-
-impl Place {
-    /// The key if it was written, else the table that would hold it.
-    fn of(fields: &Fields, key: &str) -> Place {
-        if fields.has(key) {
-            Place {
-                span: fields.key_span(key),
-                path: reader::join_key(&fields.path, key),
-            }
-        } else {
-            Place {
-                span: fields.span.clone(),
-                path: fields.path.clone(),
-            }
-        }
-    }
-}
 
 /// `Some(None)`: no section, the control plane is not modelled.
 /// `None`: a problem was recorded.

@@ -257,6 +257,30 @@ impl<'a> Node<'a> {
     }
 }
 
+/// Where a value was written, for checks made once more of the file is read.
+#[derive(Clone)]
+pub(crate) struct Place {
+    pub path: String,
+    pub span: Span,
+}
+
+impl Place {
+    /// The key if it was written, else the table that would hold it.
+    pub(crate) fn of(fields: &Fields, key: &str) -> Place {
+        if fields.has(key) {
+            Place {
+                path: join_key(&fields.path, key),
+                span: fields.key_span(key),
+            }
+        } else {
+            Place {
+                path: fields.path.clone(),
+                span: fields.span.clone(),
+            }
+        }
+    }
+}
+
 /// One key of a free-form table (labels, extended resources).
 pub(crate) struct Entry<'a> {
     pub key: &'a str,

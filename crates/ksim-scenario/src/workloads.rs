@@ -14,7 +14,7 @@ use ksim_core::time::{SimDuration, SimTime};
 use crate::distributions::{distribution, request, Unit};
 use crate::names;
 use crate::pools::{self, ExtendedNames, Pools, EFFECTS, HOSTNAME};
-use crate::reader::{self, Ctx, Fields, Node, Span};
+use crate::reader::{self, Ctx, Fields, Node, Place, Span};
 
 const WORKLOAD_KEYS: &[&str] = &[
     "name",
@@ -59,16 +59,10 @@ const TOLERATION_KEYS: &[&str] = &["key", "operator", "value", "effect"];
 const TOLERATION_OPERATORS: &[&str] = &["Equal", "Exists"];
 const ANTI_AFFINITY_KEYS: &[&str] = &["match_labels", "topology_key"];
 
-/// Where a workload was written, for later warnings.
-pub(crate) struct Located {
-    pub path: String,
-    pub span: Span,
-}
-
 pub(crate) struct Workloads {
     pub specs: Vec<WorkloadSpec>,
     /// Parallel to `specs`.
-    pub places: Vec<Located>,
+    pub places: Vec<Place>,
 }
 
 /// An anti-affinity selector, checked once every workload's labels are known.
@@ -121,7 +115,7 @@ pub(crate) fn read(
     for element in &elements {
         if let Some(spec) = read_workload(ctx, element, &mut env) {
             out.specs.push(spec);
-            out.places.push(Located {
+            out.places.push(Place {
                 path: element.path.clone(),
                 span: element.span.clone(),
             });
