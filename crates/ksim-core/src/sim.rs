@@ -949,7 +949,11 @@ impl Simulation {
     /// taint eviction controller deletes it a toleration after it sees it.
     fn watch_for_eviction(&mut self, now: SimTime, pod: PodId) {
         let node = self.pods.node[pod as usize];
-        if self.nodes.no_execute_since[node as usize] <= now {
+        // A tainted node is not ready; the ready flags are hot in cache, the
+        // taint times are not.
+        if !self.cluster.nodes.ready[node as usize]
+            && self.nodes.no_execute_since[node as usize] <= now
+        {
             let epoch = self.nodes.epoch[node as usize];
             let at = now + self.config.node_lifecycle.default_toleration;
             self.schedule(at, Event::EvictPods { node, epoch });
