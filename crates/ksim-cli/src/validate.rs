@@ -13,9 +13,7 @@ use std::path::Path;
 /// Loads a scenario; on failure prints every problem on its own line.
 pub fn load(path: &Path) -> Result<Scenario> {
     ksim_scenario::load(path).map_err(|err| {
-        for problem in &err.problems {
-            eprintln!("{problem}");
-        }
+        crate::console::eprint_lines(&err.problems);
         let count = err.problems.len();
         anyhow!(
             "{}: {count} problem{} in the scenario",
