@@ -6,17 +6,12 @@
 //! arithmetic and the anti-affinity counters.
 
 use crate::config::{NodePoolSpec, PodTemplate, Taint};
+use crate::ids::{NodeId, PodId, PoolId, WorkloadId, NO_NODE};
 use crate::matching;
+use crate::pod_phase::PodPhase;
 use crate::resources::ResourceVec;
 use crate::time::SimTime;
 
-pub type NodeId = u32;
-pub type PodId = u32;
-pub type PoolId = u32;
-pub type WorkloadId = u32;
-
-/// Marks "no node" in [`Pods::node`].
-pub const NO_NODE: NodeId = u32::MAX;
 /// Marks "not yet" in the pod timestamps.
 pub const NEVER: SimTime = SimTime::MAX;
 
@@ -202,26 +197,6 @@ impl Nodes {
     }
     pub fn is_empty(&self) -> bool {
         self.pool.is_empty()
-    }
-}
-
-/// Pod phase, upstream's lifecycle.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PodPhase {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-}
-
-impl PodPhase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PodPhase::Pending => "Pending",
-            PodPhase::Running => "Running",
-            PodPhase::Succeeded => "Succeeded",
-            PodPhase::Failed => "Failed",
-        }
     }
 }
 

@@ -11,9 +11,10 @@
 //! counts the same structures as the run goes, for a guard between batches.
 //! Calibrated against measured peak RSS (`docs/performance.md`).
 
-use crate::cluster::{ClusterState, PodId, Pods};
+use crate::cluster::{ClusterState, Pods};
 use crate::config::{ArrivalProcess, JobSpec, SchedulerMode, SimConfig, WorkloadKind};
 use crate::control_plane::config::{ApiKind, ApiRequest, ControlPlaneConfig};
+use crate::ids::PodId;
 use crate::metrics::{PodRecord, TimelineSample};
 use crate::resources::NUM_RESOURCES;
 use crate::scheduler::queue::QueueState;

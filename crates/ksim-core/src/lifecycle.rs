@@ -10,8 +10,8 @@
 //! pods are deleted `default_toleration` after the NoExecute taint unless
 //! they tolerate it forever.
 
-use crate::cluster::{NodeId, PodId};
 use crate::config::NodeLifecycleConfig;
+use crate::ids::{NodeId, PodId};
 use crate::time::{SimDuration, SimTime};
 
 /// The first controller check strictly after `last_renewal + grace`

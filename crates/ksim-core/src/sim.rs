@@ -5,19 +5,18 @@
 //! time t reflects every event at times <= t. All randomness comes from
 //! streams labelled by component (`scheduler`, `workload/<name>/...`).
 
-use crate::cluster::{
-    ClusterState, CompiledTemplate, NodeId, PodId, PodPhase, Pods, Pool, WorkloadId, NEVER, NO_NODE,
-};
+use crate::cluster::{ClusterState, CompiledTemplate, Pods, Pool, NEVER};
 use crate::config::{
     ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
 };
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
+use crate::histogram::LatencyHistogram;
+use crate::ids::{NodeId, PodId, WorkloadId, NO_NODE};
 use crate::lifecycle::{self, EvictionLimiter, NodePods};
 use crate::matching;
-use crate::metrics::{
-    LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
-};
+use crate::metrics::{PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup};
+use crate::pod_phase::PodPhase;
 use crate::queue::EventQueue;
 use crate::resources::{
     format_amount, ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS,

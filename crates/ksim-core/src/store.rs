@@ -34,7 +34,7 @@
 pub mod bench;
 
 use crate::distribution::{Distribution, DistributionError};
-use crate::metrics::LatencyHistogram;
+use crate::histogram::LatencyHistogram;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime, NANOS_PER_MICRO, NANOS_PER_SEC};
 use std::cmp::Reverse;

@@ -4,11 +4,11 @@
 mod common;
 use common::*;
 
-use ksim_core::cluster::PodPhase;
 use ksim_core::config::SimConfig;
 use ksim_core::control_plane::config::{ApiKind, ControlPlaneConfig, NamedStore};
 use ksim_core::distribution::Distribution;
 use ksim_core::metrics::{ControlPlaneOutput, RunOutput};
+use ksim_core::pod_phase::PodPhase;
 use ksim_core::store::StoreConfig;
 use ksim_core::time::{SimDuration, SimTime};
 

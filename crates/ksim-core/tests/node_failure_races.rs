@@ -7,10 +7,10 @@
 mod common;
 use common::*;
 
-use ksim_core::cluster::PodPhase;
 use ksim_core::config::{NodeFailureSpec, SchedulerMode, ScoringStrategy, SimConfig};
 use ksim_core::control_plane::config::ControlPlaneConfig;
 use ksim_core::metrics::RunOutput;
+use ksim_core::pod_phase::PodPhase;
 use ksim_core::time::{SimDuration, SimTime};
 
 fn at(s: u64) -> SimTime {

@@ -18,12 +18,12 @@
 //! regression file is written. `--nocapture` also shows what the cases
 //! covered (control plane, node failures, evictions, NOSPACE, 429s).
 
-use ksim_core::cluster::PodPhase;
 use ksim_core::config::*;
 use ksim_core::control_plane::config::{ApiKind, ControlPlaneConfig, NamedStore};
 use ksim_core::distribution::Distribution;
 use ksim_core::matching;
 use ksim_core::metrics::{PodRecord, RunOutput};
+use ksim_core::pod_phase::PodPhase;
 use ksim_core::resources::{
     ResourceNames, ResourceVec, CPU, EPHEMERAL_STORAGE, FIRST_EXTENDED, MEMORY, NUM_RESOURCES, PODS,
 };

@@ -1,8 +1,8 @@
 //! Behaviour of the whole simulation on small hand-built clusters.
 
-use ksim_core::cluster::PodPhase;
 use ksim_core::config::*;
 use ksim_core::distribution::Distribution;
+use ksim_core::pod_phase::PodPhase;
 use ksim_core::resources::{ResourceNames, CPU};
 use ksim_core::sim::Simulation;
 use ksim_core::time::{SimDuration, SimTime};

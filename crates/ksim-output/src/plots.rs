@@ -6,9 +6,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ksim_core::metrics::{
-    ControlPlaneTimeline, LatencyHistogram, RunOutput, SeriesName, TimelineSample,
-};
+use ksim_core::histogram::LatencyHistogram;
+use ksim_core::metrics::{ControlPlaneTimeline, RunOutput, SeriesName, TimelineSample};
 use ksim_core::time::{SimDuration, SimTime, NANOS_PER_MICRO, NANOS_PER_MILLI};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;

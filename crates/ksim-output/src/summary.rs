@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use ksim_core::histogram::LatencyHistogram;
 use ksim_core::metrics::{
-    ApiServerSummary, Bottleneck, ControlPlaneOutput, LatencyHistogram, RunOutput, RunSummary,
-    StoreSummary,
+    ApiServerSummary, Bottleneck, ControlPlaneOutput, RunOutput, RunSummary, StoreSummary,
 };
 use ksim_core::time::SimTime;
 use serde::ser::{SerializeMap, Serializer};

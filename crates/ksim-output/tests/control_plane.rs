@@ -6,9 +6,10 @@ mod common;
 use std::fs;
 
 use common::*;
+use ksim_core::histogram::LatencyHistogram;
 use ksim_core::metrics::{
-    ApiServerSummary, Bottleneck, ControlPlaneOutput, ControlPlaneTimeline, LatencyHistogram,
-    RunOutput, SeriesName, StoreSummary,
+    ApiServerSummary, Bottleneck, ControlPlaneOutput, ControlPlaneTimeline, RunOutput, SeriesName,
+    StoreSummary,
 };
 use ksim_core::time::SimTime;
 use ksim_output::{prepare_out_dir, write_run, OutputError, WriteOptions};

@@ -6,7 +6,8 @@ mod common;
 use std::fs;
 
 use common::*;
-use ksim_core::metrics::{LatencyHistogram, RunOutput, TimelineSample};
+use ksim_core::histogram::LatencyHistogram;
+use ksim_core::metrics::{RunOutput, TimelineSample};
 use ksim_output::{prepare_out_dir, summary_without_run, write_run, OutputError, WriteOptions};
 
 #[test]

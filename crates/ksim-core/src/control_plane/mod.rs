@@ -14,9 +14,10 @@
 
 pub mod config;
 
+use crate::histogram::LatencyHistogram;
 use crate::metrics::{
-    ApiServerSummary, Bottleneck, ControlPlaneOutput, ControlPlaneTimeline, LatencyHistogram,
-    SeriesName, StoreSummary,
+    ApiServerSummary, Bottleneck, ControlPlaneOutput, ControlPlaneTimeline, SeriesName,
+    StoreSummary,
 };
 use crate::rng::RngStreams;
 use crate::store::{Store, StoreError};

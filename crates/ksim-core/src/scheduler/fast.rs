@@ -31,8 +31,9 @@
 
 use super::kube::record_failure;
 use super::{Diagnosis, PlacementResult};
-use crate::cluster::{ClusterState, CompiledTemplate, NodeId, WorkloadId};
+use crate::cluster::{ClusterState, CompiledTemplate};
 use crate::config::{SchedulerConfig, ScoringStrategy};
+use crate::ids::{NodeId, WorkloadId};
 use crate::resources::{ResourceVec, CPU, NUM_RESOURCES};
 use crate::rng::SimRng;
 

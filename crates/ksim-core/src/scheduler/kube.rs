@@ -24,8 +24,9 @@ use super::score::{
     resources_fit_score, taint_toleration_score, Allocatable, CpuMemory, MAX_NODE_SCORE,
 };
 use super::{Diagnosis, PlacementResult};
-use crate::cluster::{ClusterState, CompiledTemplate, FilterReason, NodeId, WorkloadId};
+use crate::cluster::{ClusterState, CompiledTemplate, FilterReason};
 use crate::config::{SchedulerConfig, ScoringStrategy};
+use crate::ids::{NodeId, WorkloadId};
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::rng::SimRng;
 

@@ -15,8 +15,9 @@ mod score;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-use crate::cluster::{ClusterState, FilterReason, NodeId, WorkloadId};
+use crate::cluster::{ClusterState, FilterReason};
 use crate::config::{SchedulerConfig, SchedulerMode};
+use crate::ids::{NodeId, WorkloadId};
 use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES, PODS};
 use crate::rng::SimRng;
 

@@ -15,7 +15,7 @@
 //! Differences from upstream: backoff expiry is exact rather than polled
 //! every second.
 
-use crate::cluster::PodId;
+use crate::ids::PodId;
 use crate::time::{SimDuration, SimTime};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};

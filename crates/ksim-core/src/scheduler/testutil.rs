@@ -1,7 +1,8 @@
 //! Small hand-built clusters for the placement tests.
 
-use crate::cluster::{ClusterState, NodeId};
+use crate::cluster::ClusterState;
 use crate::config::{AntiAffinityTerm, Label, NodePoolSpec, PodTemplate, Request, Taint};
+use crate::ids::NodeId;
 use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
 
 use super::kube::record_failure;

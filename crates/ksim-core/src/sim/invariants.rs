@@ -5,7 +5,9 @@
 //! every test, and `ksim run --check-invariants`).
 
 use super::{Event, SimError, Simulation, NO_REASON};
-use crate::cluster::{PodPhase, NEVER, NO_NODE};
+use crate::cluster::NEVER;
+use crate::ids::NO_NODE;
+use crate::pod_phase::PodPhase;
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::time::SimTime;
 use std::fmt;

@@ -4,10 +4,11 @@
 //! its write to be stored; refused writes are retried as their clients do.
 
 use super::{ended_phase, Event, PodStep, Simulation};
-use crate::cluster::{PodId, WorkloadId, NEVER, NO_NODE};
+use crate::cluster::NEVER;
 use crate::config::WorkloadKind;
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::Write;
+use crate::ids::{PodId, WorkloadId, NO_NODE};
 use crate::time::{SimDuration, SimTime};
 
 /// How long a client waits before retrying a write the store refused

@@ -3,7 +3,7 @@
 //! acknowledged.
 
 use super::{Store, StoreConfig, StoreConfigError};
-use crate::metrics::LatencyHistogram;
+use crate::histogram::LatencyHistogram;
 use crate::queue::EventQueue;
 use crate::rng::RngStreams;
 use crate::time::{SimDuration, SimTime};

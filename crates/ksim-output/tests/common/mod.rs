@@ -6,10 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use ksim_core::cluster::PodPhase;
-use ksim_core::metrics::{
-    LatencyHistogram, PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
-};
+use ksim_core::histogram::LatencyHistogram;
+use ksim_core::metrics::{PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup};
+use ksim_core::pod_phase::PodPhase;
 use ksim_core::time::{SimDuration, SimTime};
 use ksim_output::{RunInfo, WriteOptions};
 
