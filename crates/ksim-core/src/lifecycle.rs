@@ -162,6 +162,33 @@ mod tests {
         );
     }
 
+    /// What the config's rule (grace > renew interval, `SimConfig::check`)
+    /// buys: every failure is detected after it happens, whatever the
+    /// kubelet's phase and the period.
+    #[test]
+    fn failure_never_noticed_detection_follows_the_failure_when_grace_exceeds_renew() {
+        for (renew, grace, period) in [(10, 11, 5), (10, 50, 5), (7, 8, 3), (3, 4, 20)] {
+            let l = NodeLifecycleConfig {
+                lease_renew_interval: secs(renew),
+                node_monitor_grace_period: secs(grace),
+                node_monitor_period: secs(period),
+                ..NodeLifecycleConfig::default()
+            };
+            for failure_ms in (0..60_000).step_by(250) {
+                let failure = SimTime::ZERO + SimDuration::from_millis(failure_ms);
+                for phase_ms in (0..renew * 1000).step_by(500) {
+                    let phase = SimDuration::from_millis(phase_ms);
+                    let detected = detection_time(&l, last_renewal(&l, failure, phase));
+                    assert!(
+                        detected > failure,
+                        "renew {renew} s, grace {grace} s, period {period} s: failure at \
+                         {failure}, phase {phase}, detected at {detected}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn limiter_spaces_taints_per_zone() {
         let mut limiter = EvictionLimiter::new(0.1, 2);
