@@ -8,17 +8,16 @@
 //! and timeline rows (one per sample). Not estimated: pods replacing those
 //! lost to node failures, which depend on where pods landed;
 //! [`Simulation::memory_in_use_bytes`](crate::sim::Simulation::memory_in_use_bytes)
-//! counts the same structures as the run goes, for a guard between batches.
-//! Calibrated against measured peak RSS (`docs/performance.md`).
+//! counts the same structures as the run goes, for a guard between batches,
+//! at the same per-item costs (`sim::footprint`'s). Calibrated against
+//! measured peak RSS (`docs/performance.md`).
 
-use crate::cluster::{ClusterState, Pods};
-use crate::config::{ArrivalProcess, JobSpec, SchedulerMode, SimConfig, WorkloadKind};
-use crate::control_plane::config::{ApiKind, ApiRequest, ControlPlaneConfig};
+use crate::config::{ArrivalProcess, JobSpec, SimConfig, WorkloadKind};
 use crate::ids::PodId;
-use crate::metrics::{PodRecord, TimelineSample};
-use crate::resources::NUM_RESOURCES;
-use crate::scheduler::queue::QueueState;
-use crate::sim::Event;
+use crate::metrics::PodRecord;
+use crate::sim::footprint::{
+    bytes_per_node, bytes_per_pod, bytes_per_timeline_row, BYTES_PER_EVENT, BYTES_PER_QUEUED_POD,
+};
 use crate::time::{SimDuration, SimTime};
 use std::mem::size_of;
 
@@ -44,25 +43,6 @@ const BASE_BYTES: u64 = 8 << 20;
 /// control plane's stores).
 const SLACK_NUMERATOR: u64 = 11;
 const SLACK_DENOMINATOR: u64 = 10;
-/// Per node: failure epoch and flag, when its NoExecute taint was added,
-/// head of its pod list.
-const HEALTH_BYTES_PER_NODE: u64 = 4 + 1 + 8 + 4;
-/// Per node in fast mode: its tree position, readiness and pool membership;
-/// the tree adds [`FAST_TREE_BYTES_PER_NODE_DIM`] per resource in use.
-const FAST_INDEX_BYTES_PER_NODE: u64 = 4 + 1 + 4;
-/// A leaf per block of 8 nodes, leaves rounded up to a power of two, as many
-/// inner nodes: at most 4 entries of 8 bytes per 8 nodes.
-const FAST_TREE_BYTES_PER_NODE_DIM: u64 = 4;
-/// Per node in kube mode: the per-cycle list of feasible nodes (node, pool,
-/// cpu and memory in use), at most every node.
-const KUBE_SCRATCH_BYTES_PER_NODE: u64 = 4 + 4 + 16;
-/// Per node per anti-affinity term: two u32 counters.
-const ANTI_AFFINITY_BYTES_PER_NODE_TERM: u64 = 8;
-/// Per pod besides [`Pods::BYTES_PER_POD`]: its last failure reason and its
-/// links in its node's pod list.
-const SIM_BYTES_PER_POD: u64 = 4 + 8;
-/// The allocator's header and rounding of one small allocation.
-const ALLOCATION_OVERHEAD_BYTES: u64 = 16;
 
 pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
     let nodes = config.nodes_total();
@@ -92,60 +72,6 @@ pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
             .saturating_mul(SLACK_NUMERATOR)
             .saturating_add(BASE_BYTES),
     }
-}
-
-/// One pending event: its time and the event.
-pub(crate) const BYTES_PER_EVENT: u64 = size_of::<(SimTime, Event)>() as u64;
-/// One entry of the scheduler's active queue: priority, sequence, pod.
-pub(crate) const BYTES_PER_QUEUED_POD: u64 = size_of::<(i32, u64, PodId)>() as u64;
-
-/// Per node: cluster state, health, anti-affinity counters and the
-/// scheduler's structures.
-pub(crate) fn bytes_per_node(config: &SimConfig) -> u64 {
-    let terms: u64 = config
-        .workloads
-        .iter()
-        .map(|w| w.template.anti_affinity.len() as u64)
-        .sum();
-    let scheduler = match config.scheduler.mode {
-        SchedulerMode::Fast => {
-            let dims_in_use = (0..NUM_RESOURCES)
-                .filter(|&d| config.node_pools.iter().any(|p| p.allocatable.0[d] > 0))
-                .count() as u64;
-            FAST_INDEX_BYTES_PER_NODE + FAST_TREE_BYTES_PER_NODE_DIM * dims_in_use
-        }
-        SchedulerMode::Kube => KUBE_SCRATCH_BYTES_PER_NODE,
-    };
-    ClusterState::BYTES_PER_NODE
-        + HEALTH_BYTES_PER_NODE
-        + terms.saturating_mul(ANTI_AFFINITY_BYTES_PER_NODE_TERM)
-        + scheduler
-}
-
-/// Per pod, for the whole run: its state, the scheduling queue's per-pod
-/// state (queue position, priority, backoff end) and the simulation's.
-pub(crate) fn bytes_per_pod() -> u64 {
-    let scheduling_queue = size_of::<QueueState>() + size_of::<i32>() + size_of::<SimTime>();
-    Pods::BYTES_PER_POD + scheduling_queue as u64 + SIM_BYTES_PER_POD
-}
-
-/// One timeline row, with its control-plane row when there is a control plane.
-pub(crate) fn bytes_per_timeline_row(config: &SimConfig) -> u64 {
-    let mut row = size_of::<TimelineSample>() as u64;
-    if let Some(control_plane) = &config.control_plane {
-        let values = control_plane_series(control_plane) * size_of::<Option<f64>>() as u64;
-        row += (size_of::<SimTime>() + size_of::<Vec<Option<f64>>>()) as u64
-            + values
-            + ALLOCATION_OVERHEAD_BYTES;
-    }
-    row
-}
-
-/// The control-plane timeline's series: per store 11 metrics, per request
-/// type a rate, 9 apiserver metrics, a watch-cache utilization per kind, and
-/// the scheduler's busy share (`control_plane::series_names`).
-fn control_plane_series(control_plane: &ControlPlaneConfig) -> u64 {
-    (11 * control_plane.stores.len() + ApiRequest::COUNT + 9 + ApiKind::COUNT + 1) as u64
 }
 
 /// Samples at every multiple of the interval up to the end, and at the end.
@@ -278,10 +204,11 @@ mod tests {
     use super::*;
     use crate::config::{
         DeploymentSpec, NodeFailureRate, NodeLifecycleConfig, NodePoolSpec, PodTemplate, Request,
-        SchedulerConfig, WorkloadSpec,
+        SchedulerConfig, SchedulerMode, WorkloadSpec,
     };
+    use crate::control_plane::config::ControlPlaneConfig;
     use crate::distribution::Distribution;
-    use crate::resources::{ResourceNames, ResourceVec, CPU, MEMORY, PODS};
+    use crate::resources::{ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
     use crate::sim::Simulation;
 
     const MIB: u64 = 1 << 20;
@@ -462,17 +389,5 @@ mod tests {
                 "held {held} bytes, estimated {estimated} ({estimate:?})"
             );
         }
-    }
-
-    #[test]
-    fn control_plane_rows_have_the_series_the_control_plane_records() {
-        let mut c = config(5, vec![deployment(5, None)]);
-        let mut control_plane = ControlPlaneConfig::default();
-        control_plane.stores.push(control_plane.stores[0].clone());
-        control_plane.stores[1].name = "leases".into();
-        c.control_plane = Some(control_plane.clone());
-        let output = Simulation::new(c).unwrap().run().unwrap();
-        let series = output.control_plane.unwrap().timeline.series.len();
-        assert_eq!(control_plane_series(&control_plane), series as u64);
     }
 }

@@ -1239,7 +1239,7 @@ fn pod_records(pods: &Pods) -> Vec<PodRecord> {
         .collect()
 }
 
-mod footprint;
+pub(crate) mod footprint;
 mod invariants;
 mod pod_api;
 
