@@ -9,7 +9,7 @@ use crate::config::{NodePoolSpec, PodTemplate, Taint};
 use crate::ids::{NodeId, PodId, PoolId, WorkloadId, NO_NODE};
 use crate::matching;
 use crate::pod_phase::PodPhase;
-use crate::resources::ResourceVec;
+use crate::resources::{ResourceVec, CPU, MEMORY};
 use crate::time::SimTime;
 
 /// Marks "not yet" in the pod timestamps.
@@ -182,6 +182,11 @@ impl AntiAffinityIndex {
 pub struct Nodes {
     pub pool: Vec<PoolId>,
     pub requested: Vec<ResourceVec>,
+    /// Per node, the pods there (bound or assumed) requesting no cpu, and no
+    /// memory: kube-scheduler's NodeResourcesFit scores a node by "non-zero"
+    /// requests, which count each of them at upstream's defaults. Touched only
+    /// when such a pod comes or goes.
+    pub zero_request_pods: Vec<[u32; 2]>,
     pub ready: Vec<bool>,
     ready_count: u64,
 }
@@ -266,7 +271,7 @@ pub struct ClusterState {
 
 impl ClusterState {
     /// Bytes of state one node costs, for up-front memory estimates.
-    pub const BYTES_PER_NODE: u64 = (4 + std::mem::size_of::<ResourceVec>() + 1) as u64;
+    pub const BYTES_PER_NODE: u64 = (4 + std::mem::size_of::<ResourceVec>() + 8 + 1) as u64;
 
     pub fn new(pools: Vec<Pool>, templates: Vec<CompiledTemplate>, term_count: usize) -> Self {
         ClusterState {
@@ -309,6 +314,7 @@ impl ClusterState {
         let id = self.nodes.len() as NodeId;
         self.nodes.pool.push(pool);
         self.nodes.requested.push(ResourceVec::ZERO);
+        self.nodes.zero_request_pods.push([0, 0]);
         self.nodes.ready.push(true);
         self.nodes.ready_count += 1;
         self.anti_affinity.add_node();
@@ -320,11 +326,14 @@ impl ClusterState {
         let slot = &mut self.nodes.ready[node as usize];
         if *slot != ready {
             *slot = ready;
-            if ready {
-                self.nodes.ready_count += 1;
+            self.nodes.ready_count = if ready {
+                self.nodes.ready_count + 1
             } else {
-                self.nodes.ready_count -= 1;
-            }
+                self.nodes
+                    .ready_count
+                    .checked_sub(1)
+                    .expect("a node turning not ready was counted ready")
+            };
         }
     }
 
@@ -362,13 +371,29 @@ impl ClusterState {
     /// Accounts a pod's requests and anti-affinity on a node.
     pub fn assign(&mut self, template_id: WorkloadId, requests: &ResourceVec, node: NodeId) {
         self.nodes.requested[node as usize].add_assign(requests);
+        self.count_zero_requests(requests, node, true);
         let template = &self.templates[template_id as usize];
         self.anti_affinity.apply(template, node, true);
+    }
+
+    fn count_zero_requests(&mut self, requests: &ResourceVec, node: NodeId, add: bool) {
+        for (i, dim) in [CPU, MEMORY].into_iter().enumerate() {
+            if requests.0[dim] == 0 {
+                let count = &mut self.nodes.zero_request_pods[node as usize][i];
+                *count = if add {
+                    count.checked_add(1)
+                } else {
+                    count.checked_sub(1)
+                }
+                .expect("zero-request pod counts stay within the pods on the node");
+            }
+        }
     }
 
     /// Reverses [`ClusterState::assign`].
     pub fn unassign(&mut self, template_id: WorkloadId, requests: &ResourceVec, node: NodeId) {
         self.nodes.requested[node as usize].sub_assign(requests);
+        self.count_zero_requests(requests, node, false);
         let template = &self.templates[template_id as usize];
         self.anti_affinity.apply(template, node, false);
     }

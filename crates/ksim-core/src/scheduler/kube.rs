@@ -6,12 +6,6 @@
 //! Differences from upstream:
 //! - Filtering is sequential, so exactly the nodes up to the last feasible one
 //!   needed are examined; upstream's parallel filter may examine a few more.
-//! - NodeResourcesFit counts a node's existing pods by their real requests,
-//!   where upstream sums "non-zero" requests (a pod without cpu or memory
-//!   requests counts as 100m / 200 MiB). Only pods requesting zero cpu or
-//!   memory are affected; the incoming pod uses non-zero requests as upstream.
-//!   Exact sums would need ClusterState::assign to count such pods per node:
-//!   `node_changed` does not say which pod changed.
 //! - Ties are broken by reservoir sampling over the top scores, as upstream's
 //!   `selectHost` did before it moved to a heap with random keys (same law).
 
@@ -21,7 +15,8 @@ use rand::Rng;
 
 use super::score::{
     balanced_allocation_score, balanced_allocation_skipped, cpu_memory, non_zero_requests,
-    resources_fit_score, taint_toleration_score, Allocatable, CpuMemory, MAX_NODE_SCORE,
+    resources_fit_score, taint_toleration_score, Allocatable, CpuMemory,
+    DEFAULT_MEMORY_REQUEST_BYTES, DEFAULT_MILLI_CPU_REQUEST, MAX_NODE_SCORE,
 };
 use super::{Diagnosis, PlacementResult};
 use crate::cluster::{ClusterState, CompiledTemplate, FilterReason};
@@ -78,6 +73,20 @@ struct Feasible {
     node: NodeId,
     pool: u32,
     used: CpuMemory,
+    /// Pods on the node requesting no cpu, and no memory.
+    zero_request_pods: [u32; 2],
+}
+
+impl Feasible {
+    /// What NodeResourcesFit counts as in use: upstream's NonZeroRequested,
+    /// where a pod without a cpu or memory request counts at the defaults.
+    fn non_zero_used(&self) -> CpuMemory {
+        let defaults = [DEFAULT_MILLI_CPU_REQUEST, DEFAULT_MEMORY_REQUEST_BYTES];
+        std::array::from_fn(|i| {
+            self.used[i]
+                .saturating_add(u64::from(self.zero_request_pods[i]).saturating_mul(defaults[i]))
+        })
+    }
 }
 
 /// What one cycle needs of a pool, computed once per cycle so the per-node
@@ -209,13 +218,14 @@ pub struct KubePlacement {
 }
 
 /// A per-cycle, direct-mapped memo of node score totals. Within one cycle a
-/// node's total depends only on its pool and its cpu and memory in use, and
+/// node's total depends only on its pool, its cpu and memory in use and its
+/// count of pods without cpu or memory requests, and
 /// simulated clusters hold many nodes alike (empty ones, ones running the same
 /// pods), so most totals are found rather than recomputed. Which nodes are
 /// compared and the random draws on ties are unchanged: same choice, same rng.
 struct ScoreMemo {
-    /// (cycle stamp, pool, used, total); a stale stamp marks an empty slot.
-    slots: Vec<(u64, u32, CpuMemory, i64)>,
+    /// (cycle stamp, pool, usage, total); a stale stamp marks an empty slot.
+    slots: Vec<(u64, u32, Usage, i64)>,
     cycle: u64,
 }
 
@@ -224,7 +234,7 @@ impl ScoreMemo {
 
     fn new() -> Self {
         ScoreMemo {
-            slots: vec![(0, 0, [0, 0], 0); Self::SLOTS],
+            slots: vec![(0, 0, ([0, 0], [0, 0]), 0); Self::SLOTS],
             cycle: 0,
         }
     }
@@ -234,23 +244,31 @@ impl ScoreMemo {
     }
 
     #[inline]
-    fn slot(pool: u32, used: CpuMemory) -> usize {
-        let mixed = (used[0] ^ used[1].rotate_left(29) ^ u64::from(pool).rotate_left(53))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    fn slot(pool: u32, (used, zero_request_pods): Usage) -> usize {
+        let zero = u64::from(zero_request_pods[0]) | u64::from(zero_request_pods[1]) << 32;
+        let mixed = (used[0]
+            ^ used[1].rotate_left(29)
+            ^ u64::from(pool).rotate_left(53)
+            ^ zero.rotate_left(11))
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (mixed >> 54) as usize % Self::SLOTS
     }
 
     #[inline]
-    fn get(&self, pool: u32, used: CpuMemory) -> Option<i64> {
-        let (cycle, p, u, total) = self.slots[Self::slot(pool, used)];
-        (cycle == self.cycle && p == pool && u == used).then_some(total)
+    fn get(&self, pool: u32, usage: Usage) -> Option<i64> {
+        let (cycle, p, u, total) = self.slots[Self::slot(pool, usage)];
+        (cycle == self.cycle && p == pool && u == usage).then_some(total)
     }
 
     #[inline]
-    fn put(&mut self, pool: u32, used: CpuMemory, total: i64) {
-        self.slots[Self::slot(pool, used)] = (self.cycle, pool, used, total);
+    fn put(&mut self, pool: u32, usage: Usage, total: i64) {
+        self.slots[Self::slot(pool, usage)] = (self.cycle, pool, usage, total);
     }
 }
+
+/// What a node's score depends on besides its pool: cpu and memory in use,
+/// and its pods without cpu or memory requests.
+type Usage = (CpuMemory, [u32; 2]);
 
 impl KubePlacement {
     pub fn new(config: &SchedulerConfig) -> Self {
@@ -387,6 +405,7 @@ impl KubePlacement {
                     node,
                     pool,
                     used: cpu_memory(used),
+                    zero_request_pods: state.zero_request_pods[n],
                 });
                 if self.feasible.len() >= to_find {
                     return node - nodes.start + 1;
@@ -420,17 +439,19 @@ impl KubePlacement {
         let mut ties = 0u32;
         self.memo.start_cycle();
         for f in &self.feasible {
-            let total = match self.memo.get(f.pool, f.used) {
+            let usage = (f.used, f.zero_request_pods);
+            let total = match self.memo.get(f.pool, usage) {
                 Some(total) => total,
                 None => {
                     let pool = &self.pools[f.pool as usize];
                     // Weights come from the scenario: sums saturate rather than wrap.
-                    let partial = pool.taint_score.saturating_add(scorer.fit(f.used, pool));
+                    let fit = scorer.fit(f.non_zero_used(), pool);
+                    let partial = pool.taint_score.saturating_add(fit);
                     if partial.saturating_add(balanced_bound) < best {
                         continue;
                     }
                     let total = partial.saturating_add(scorer.balanced(f.used, pool));
-                    self.memo.put(f.pool, f.used, total);
+                    self.memo.put(f.pool, usage, total);
                     total
                 }
             };
@@ -664,6 +685,41 @@ mod tests {
         let used = req(2000, 2 << 30);
         assert_eq!(two_nodes_pick(ScoringStrategy::LeastAllocated, used), 1);
         assert_eq!(two_nodes_pick(ScoringStrategy::MostAllocated, used), 0);
+    }
+
+    /// Upstream scores NodeResourcesFit on NonZeroRequested: a pod without
+    /// cpu or memory requests counts as 100m and 200 MiB, so a node running
+    /// one is not tied with an empty node (which it was when such pods counted
+    /// as nothing, leaving the choice to a random draw).
+    #[test]
+    fn pods_without_requests_count_at_upstreams_defaults_in_fit_scores() {
+        let picks = |scoring| -> Vec<NodeId> {
+            let mut cluster = build(&[pool("p", 2, 4000, 4 << 30, 110)], &[template(&[])]);
+            cluster.assign(0, &req(0, 0), 0);
+            assert_eq!(cluster.nodes.zero_request_pods[0], [1, 1]);
+            let mut k = KubePlacement::new(&config(scoring, 0));
+            let mut rng = rng();
+            (0..20)
+                .map(|_| {
+                    k.place(&cluster, 0, &req(500, 1 << 29), &mut rng)
+                        .node
+                        .unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(picks(ScoringStrategy::LeastAllocated), vec![1; 20]);
+        assert_eq!(picks(ScoringStrategy::MostAllocated), vec![0; 20]);
+    }
+
+    #[test]
+    fn zero_request_pod_counts_follow_assign_and_unassign() {
+        let mut cluster = build(&[pool("p", 1, 4000, 4 << 30, 110)], &[template(&[])]);
+        cluster.assign(0, &req(0, 1 << 20), 0);
+        cluster.assign(0, &req(100, 0), 0);
+        cluster.assign(0, &req(0, 0), 0);
+        assert_eq!(cluster.nodes.zero_request_pods[0], [2, 2]);
+        cluster.unassign(0, &req(0, 1 << 20), 0);
+        assert_eq!(cluster.nodes.zero_request_pods[0], [1, 2]);
     }
 
     #[test]
