@@ -35,6 +35,9 @@ pub struct Pool {
     pub name: String,
     pub allocatable: ResourceVec,
     pub taints: Vec<Taint>,
+    /// The pool's topology zone (its region and zone labels, as upstream's
+    /// `GetZoneKey`), numbered in order of first appearance.
+    pub zone: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +223,26 @@ pub struct Pods {
     pub attempts: Vec<u16>,
 }
 
+/// Upstream's zone key of a node: its region and zone labels (the GA names,
+/// else the beta ones); nodes with neither share the empty zone.
+pub fn zone_key(labels: &[crate::config::Label]) -> (&str, &str) {
+    let value = |keys: [&str; 2]| {
+        keys.iter()
+            .find_map(|k| labels.iter().find(|l| l.key == *k))
+            .map_or("", |l| l.value.as_str())
+    };
+    (
+        value([
+            "topology.kubernetes.io/region",
+            "failure-domain.beta.kubernetes.io/region",
+        ]),
+        value([
+            "topology.kubernetes.io/zone",
+            "failure-domain.beta.kubernetes.io/zone",
+        ]),
+    )
+}
+
 /// The id of the pod after `len` pods; None past the last usable id
 /// (`PodId::MAX` marks "no pod" in per-node lists).
 fn next_pod_id(len: usize) -> Option<PodId> {
@@ -293,12 +316,21 @@ impl ClusterState {
         for (c, t) in compiled.iter_mut().zip(templates) {
             c.matched_terms = terms.matching(&t.labels);
         }
+        let mut zones: Vec<(&str, &str)> = Vec::new();
         let runtime_pools = pools
             .iter()
-            .map(|p| Pool {
-                name: p.name.clone(),
-                allocatable: p.allocatable,
-                taints: p.taints.clone(),
+            .map(|p| {
+                let key = zone_key(&p.labels);
+                let zone = zones.iter().position(|z| *z == key).unwrap_or_else(|| {
+                    zones.push(key);
+                    zones.len() - 1
+                });
+                Pool {
+                    name: p.name.clone(),
+                    allocatable: p.allocatable,
+                    taints: p.taints.clone(),
+                    zone: zone as u32,
+                }
             })
             .collect();
         let mut cluster = ClusterState::new(runtime_pools, compiled, terms.len());

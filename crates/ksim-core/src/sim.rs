@@ -189,29 +189,16 @@ struct NodeHealth {
 
 const NO_REASON: u32 = u32::MAX;
 
-/// Upstream's well-known labels and taints the node lifecycle uses.
-const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// Upstream's taint for a node whose lease expired.
 const UNREACHABLE_TAINT: &str = "node.kubernetes.io/unreachable";
 
 impl NodeHealth {
-    fn new(config: &SimConfig, streams: &RngStreams) -> Self {
+    /// Zones are the cluster's (upstream's zone key, region and zone), as the
+    /// node-lifecycle controller rate-limits evictions per zone.
+    fn new(config: &SimConfig, cluster: &ClusterState, streams: &RngStreams) -> Self {
         let nodes = config.nodes_total() as usize;
-        let mut zones: Vec<&str> = Vec::new();
-        let zone_of_pool = config
-            .node_pools
-            .iter()
-            .map(|pool| {
-                let zone = pool
-                    .labels
-                    .iter()
-                    .find(|l| l.key == ZONE_LABEL)
-                    .map_or("", |l| l.value.as_str());
-                zones.iter().position(|z| *z == zone).unwrap_or_else(|| {
-                    zones.push(zone);
-                    zones.len() - 1
-                })
-            })
-            .collect();
+        let zone_of_pool: Vec<usize> = cluster.pools.iter().map(|p| p.zone as usize).collect();
+        let zones = zone_of_pool.iter().max().map_or(1, |z| z + 1);
         let unreachable = Taint {
             key: UNREACHABLE_TAINT.into(),
             value: String::new(),
@@ -252,10 +239,7 @@ impl NodeHealth {
             failed: vec![false; nodes],
             no_execute_since: vec![NEVER; nodes],
             pods: NodePods::new(nodes),
-            limiter: EvictionLimiter::new(
-                config.node_lifecycle.eviction_rate_per_s,
-                zones.len().max(1),
-            ),
+            limiter: EvictionLimiter::new(config.node_lifecycle.eviction_rate_per_s, zones),
             zone_of_pool,
             never_evicted,
             pool_first_node,
@@ -278,6 +262,7 @@ impl Simulation {
             .map(|w| w.template.clone())
             .collect();
         let cluster = ClusterState::from_specs(&config.node_pools, &templates);
+        let nodes = NodeHealth::new(&config, &cluster, &streams);
         let allocatable_total = config
             .allocatable_total()
             .expect("checked by SimConfig::check");
@@ -321,7 +306,7 @@ impl Simulation {
             next_sample: (SimTime::ZERO + config.sample_interval).min(config.end),
             finished: false,
             wake_ups: Vec::new(),
-            nodes: NodeHealth::new(&config, &streams),
+            nodes,
             control_plane: config.control_plane.clone().map(|c| {
                 ControlPlane::new(
                     c,

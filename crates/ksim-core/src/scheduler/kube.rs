@@ -1,5 +1,6 @@
 //! kube-scheduler's node selection (pkg/scheduler/schedule_one.go): filter
-//! nodes round-robin from where the last cycle stopped until
+//! nodes, in the node tree's zone-interleaved order (internal/cache/node_tree.go),
+//! round-robin from where the last cycle stopped until
 //! numFeasibleNodesToFind pass, score those with the default plugins
 //! ([`super::score`]), take the highest total with a random tie-break.
 //!
@@ -207,8 +208,13 @@ pub struct KubePlacement {
     balanced_weight: i64,
     taint_weight: i64,
     percentage_of_nodes_to_score: u32,
-    /// Where the next cycle starts filtering (upstream `nextStartNodeIndex`).
+    /// Where the next cycle starts filtering (upstream `nextStartNodeIndex`),
+    /// a position in `node_tree_order`.
     next_start_node_index: u32,
+    /// The nodes in upstream's node-tree order: the first node of each zone,
+    /// then the second of each, and so on (zones in order of appearance).
+    /// Rebuilt when the node count changes.
+    node_tree_order: Vec<NodeId>,
     /// Per pool, this cycle's constants; reused across cycles.
     pools: Vec<PoolCycle>,
     /// Feasible nodes of the current cycle, reused across cycles.
@@ -279,6 +285,7 @@ impl KubePlacement {
             taint_weight: config.taint_toleration_weight,
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score,
             next_start_node_index: 0,
+            node_tree_order: Vec::new(),
             pools: Vec::new(),
             feasible: Vec::new(),
             memo: ScoreMemo::new(),
@@ -303,6 +310,9 @@ impl KubePlacement {
                 nodes_evaluated: 0,
                 diagnosis: Some(Box::new(diagnosis)),
             };
+        }
+        if self.node_tree_order.len() != all_nodes as usize {
+            self.node_tree_order = node_tree_order(cluster);
         }
         let start = self.next_start_node_index % all_nodes;
         let to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, all_nodes);
@@ -349,7 +359,7 @@ impl KubePlacement {
         cluster: &ClusterState,
         template: &CompiledTemplate,
         requests: &ResourceVec,
-        start: NodeId,
+        start: u32,
         to_find: usize,
         diagnosis: &mut Diagnosis,
     ) -> u32 {
@@ -358,7 +368,7 @@ impl KubePlacement {
             (0..cluster.pools.len()).map(|p| PoolCycle::new(cluster, template, requests, p)),
         );
         self.feasible.clear();
-        let all_nodes = cluster.nodes.len() as NodeId;
+        let all_nodes = cluster.nodes.len() as u32;
         let first = self.scan(
             cluster,
             template,
@@ -373,8 +383,8 @@ impl KubePlacement {
         first + self.scan(cluster, template, requests, 0..start, to_find, diagnosis)
     }
 
-    /// Filters `nodes` in order until `feasible` holds `to_find` nodes;
-    /// returns the number of nodes examined.
+    /// Filters the nodes at `positions` of the node-tree order until
+    /// `feasible` holds `to_find` nodes; returns the number of nodes examined.
     ///
     /// The fast check implies `ClusterState::filter` passes; when it fails,
     /// `filter` decides and names the reason, so results are exactly those
@@ -384,14 +394,15 @@ impl KubePlacement {
         cluster: &ClusterState,
         template: &CompiledTemplate,
         requests: &ResourceVec,
-        nodes: Range<NodeId>,
+        positions: Range<u32>,
         to_find: usize,
         diagnosis: &mut Diagnosis,
     ) -> u32 {
         let has_anti_affinity =
             !template.carried_terms.is_empty() || !template.matched_terms.is_empty();
         let state = &cluster.nodes;
-        for node in nodes.clone() {
+        for position in positions.clone() {
+            let node = self.node_tree_order[position as usize];
             let n = node as usize;
             let pool = state.pool[n];
             let cycle = &self.pools[pool as usize];
@@ -408,11 +419,11 @@ impl KubePlacement {
                     zero_request_pods: state.zero_request_pods[n],
                 });
                 if self.feasible.len() >= to_find {
-                    return node - nodes.start + 1;
+                    return position - positions.start + 1;
                 }
             }
         }
-        nodes.end - nodes.start
+        positions.end - positions.start
     }
 
     /// The highest total score; among equals each is chosen with equal
@@ -468,6 +479,29 @@ impl KubePlacement {
         }
         selected
     }
+}
+
+/// Upstream's node tree (`nodeTree.list`): nodes grouped by zone, each zone
+/// in the order its nodes were added, listed by taking the next node of each
+/// zone in turn, so that consecutive nodes spread over the zones.
+fn node_tree_order(cluster: &ClusterState) -> Vec<NodeId> {
+    let zones = cluster
+        .pools
+        .iter()
+        .map(|p| p.zone as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut by_zone: Vec<Vec<NodeId>> = vec![Vec::new(); zones];
+    for (node, &pool) in cluster.nodes.pool.iter().enumerate() {
+        by_zone[cluster.pools[pool as usize].zone as usize].push(node as NodeId);
+    }
+    if by_zone.len() <= 1 {
+        return by_zone.pop().unwrap_or_default();
+    }
+    let longest = by_zone.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| by_zone.iter().filter_map(move |zone| zone.get(i).copied()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -685,6 +719,63 @@ mod tests {
         let used = req(2000, 2 << 30);
         assert_eq!(two_nodes_pick(ScoringStrategy::LeastAllocated, used), 1);
         assert_eq!(two_nodes_pick(ScoringStrategy::MostAllocated, used), 0);
+    }
+
+    /// Port of upstream's `TestNodeTree_List` ("all nodes"): nine nodes
+    /// without zone labels, with a region or a zone only, and with both, over
+    /// six zones (region-1/zone-2 holds two nodes, region-2/zone-2 three).
+    #[test]
+    fn nodes_are_listed_in_upstreams_node_tree_order() {
+        const REGION: &str = "failure-domain.beta.kubernetes.io/region";
+        const ZONE: &str = "failure-domain.beta.kubernetes.io/zone";
+        let labelled = |name: &str, labels: &[(&str, &str)]| {
+            let mut p = pool(name, 1, 4000, 4 << 30, 110);
+            p.labels = labels.iter().map(|(k, v)| label(k, v)).collect();
+            p
+        };
+        let pools = [
+            labelled("node-0", &[]),
+            labelled("node-1", &[(REGION, "region-1")]),
+            labelled("node-2", &[(ZONE, "zone-2")]),
+            labelled("node-3", &[(REGION, "region-1"), (ZONE, "zone-2")]),
+            labelled("node-4", &[(REGION, "region-1"), (ZONE, "zone-2")]),
+            labelled("node-5", &[(REGION, "region-1"), (ZONE, "zone-3")]),
+            labelled("node-6", &[(REGION, "region-2"), (ZONE, "zone-2")]),
+            labelled("node-7", &[(REGION, "region-2"), (ZONE, "zone-2")]),
+            labelled("node-8", &[(REGION, "region-2"), (ZONE, "zone-2")]),
+        ];
+        let cluster = build(&pools, &[template(&[])]);
+        assert_eq!(node_tree_order(&cluster), vec![0, 1, 2, 3, 5, 6, 4, 7, 8]);
+        // One zone (no labels): id order.
+        let cluster = build(&[pool("p", 4, 4000, 4 << 30, 110)], &[template(&[])]);
+        assert_eq!(node_tree_order(&cluster), vec![0, 1, 2, 3]);
+    }
+
+    /// The first cycle filters the first 100 nodes of the node-tree order:
+    /// with two zones of 150 nodes, 50 of each, so the tie among equal nodes
+    /// falls in both zones (in id order it could only fall in the first).
+    #[test]
+    fn filtering_walks_the_node_tree_order() {
+        let zone = |name: &str, z: &str| {
+            let mut p = pool(name, 150, 4000, 4 << 30, 110);
+            p.labels.push(label("topology.kubernetes.io/zone", z));
+            p
+        };
+        let cluster = build(&[zone("a", "za"), zone("b", "zb")], &[template(&[])]);
+        let mut rng = rng();
+        let picks: Vec<NodeId> = (0..20)
+            .map(|_| {
+                let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 1));
+                let result = k.place(&cluster, 0, &req(100, 1 << 20), &mut rng);
+                assert_eq!(result.nodes_evaluated, 100);
+                result.node.unwrap()
+            })
+            .collect();
+        assert!(
+            picks.iter().all(|&n| n < 50 || (150..200).contains(&n)),
+            "{picks:?}"
+        );
+        assert!(picks.iter().any(|&n| n >= 150), "{picks:?}");
     }
 
     /// Upstream scores NodeResourcesFit on NonZeroRequested: a pod without
