@@ -24,8 +24,9 @@ const FAST_INDEX_BYTES_PER_NODE: u64 = 4 + 1 + 4;
 /// inner nodes: at most 4 entries of 8 bytes per 8 nodes.
 const FAST_TREE_BYTES_PER_NODE_DIM: u64 = 4;
 /// Per node in kube mode: the per-cycle list of feasible nodes (node, pool,
-/// cpu and memory in use), at most every node.
-const KUBE_SCRATCH_BYTES_PER_NODE: u64 = 4 + 4 + 16;
+/// cpu and memory in use, pods without requests), at most every node, and
+/// the node-tree order.
+const KUBE_SCRATCH_BYTES_PER_NODE: u64 = 4 + 4 + 16 + 8 + 4;
 /// Per node per anti-affinity term: two u32 counters.
 const ANTI_AFFINITY_BYTES_PER_NODE_TERM: u64 = 8;
 /// Per pod besides [`Pods::BYTES_PER_POD`]: its last failure reason and its
