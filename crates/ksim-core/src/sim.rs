@@ -106,6 +106,8 @@ struct Cycle {
     node: Option<NodeId>,
     diagnosis: Option<Box<Diagnosis>>,
     epoch_at_start: u64,
+    /// When the cycle completes.
+    ends: SimTime,
 }
 
 #[derive(Default)]
@@ -151,7 +153,9 @@ pub struct Simulation {
     wake_ups: Vec<(SimTime, PodId)>,
     nodes: NodeHealth,
     control_plane: Option<ControlPlane>,
-    /// Scheduler busy time in the current sample interval.
+    /// Scheduler busy time counted in the current sample interval: each
+    /// cycle whole when it starts; a sample moves the part of the cycle in
+    /// flight that lies after it to the next interval.
     scheduler_busy: SimDuration,
     /// Per workload: endpoint changes of its Service since the last control-plane tick.
     endpoint_changes: Vec<u64>,
@@ -594,6 +598,7 @@ impl Simulation {
             node: result.node,
             diagnosis: result.diagnosis,
             epoch_at_start: self.queue.change_epoch(),
+            ends: now + cost,
         });
         self.schedule(now + cost, Event::CycleDone);
     }
@@ -1042,10 +1047,21 @@ impl Simulation {
         self.counters.interval_attempts = 0;
         self.counters.interval_binds = 0;
         self.latency_interval.clear();
+        // The part of a cycle in flight past this sample belongs to the next
+        // interval, so busy time never exceeds the interval.
+        let overhang = self
+            .cycle
+            .as_ref()
+            .map_or(SimDuration::ZERO, |c| c.ends.saturating_since(time));
+        let busy = self
+            .scheduler_busy
+            .0
+            .checked_sub(overhang.0)
+            .expect("a cycle's remaining time was counted when it started");
         if let Some(control_plane) = &mut self.control_plane {
-            control_plane.sample(time, self.scheduler_busy);
+            control_plane.sample(time, SimDuration(busy));
         }
-        self.scheduler_busy = SimDuration::ZERO;
+        self.scheduler_busy = overhang;
     }
 
     /// The results; call after the run finished (or to inspect a partial run).

@@ -257,3 +257,29 @@ fn runs_with_a_control_plane_are_deterministic() {
     assert_eq!(a.pods, b.pods);
     assert_eq!(a.control_plane, b.control_plane);
 }
+
+/// A noticed bug: the scheduler's busy time counted a whole cycle in the
+/// interval where it started, so one long cycle showed busy above 100%. A
+/// 25 s cycle starting just after 5 s (once the pod's create is stored) now
+/// fills the 10-s rows as about 50%, 100%, 100% and the last moments.
+#[test]
+fn a_scheduling_cycle_spanning_samples_is_spread_over_them() {
+    let mut c = config(
+        vec![pool("p", 1, 4000, 8 * GI)],
+        vec![job("j", template(1000, GI), &[5], 1000)],
+        60,
+    );
+    c.scheduler.cycle_base_cost = SimDuration::from_secs(25);
+    c.scheduler.cycle_per_node_cost = SimDuration::ZERO;
+    let out = run(with_control_plane(c, ControlPlaneConfig::default()));
+    let busy: Vec<f64> = series(&out, "scheduler", "busy_utilization")
+        .into_iter()
+        .map(|b| b.expect("defined every row"))
+        .collect();
+    assert_eq!(busy.len(), 6);
+    assert!(busy.iter().all(|&b| b <= 1.0), "{busy:?}");
+    assert!(busy[0] > 0.49 && busy[0] < 0.5, "{busy:?}");
+    assert_eq!((busy[1], busy[2]), (1.0, 1.0), "{busy:?}");
+    let total_s: f64 = busy.iter().map(|b| b * 10.0).sum();
+    assert!((total_s - 25.0).abs() < 1e-9, "{busy:?}");
+}
