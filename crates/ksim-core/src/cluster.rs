@@ -161,23 +161,25 @@ impl AntiAffinityIndex {
 
     fn apply(&mut self, template: &CompiledTemplate, node: NodeId, add: bool) {
         let n = node as usize;
-        // Counts are bounded by the pods on one node; a count going below
-        // zero or past u32 is a bug in the bookkeeping.
-        let step = |c: &mut u32| {
-            *c = if add {
-                c.checked_add(1)
-            } else {
-                c.checked_sub(1)
-            }
-            .expect("anti-affinity counts stay within the pods on the node");
-        };
         for &t in &template.matched_terms {
-            step(&mut self.matching[t as usize][n]);
+            step_pod_count(&mut self.matching[t as usize][n], add);
         }
         for &t in &template.carried_terms {
-            step(&mut self.carrying[t as usize][n]);
+            step_pod_count(&mut self.carrying[t as usize][n], add);
         }
     }
+}
+
+/// Counts one pod more or less in a per-node count of pods. Such counts are
+/// bounded by the pods on the node: going below zero or past u32 is a bug in
+/// the bookkeeping.
+fn step_pod_count(count: &mut u32, add: bool) {
+    *count = if add {
+        count.checked_add(1)
+    } else {
+        count.checked_sub(1)
+    }
+    .expect("a per-node pod count stays within the pods on the node");
 }
 
 /// Node state, one entry per node id.
@@ -225,7 +227,7 @@ pub struct Pods {
 
 /// Upstream's zone key of a node: its region and zone labels (the GA names,
 /// else the beta ones); nodes with neither share the empty zone.
-pub fn zone_key(labels: &[crate::config::Label]) -> (&str, &str) {
+fn zone_key(labels: &[crate::config::Label]) -> (&str, &str) {
     let value = |keys: [&str; 2]| {
         keys.iter()
             .find_map(|k| labels.iter().find(|l| l.key == *k))
@@ -369,6 +371,15 @@ impl ClusterState {
         }
     }
 
+    /// How many topology zones the pools span (at least one).
+    pub fn zone_count(&self) -> usize {
+        self.pools
+            .iter()
+            .map(|p| p.zone as usize + 1)
+            .max()
+            .unwrap_or(1)
+    }
+
     pub fn allocatable(&self, node: NodeId) -> &ResourceVec {
         &self.pools[self.nodes.pool[node as usize] as usize].allocatable
     }
@@ -411,13 +422,7 @@ impl ClusterState {
     fn count_zero_requests(&mut self, requests: &ResourceVec, node: NodeId, add: bool) {
         for (i, dim) in [CPU, MEMORY].into_iter().enumerate() {
             if requests.0[dim] == 0 {
-                let count = &mut self.nodes.zero_request_pods[node as usize][i];
-                *count = if add {
-                    count.checked_add(1)
-                } else {
-                    count.checked_sub(1)
-                }
-                .expect("zero-request pod counts stay within the pods on the node");
+                step_pod_count(&mut self.nodes.zero_request_pods[node as usize][i], add);
             }
         }
     }

@@ -176,7 +176,6 @@ struct NodeHealth {
     /// current failure; NEVER while it has none.
     no_execute_since: Vec<SimTime>,
     pods: NodePods,
-    zone_of_pool: Vec<usize>,
     limiter: EvictionLimiter,
     /// Per workload: pods tolerate the unreachable NoExecute taint forever.
     never_evicted: Vec<bool>,
@@ -201,8 +200,6 @@ impl NodeHealth {
     /// node-lifecycle controller rate-limits evictions per zone.
     fn new(config: &SimConfig, cluster: &ClusterState, streams: &RngStreams) -> Self {
         let nodes = config.nodes_total() as usize;
-        let zone_of_pool: Vec<usize> = cluster.pools.iter().map(|p| p.zone as usize).collect();
-        let zones = zone_of_pool.iter().max().map_or(1, |z| z + 1);
         let unreachable = Taint {
             key: UNREACHABLE_TAINT.into(),
             value: String::new(),
@@ -243,8 +240,10 @@ impl NodeHealth {
             failed: vec![false; nodes],
             no_execute_since: vec![NEVER; nodes],
             pods: NodePods::new(nodes),
-            limiter: EvictionLimiter::new(config.node_lifecycle.eviction_rate_per_s, zones),
-            zone_of_pool,
+            limiter: EvictionLimiter::new(
+                config.node_lifecycle.eviction_rate_per_s,
+                cluster.zone_count(),
+            ),
             never_evicted,
             pool_first_node,
             rng: streams.stream("node_failures"),
@@ -593,14 +592,15 @@ impl Simulation {
         self.counters.attempts += 1;
         self.counters.interval_attempts += 1;
         self.scheduler_busy = self.scheduler_busy + cost;
+        let ends = now + cost;
         self.cycle = Some(Cycle {
             pod,
             node: result.node,
             diagnosis: result.diagnosis,
             epoch_at_start: self.queue.change_epoch(),
-            ends: now + cost,
+            ends,
         });
-        self.schedule(now + cost, Event::CycleDone);
+        self.schedule(ends, Event::CycleDone);
     }
 
     fn finish_cycle(&mut self, now: SimTime) {
@@ -894,7 +894,8 @@ impl Simulation {
         self.cluster.set_ready(node, false);
         self.defer_write(ApiRequest::NodeStatus, 1, 1);
         self.placement.node_changed(&self.cluster, node);
-        let zone = self.nodes.zone_of_pool[self.cluster.nodes.pool[node as usize] as usize];
+        let pool = self.cluster.nodes.pool[node as usize] as usize;
+        let zone = self.cluster.pools[pool].zone as usize;
         let tainted = self.nodes.limiter.admit(zone, now);
         self.nodes.no_execute_since[node as usize] = tainted;
         self.schedule(

@@ -73,12 +73,19 @@ pub(super) fn record_failure(
 struct Feasible {
     node: NodeId,
     pool: u32,
+    usage: Usage,
+}
+
+/// What a node's score depends on besides its pool.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Usage {
+    /// Cpu and memory requested on the node.
     used: CpuMemory,
     /// Pods on the node requesting no cpu, and no memory.
     zero_request_pods: [u32; 2],
 }
 
-impl Feasible {
+impl Usage {
     /// What NodeResourcesFit counts as in use: upstream's NonZeroRequested,
     /// where a pod without a cpu or memory request counts at the defaults.
     fn non_zero_used(&self) -> CpuMemory {
@@ -240,7 +247,7 @@ impl ScoreMemo {
 
     fn new() -> Self {
         ScoreMemo {
-            slots: vec![(0, 0, ([0, 0], [0, 0]), 0); Self::SLOTS],
+            slots: vec![(0, 0, Usage::default(), 0); Self::SLOTS],
             cycle: 0,
         }
     }
@@ -250,10 +257,11 @@ impl ScoreMemo {
     }
 
     #[inline]
-    fn slot(pool: u32, (used, zero_request_pods): Usage) -> usize {
-        let zero = u64::from(zero_request_pods[0]) | u64::from(zero_request_pods[1]) << 32;
-        let mixed = (used[0]
-            ^ used[1].rotate_left(29)
+    fn slot(pool: u32, usage: Usage) -> usize {
+        let [cpu_zero, memory_zero] = usage.zero_request_pods;
+        let zero = u64::from(cpu_zero) | u64::from(memory_zero) << 32;
+        let mixed = (usage.used[0]
+            ^ usage.used[1].rotate_left(29)
             ^ u64::from(pool).rotate_left(53)
             ^ zero.rotate_left(11))
         .wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -271,10 +279,6 @@ impl ScoreMemo {
         self.slots[Self::slot(pool, usage)] = (self.cycle, pool, usage, total);
     }
 }
-
-/// What a node's score depends on besides its pool: cpu and memory in use,
-/// and its pods without cpu or memory requests.
-type Usage = (CpuMemory, [u32; 2]);
 
 impl KubePlacement {
     pub fn new(config: &SchedulerConfig) -> Self {
@@ -415,8 +419,10 @@ impl KubePlacement {
                 self.feasible.push(Feasible {
                     node,
                     pool,
-                    used: cpu_memory(used),
-                    zero_request_pods: state.zero_request_pods[n],
+                    usage: Usage {
+                        used: cpu_memory(used),
+                        zero_request_pods: state.zero_request_pods[n],
+                    },
                 });
                 if self.feasible.len() >= to_find {
                     return position - positions.start + 1;
@@ -450,19 +456,18 @@ impl KubePlacement {
         let mut ties = 0u32;
         self.memo.start_cycle();
         for f in &self.feasible {
-            let usage = (f.used, f.zero_request_pods);
-            let total = match self.memo.get(f.pool, usage) {
+            let total = match self.memo.get(f.pool, f.usage) {
                 Some(total) => total,
                 None => {
                     let pool = &self.pools[f.pool as usize];
                     // Weights come from the scenario: sums saturate rather than wrap.
-                    let fit = scorer.fit(f.non_zero_used(), pool);
+                    let fit = scorer.fit(f.usage.non_zero_used(), pool);
                     let partial = pool.taint_score.saturating_add(fit);
                     if partial.saturating_add(balanced_bound) < best {
                         continue;
                     }
-                    let total = partial.saturating_add(scorer.balanced(f.used, pool));
-                    self.memo.put(f.pool, usage, total);
+                    let total = partial.saturating_add(scorer.balanced(f.usage.used, pool));
+                    self.memo.put(f.pool, f.usage, total);
                     total
                 }
             };
@@ -485,13 +490,7 @@ impl KubePlacement {
 /// in the order its nodes were added, listed by taking the next node of each
 /// zone in turn, so that consecutive nodes spread over the zones.
 fn node_tree_order(cluster: &ClusterState) -> Vec<NodeId> {
-    let zones = cluster
-        .pools
-        .iter()
-        .map(|p| p.zone as usize + 1)
-        .max()
-        .unwrap_or(0);
-    let mut by_zone: Vec<Vec<NodeId>> = vec![Vec::new(); zones];
+    let mut by_zone: Vec<Vec<NodeId>> = vec![Vec::new(); cluster.zone_count()];
     for (node, &pool) in cluster.nodes.pool.iter().enumerate() {
         by_zone[cluster.pools[pool as usize].zone as usize].push(node as NodeId);
     }
