@@ -474,6 +474,34 @@ fn check_job(name: &str, job: &JobSpec) -> Result<(), ConfigError> {
     }
 }
 
+/// A run for the core's unit tests: these pools and workloads from 0 to
+/// `end_s`, sampled every 10 s, seed 1, upstream defaults elsewhere; tests
+/// change the fields they are about.
+#[cfg(test)]
+impl SimConfig {
+    pub(crate) fn for_tests(
+        node_pools: Vec<NodePoolSpec>,
+        workloads: Vec<WorkloadSpec>,
+        end_s: u64,
+    ) -> SimConfig {
+        SimConfig {
+            name: "test".into(),
+            seed: 1,
+            end: SimTime::ZERO + SimDuration::from_secs(end_s),
+            sample_interval: SimDuration::from_secs(10),
+            resource_names: ResourceNames::new(Vec::new()).expect("no extended resources"),
+            node_pools,
+            workloads,
+            scheduler: SchedulerConfig::default(),
+            node_lifecycle: NodeLifecycleConfig::default(),
+            node_failures: Vec::new(),
+            node_failure_rates: Vec::new(),
+            record_pods: false,
+            control_plane: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,36 +548,24 @@ mod tests {
         allocatable.0[CPU] = 4000;
         allocatable.0[MEMORY] = 1 << 34;
         allocatable.0[PODS] = 110;
-        SimConfig {
-            name: "t".into(),
-            seed: 0,
-            end: SimTime::ZERO + secs(60),
-            sample_interval: secs(10),
-            resource_names: ResourceNames::new(vec![]).unwrap(),
-            node_pools: vec![NodePoolSpec {
-                name: "p".into(),
-                count: 2,
-                allocatable,
-                labels: vec![],
-                taints: vec![],
-            }],
-            workloads: vec![WorkloadSpec {
-                name: "w".into(),
-                kind: WorkloadKind::Deployment(DeploymentSpec {
-                    replicas: 1,
-                    start: SimTime::ZERO,
-                    pod_lifetime: Some(Distribution::constant(0.0).unwrap()),
-                    service: false,
-                }),
-                template: template(),
-            }],
-            scheduler: SchedulerConfig::default(),
-            node_lifecycle: NodeLifecycleConfig::default(),
-            node_failures: vec![],
-            node_failure_rates: vec![],
-            record_pods: false,
-            control_plane: None,
-        }
+        let pool = NodePoolSpec {
+            name: "p".into(),
+            count: 2,
+            allocatable,
+            labels: vec![],
+            taints: vec![],
+        };
+        let deployment = WorkloadSpec {
+            name: "w".into(),
+            kind: WorkloadKind::Deployment(DeploymentSpec {
+                replicas: 1,
+                start: SimTime::ZERO,
+                pod_lifetime: Some(Distribution::constant(0.0).unwrap()),
+                service: false,
+            }),
+            template: template(),
+        };
+        SimConfig::for_tests(vec![pool], vec![deployment], 60)
     }
 
     #[test]

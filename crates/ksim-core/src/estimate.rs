@@ -203,12 +203,12 @@ fn pending_events(config: &SimConfig) -> u64 {
 mod tests {
     use super::*;
     use crate::config::{
-        DeploymentSpec, NodeFailureRate, NodeLifecycleConfig, NodePoolSpec, PodTemplate, Request,
-        SchedulerConfig, SchedulerMode, WorkloadSpec,
+        DeploymentSpec, NodeFailureRate, PodTemplate, Request, SchedulerMode, WorkloadSpec,
     };
     use crate::control_plane::config::ControlPlaneConfig;
     use crate::distribution::Distribution;
-    use crate::resources::{ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
+    use crate::resources::{CPU, MEMORY};
+    use crate::scheduler::testutil::{self, pool};
     use crate::sim::Simulation;
 
     const MIB: u64 = 1 << 20;
@@ -219,18 +219,10 @@ mod tests {
     }
 
     fn template() -> PodTemplate {
-        let mut requests: [Request; NUM_RESOURCES] = std::array::from_fn(|_| Request::Fixed(0));
-        requests[CPU] = Request::Fixed(100);
-        requests[MEMORY] = Request::Fixed(MIB);
-        PodTemplate {
-            requests,
-            priority: 0,
-            labels: Vec::new(),
-            node_selector: Vec::new(),
-            node_affinity: Vec::new(),
-            tolerations: Vec::new(),
-            anti_affinity: Vec::new(),
-        }
+        let mut template = testutil::template(&[]);
+        template.requests[CPU] = Request::Fixed(100);
+        template.requests[MEMORY] = Request::Fixed(MIB);
+        template
     }
 
     fn deployment(replicas: u32, pod_lifetime: Option<Distribution>) -> WorkloadSpec {
@@ -263,31 +255,11 @@ mod tests {
 
     /// `nodes` nodes of 16 cpu and 64 GiB, ten minutes sampled every 10 s.
     fn config(nodes: u32, workloads: Vec<WorkloadSpec>) -> SimConfig {
-        let mut allocatable = ResourceVec::ZERO;
-        allocatable.0[CPU] = 16_000;
-        allocatable.0[MEMORY] = 64 * GIB;
-        allocatable.0[PODS] = 110;
-        SimConfig {
-            name: "estimate".into(),
-            seed: 1,
-            end: SimTime::ZERO + secs(600),
-            sample_interval: secs(10),
-            resource_names: ResourceNames::new(Vec::new()).unwrap(),
-            node_pools: vec![NodePoolSpec {
-                name: "p".into(),
-                count: nodes,
-                allocatable,
-                labels: Vec::new(),
-                taints: Vec::new(),
-            }],
+        SimConfig::for_tests(
+            vec![pool("p", nodes, 16_000, 64 * GIB, 110)],
             workloads,
-            scheduler: SchedulerConfig::default(),
-            node_lifecycle: NodeLifecycleConfig::default(),
-            node_failures: Vec::new(),
-            node_failure_rates: Vec::new(),
-            record_pods: false,
-            control_plane: None,
-        }
+            600,
+        )
     }
 
     /// Fuzzing found a run of 0.0 MiB estimated: a timeline row every

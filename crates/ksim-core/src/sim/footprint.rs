@@ -117,64 +117,34 @@ fn control_plane_series(control_plane: &ControlPlaneConfig) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        ArrivalProcess, JobSpec, NodeLifecycleConfig, NodePoolSpec, PodTemplate, Request,
-        SchedulerConfig, SimConfig, WorkloadKind, WorkloadSpec,
-    };
+    use crate::config::{ArrivalProcess, JobSpec, Request, SimConfig, WorkloadKind, WorkloadSpec};
     use crate::distribution::Distribution;
-    use crate::resources::{ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
+    use crate::resources::CPU;
+    use crate::scheduler::testutil::{pool, template};
     use crate::time::{SimDuration, SimTime};
 
     /// Ten nodes, a pod arriving every 100 ms and running a minute, 10 min.
     fn config() -> SimConfig {
-        let mut allocatable = ResourceVec::ZERO;
-        allocatable.0[CPU] = 16_000;
-        allocatable.0[MEMORY] = 64 << 30;
-        allocatable.0[PODS] = 110;
-        let mut requests: [Request; NUM_RESOURCES] = std::array::from_fn(|_| Request::Fixed(0));
-        requests[CPU] = Request::Fixed(100);
-        SimConfig {
-            name: "footprint".into(),
-            seed: 1,
-            end: SimTime::ZERO + SimDuration::from_secs(600),
-            sample_interval: SimDuration::from_secs(1),
-            resource_names: ResourceNames::new(Vec::new()).unwrap(),
-            node_pools: vec![NodePoolSpec {
-                name: "p".into(),
-                count: 10,
-                allocatable,
-                labels: Vec::new(),
-                taints: Vec::new(),
-            }],
-            workloads: vec![WorkloadSpec {
-                name: "batch".into(),
-                kind: WorkloadKind::Job(JobSpec {
-                    arrival: ArrivalProcess::Constant {
-                        interval: SimDuration::from_millis(100),
-                    },
-                    start: SimTime::ZERO,
-                    stop: None,
-                    max_pods: None,
-                    duration: Distribution::constant(60e9).unwrap(),
-                    failure_probability: 0.0,
-                }),
-                template: PodTemplate {
-                    requests,
-                    priority: 0,
-                    labels: Vec::new(),
-                    node_selector: Vec::new(),
-                    node_affinity: Vec::new(),
-                    tolerations: Vec::new(),
-                    anti_affinity: Vec::new(),
+        let mut template = template(&[]);
+        template.requests[CPU] = Request::Fixed(100);
+        let batch = WorkloadSpec {
+            name: "batch".into(),
+            kind: WorkloadKind::Job(JobSpec {
+                arrival: ArrivalProcess::Constant {
+                    interval: SimDuration::from_millis(100),
                 },
-            }],
-            scheduler: SchedulerConfig::default(),
-            node_lifecycle: NodeLifecycleConfig::default(),
-            node_failures: Vec::new(),
-            node_failure_rates: Vec::new(),
-            record_pods: false,
-            control_plane: None,
-        }
+                start: SimTime::ZERO,
+                stop: None,
+                max_pods: None,
+                duration: Distribution::constant(60e9).unwrap(),
+                failure_probability: 0.0,
+            }),
+            template,
+        };
+        let mut config =
+            SimConfig::for_tests(vec![pool("p", 10, 16_000, 64 << 30, 110)], vec![batch], 600);
+        config.sample_interval = SimDuration::from_secs(1);
+        config
     }
 
     #[test]

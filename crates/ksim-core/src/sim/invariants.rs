@@ -242,41 +242,25 @@ impl Simulation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        DeploymentSpec, NodeLifecycleConfig, SchedulerConfig, SimConfig, WorkloadKind, WorkloadSpec,
-    };
-    use crate::resources::{ResourceNames, CPU};
+    use crate::config::{DeploymentSpec, SimConfig, WorkloadKind, WorkloadSpec};
+    use crate::resources::CPU;
     use crate::scheduler::testutil::{pool, template};
-    use crate::time::SimDuration;
 
     /// Two nodes, a deployment of three small pods, run for a minute.
     fn settled() -> Simulation {
         let mut pod = template(&[("app", "web")]);
         pod.requests[CPU] = crate::config::Request::Fixed(100);
-        let config = SimConfig {
-            name: "invariants".into(),
-            seed: 1,
-            end: SimTime::ZERO + SimDuration::from_secs(60),
-            sample_interval: SimDuration::from_secs(10),
-            resource_names: ResourceNames::new(vec![]).unwrap(),
-            node_pools: vec![pool("a", 2, 1000, 1 << 30, 110)],
-            workloads: vec![WorkloadSpec {
-                name: "web".into(),
-                kind: WorkloadKind::Deployment(DeploymentSpec {
-                    replicas: 3,
-                    start: SimTime::ZERO,
-                    pod_lifetime: None,
-                    service: false,
-                }),
-                template: pod,
-            }],
-            scheduler: SchedulerConfig::default(),
-            node_lifecycle: NodeLifecycleConfig::default(),
-            node_failures: vec![],
-            node_failure_rates: vec![],
-            record_pods: false,
-            control_plane: None,
+        let web = WorkloadSpec {
+            name: "web".into(),
+            kind: WorkloadKind::Deployment(DeploymentSpec {
+                replicas: 3,
+                start: SimTime::ZERO,
+                pod_lifetime: None,
+                service: false,
+            }),
+            template: pod,
         };
+        let config = SimConfig::for_tests(vec![pool("a", 2, 1000, 1 << 30, 110)], vec![web], 60);
         let mut sim = Simulation::new(config).unwrap();
         sim.enable_invariant_checks();
         while !sim.run_batch(1000).unwrap() {}
