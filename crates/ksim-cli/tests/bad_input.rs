@@ -4,12 +4,6 @@
 mod common;
 use common::*;
 
-fn write_scenario(name: &str, text: &str) -> String {
-    let path = temp_dir(name).join("scenario.toml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
 const VALID: &str = r#"[simulation]
 name = "t"
 duration = "1m"
@@ -117,19 +111,8 @@ fn several_problems_are_reported_together() {
 #[test]
 fn a_scenario_too_large_for_memory_is_refused_up_front() {
     let path = write_scenario("huge", &VALID.replace("count = 2", "count = 400000000"));
-    let out_dir = temp_dir("huge-out").join("out");
-    let out = ksim(&[
-        "run",
-        &path,
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--max-memory-gib",
-        "1",
-    ]);
-    let err = stderr(&out);
-    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    let err = refused_for_memory(&path, "huge");
     assert!(err.contains("GiB"), "{err}");
-    assert!(!out_dir.exists(), "nothing written for a refused run");
 }
 
 #[test]

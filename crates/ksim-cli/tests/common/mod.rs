@@ -70,3 +70,28 @@ fn run_ok_with(scenario: &str, name: &str, extra: &[&str]) -> PathBuf {
     );
     out
 }
+
+/// Writes a scenario into a fresh directory; returns its path.
+pub fn write_scenario(name: &str, text: &str) -> String {
+    let path = temp_dir(name).join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Runs a scenario with a 1 GiB memory limit and asserts it is refused
+/// cleanly (non-zero exit, no panic) with nothing written; returns stderr.
+pub fn refused_for_memory(scenario: &str, name: &str) -> String {
+    let out_dir = temp_dir(&format!("{name}-out")).join("out");
+    let out = ksim(&[
+        "run",
+        scenario,
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--max-memory-gib",
+        "1",
+    ]);
+    let err = stderr(&out);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(!out_dir.exists(), "nothing written for a refused run");
+    err
+}
