@@ -1,0 +1,138 @@
+//! Observation: timeline samples, and the run's results at its end.
+
+use super::*;
+
+impl Simulation {
+    pub(super) fn take_samples_before(&mut self, next_event: SimTime) -> Result<(), SimError> {
+        while self.next_sample < next_event && self.next_sample <= self.config.end {
+            if self.check_invariants {
+                self.check_invariants(self.next_sample)?;
+            }
+            self.push_sample(self.next_sample);
+            let next = self.next_sample + self.config.sample_interval;
+            self.next_sample = if self.next_sample < self.config.end && next > self.config.end {
+                self.config.end
+            } else {
+                next
+            };
+        }
+        Ok(())
+    }
+
+    pub(super) fn push_sample(&mut self, time: SimTime) {
+        let c = &self.counters;
+        self.timeline.push(TimelineSample {
+            time,
+            nodes_total: self.cluster.nodes.len() as u64,
+            nodes_ready: self.cluster.nodes.ready_count(),
+            pods_pending: c.phase(PodPhase::Pending),
+            pods_running: c.phase(PodPhase::Running),
+            pods_succeeded: c.phase(PodPhase::Succeeded),
+            pods_failed: c.phase(PodPhase::Failed),
+            pods_unschedulable: c.unschedulable,
+            cpu_requested_millis: self.requested_total.0[CPU],
+            cpu_allocatable_millis: self.allocatable_total.0[CPU],
+            memory_requested_bytes: self.requested_total.0[MEMORY],
+            memory_allocatable_bytes: self.allocatable_total.0[MEMORY],
+            scheduling_attempts: c.interval_attempts,
+            binds: c.interval_binds,
+            scheduling_latency_p50: self.latency_interval.quantile(0.5),
+            scheduling_latency_p99: self.latency_interval.quantile(0.99),
+        });
+        self.counters.interval_attempts = 0;
+        self.counters.interval_binds = 0;
+        self.latency_interval.clear();
+        // The part of a cycle in flight past this sample belongs to the next
+        // interval, so busy time never exceeds the interval.
+        let overhang = self
+            .cycle
+            .as_ref()
+            .map_or(SimDuration::ZERO, |c| c.ends.saturating_since(time));
+        let busy = self
+            .scheduler_busy
+            .0
+            .checked_sub(overhang.0)
+            .expect("a cycle's remaining time was counted when it started");
+        if let Some(control_plane) = &mut self.control_plane {
+            control_plane.sample(time, SimDuration(busy));
+        }
+        self.scheduler_busy = overhang;
+    }
+
+    /// The results; call after the run finished (or to inspect a partial run).
+    pub fn into_output(self) -> RunOutput {
+        let unschedulable = self.unschedulable_groups();
+        let c = &self.counters;
+        let summary = RunSummary {
+            scenario: self.config.name.clone(),
+            seed: self.config.seed,
+            simulated_span: self.config.end - SimTime::ZERO,
+            nodes_total: self.cluster.nodes.len() as u64,
+            pods_total: self.pods.len() as u64,
+            pods_pending: c.phase(PodPhase::Pending),
+            pods_running: c.phase(PodPhase::Running),
+            pods_succeeded: c.phase(PodPhase::Succeeded),
+            pods_failed: c.phase(PodPhase::Failed),
+            events_processed: c.events,
+            scheduling_attempts: c.attempts,
+            binds: c.binds,
+            node_failures: self.nodes.failures,
+            pods_evicted: self.nodes.evictions,
+            scheduling_latency: self.latency_total.clone(),
+            unschedulable,
+        };
+        let pods = self.config.record_pods.then(|| pod_records(&self.pods));
+        RunOutput {
+            summary,
+            timeline: self.timeline,
+            workload_names: self
+                .config
+                .workloads
+                .iter()
+                .map(|w| w.name.clone())
+                .collect(),
+            node_pool_names: self
+                .config
+                .node_pools
+                .iter()
+                .map(|p| p.name.clone())
+                .collect(),
+            pods,
+            control_plane: self.control_plane.map(ControlPlane::finish),
+        }
+    }
+
+    pub(super) fn unschedulable_groups(&self) -> Vec<UnschedulableGroup> {
+        let mut groups: BTreeMap<(WorkloadId, u32), u64> = BTreeMap::new();
+        for (p, &reason) in self.last_failure.iter().enumerate() {
+            if reason != NO_REASON && self.pods.phase[p] == PodPhase::Pending {
+                *groups.entry((self.pods.workload[p], reason)).or_default() += 1;
+            }
+        }
+        groups
+            .into_iter()
+            .map(|((workload, reason), pods)| UnschedulableGroup {
+                workload: self.config.workloads[workload as usize].name.clone(),
+                pods,
+                never_fits: self.reasons[reason as usize].starts_with(NEVER_FITS_PREFIX),
+                reason: self.reasons[reason as usize].clone(),
+            })
+            .collect()
+    }
+}
+
+pub(super) fn pod_records(pods: &Pods) -> Vec<PodRecord> {
+    let when = |t: SimTime| (t != NEVER).then_some(t);
+    (0..pods.len())
+        .map(|p| PodRecord {
+            id: p as u32,
+            workload: pods.workload[p],
+            created: pods.created[p],
+            bound: when(pods.bound[p]),
+            started: when(pods.started[p]),
+            finished: when(pods.finished[p]),
+            node: (pods.node[p] != NO_NODE).then_some(pods.node[p]),
+            phase: pods.phase[p],
+        })
+        .collect()
+}

@@ -1,0 +1,173 @@
+//! Workloads: deployments' replicas and jobs' arrival processes create pods.
+
+use super::*;
+
+/// Per-workload state that changes during the run.
+pub(super) struct WorkloadState {
+    pub(super) arrivals: u64,
+    pub(super) next_scheduled: usize,
+    pub(super) arrival_rng: SimRng,
+    pub(super) request_rng: SimRng,
+    pub(super) duration_rng: SimRng,
+    pub(super) outcome_rng: SimRng,
+}
+
+impl Simulation {
+    pub(super) fn create_deployment(&mut self, now: SimTime, workload: WorkloadId) {
+        let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind else {
+            return;
+        };
+        for _ in 0..d.replicas {
+            self.create_pod(now, workload);
+        }
+    }
+
+    pub(super) fn job_arrival(&mut self, now: SimTime, workload: WorkloadId) {
+        self.create_pod(now, workload);
+        self.workloads[workload as usize].arrivals += 1;
+        self.schedule_next_arrival(workload, Some(now));
+    }
+
+    /// Schedules the job's next arrival after `previous` (None: the first).
+    pub(super) fn schedule_next_arrival(
+        &mut self,
+        workload: WorkloadId,
+        previous: Option<SimTime>,
+    ) {
+        let WorkloadKind::Job(job) = &self.config.workloads[workload as usize].kind else {
+            return;
+        };
+        let state = &mut self.workloads[workload as usize];
+        if job.max_pods.is_some_and(|max| state.arrivals >= max) {
+            return;
+        }
+        let at = match &job.arrival {
+            ArrivalProcess::Constant { interval } => previous.map_or(job.start, |p| p + *interval),
+            ArrivalProcess::Poisson { mean_interval } => {
+                let gap = exponential_gap(&mut state.arrival_rng, *mean_interval);
+                previous.unwrap_or(job.start) + gap
+            }
+            ArrivalProcess::Schedule { times } => {
+                let Some(&t) = times.get(state.next_scheduled) else {
+                    return;
+                };
+                state.next_scheduled += 1;
+                t
+            }
+        };
+        if job.stop.is_some_and(|stop| at >= stop) || at > self.config.end {
+            return;
+        }
+        self.schedule(at, Event::JobArrival { workload });
+    }
+
+    pub(super) fn create_pod(&mut self, now: SimTime, workload: WorkloadId) {
+        let requests = self.draw_requests(workload);
+        let Some(pod) = self.pods.push(workload, requests, now) else {
+            self.fault.get_or_insert(SimError::TooManyPods { at: now });
+            return;
+        };
+        self.last_failure.push(NO_REASON);
+        self.counters.by_phase[PodPhase::Pending as usize] += 1;
+        if self.control_plane.is_some() {
+            self.send_pod_write(now, pod, PodStep::Create);
+        } else {
+            self.admit_pod(pod);
+        }
+    }
+
+    /// The scheduler sees a new pod: it is queued, or parked if it can never fit.
+    pub(super) fn admit_pod(&mut self, pod: PodId) {
+        let p = pod as usize;
+        let workload = self.pods.workload[p];
+        let requests = self.pods.requests[p];
+        let template = &self.cluster.templates[workload as usize];
+        match never_fits_reason(
+            &self.cluster,
+            template,
+            &requests,
+            &self.config.resource_names,
+        ) {
+            Some(reason) => {
+                self.queue.park(pod);
+                self.mark_failed(pod, reason);
+            }
+            None => self.queue.add(pod, template.priority),
+        }
+    }
+
+    pub(super) fn draw_requests(&mut self, workload: WorkloadId) -> ResourceVec {
+        let template = &self.config.workloads[workload as usize].template;
+        let rng = &mut self.workloads[workload as usize].request_rng;
+        let mut requests = ResourceVec::ZERO;
+        for dim in 0..NUM_RESOURCES {
+            requests.0[dim] = match &template.requests[dim] {
+                Request::Fixed(v) => *v,
+                Request::Drawn(d) => d.sample(rng),
+            };
+        }
+        requests.0[PODS] = 1;
+        requests
+    }
+}
+
+pub(super) const NEVER_FITS_PREFIX: &str = "never fits: ";
+
+/// Why a pod can never be placed on any node of any pool, if so: no pool
+/// passes its taint/affinity filters, or its requests exceed the allocatable
+/// of every pool that does.
+pub(super) fn never_fits_reason(
+    cluster: &ClusterState,
+    template: &CompiledTemplate,
+    requests: &ResourceVec,
+    names: &ResourceNames,
+) -> Option<String> {
+    let admitting: Vec<&Pool> = cluster
+        .pools
+        .iter()
+        .zip(&template.pool_filter)
+        .filter(|(_, f)| f.is_none())
+        .map(|(p, _)| p)
+        .collect();
+    if admitting.is_empty() {
+        // Pool-level filters are only taints and node affinity/selector.
+        return Some(format!(
+            "{NEVER_FITS_PREFIX}no node pool passes the pod's node selector, affinity and tolerations"
+        ));
+    }
+    if admitting
+        .iter()
+        .any(|p| ResourceVec::ZERO.fits_with(requests, &p.allocatable))
+    {
+        return None;
+    }
+    let mut shortfalls = Vec::new();
+    for dim in 0..NUM_RESOURCES {
+        let largest = admitting
+            .iter()
+            .map(|p| p.allocatable.0[dim])
+            .max()
+            .unwrap_or(0);
+        if requests.0[dim] > largest {
+            shortfalls.push(format!(
+                "{} requested {} > largest allocatable {}",
+                names.name(dim),
+                format_amount(dim, requests.0[dim]),
+                format_amount(dim, largest)
+            ));
+        }
+    }
+    if shortfalls.is_empty() {
+        shortfalls.push("no single node pool has room for all of its requests".into());
+    }
+    Some(format!(
+        "{NEVER_FITS_PREFIX}requests exceed every node pool that admits the pod: {}",
+        shortfalls.join("; ")
+    ))
+}
+
+pub(super) fn exponential_gap(rng: &mut SimRng, mean: SimDuration) -> SimDuration {
+    // The distributions' pinned sampler, so gaps are the same on every machine.
+    let draw = crate::distribution::standard_exponential(rng);
+    SimDuration::from_secs_f64(draw * mean.as_secs_f64())
+}
