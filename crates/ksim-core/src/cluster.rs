@@ -18,6 +18,8 @@ pub const NEVER: SimTime = SimTime::MAX;
 /// Why one node cannot take one pod, in upstream filter order.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FilterReason {
+    /// Cordoned or draining (upstream's NodeUnschedulable plugin, first in filter order).
+    Unschedulable,
     /// The node is not ready (upstream: the not-ready NoSchedule taint).
     NodeNotReady,
     /// A NoSchedule/NoExecute taint of the pool (index into the pool's taints).
@@ -182,6 +184,52 @@ fn step_pod_count(count: &mut u32, add: bool) {
     .expect("a per-node pod count stays within the pods on the node");
 }
 
+/// Where a node is in its life. A node id is never reused: a deleted node
+/// keeps its id and its `Deleted` state for the rest of the run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeState {
+    /// Requested from the provider; not yet registered, so no scheduler sees it.
+    Provisioning,
+    /// Registered, healthy and schedulable.
+    Ready,
+    /// Its lease expired: the node-lifecycle controller marked it NotReady.
+    NotReady,
+    /// Marked unschedulable (`kubectl cordon`); its pods keep running.
+    Cordoned,
+    /// Cordoned and having its pods evicted before deletion.
+    Draining,
+    /// Gone from the cluster.
+    Deleted,
+}
+
+impl NodeState {
+    pub const COUNT: usize = 6;
+    pub const ALL: [NodeState; NodeState::COUNT] = [
+        NodeState::Provisioning,
+        NodeState::Ready,
+        NodeState::NotReady,
+        NodeState::Cordoned,
+        NodeState::Draining,
+        NodeState::Deleted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Provisioning => "provisioning",
+            NodeState::Ready => "ready",
+            NodeState::NotReady => "not_ready",
+            NodeState::Cordoned => "cordoned",
+            NodeState::Draining => "draining",
+            NodeState::Deleted => "deleted",
+        }
+    }
+
+    /// In the scheduler's node list: registered and not deleted.
+    pub fn is_registered(self) -> bool {
+        !matches!(self, NodeState::Provisioning | NodeState::Deleted)
+    }
+}
+
 /// Node state, one entry per node id.
 #[derive(Clone, Debug, Default)]
 pub struct Nodes {
@@ -192,16 +240,71 @@ pub struct Nodes {
     /// requests, which count each of them at upstream's defaults. Touched only
     /// when such a pod comes or goes.
     pub zero_request_pods: Vec<[u32; 2]>,
-    pub ready: Vec<bool>,
-    ready_count: u64,
+    /// The node's state as the scheduler and the outputs see it: NotReady
+    /// overrides what an administrator or autoscaler set (`admin`).
+    state: Vec<NodeState>,
+    /// Ready, Cordoned or Draining: what the node returns to when it is ready again.
+    admin: Vec<NodeState>,
+    /// Nodes per state, indexed by `NodeState as usize`.
+    by_state: [u64; NodeState::COUNT],
+    /// Per pool, its registered nodes in the order they joined; a removed
+    /// node's place is taken by the pool's last node (swap remove).
+    pool_members: Vec<Vec<NodeId>>,
+    /// Per node, its index in its pool's member list (`NO_NODE` when not a member).
+    member_index: Vec<u32>,
+    /// Registered nodes in the order they registered (deleted ones dropped).
+    registration_order: Vec<NodeId>,
+    /// Bumped whenever a node registers or is deleted, so views of the node
+    /// list (the scheduler's node-tree order) know when to rebuild.
+    membership_generation: u64,
 }
 
 impl Nodes {
     /// Nodes currently ready, kept as a counter so sampling never scans nodes.
     pub fn ready_count(&self) -> u64 {
-        self.ready_count
+        self.count(NodeState::Ready)
     }
 
+    /// Nodes in `state` now.
+    pub fn count(&self, state: NodeState) -> u64 {
+        self.by_state[state as usize]
+    }
+
+    /// Nodes in the cluster now: every state but Deleted.
+    pub fn live_count(&self) -> u64 {
+        self.pool.len() as u64 - self.count(NodeState::Deleted)
+    }
+
+    /// Registered nodes (the scheduler's node list).
+    pub fn registered_count(&self) -> u64 {
+        self.live_count() - self.count(NodeState::Provisioning)
+    }
+
+    pub fn state(&self, node: NodeId) -> NodeState {
+        self.state[node as usize]
+    }
+
+    /// Ready and not cordoned: the only state that admits new pods.
+    #[inline]
+    pub fn is_schedulable(&self, node: NodeId) -> bool {
+        self.state[node as usize] == NodeState::Ready
+    }
+
+    /// The registered nodes of `pool`, in joining order but for removals.
+    pub fn pool_members(&self, pool: PoolId) -> &[NodeId] {
+        &self.pool_members[pool as usize]
+    }
+
+    /// Registered nodes, in the order they registered.
+    pub fn registration_order(&self) -> &[NodeId] {
+        &self.registration_order
+    }
+
+    pub fn membership_generation(&self) -> u64 {
+        self.membership_generation
+    }
+
+    /// Ids ever created, deleted nodes included.
     pub fn len(&self) -> usize {
         self.pool.len()
     }
@@ -296,7 +399,8 @@ pub struct ClusterState {
 
 impl ClusterState {
     /// Bytes of state one node costs, for up-front memory estimates.
-    pub const BYTES_PER_NODE: u64 = (4 + std::mem::size_of::<ResourceVec>() + 8 + 1) as u64;
+    pub const BYTES_PER_NODE: u64 =
+        (4 + std::mem::size_of::<ResourceVec>() + 8 + 2 + 4 + 4 + 4) as u64;
 
     pub fn new(pools: Vec<Pool>, templates: Vec<CompiledTemplate>, term_count: usize) -> Self {
         ClusterState {
@@ -338,37 +442,108 @@ impl ClusterState {
         let mut cluster = ClusterState::new(runtime_pools, compiled, terms.len());
         for (id, p) in pools.iter().enumerate() {
             for _ in 0..p.count {
-                cluster.add_node(id as PoolId);
+                cluster.add_node(id as PoolId, true);
             }
         }
         cluster
     }
 
-    pub fn add_node(&mut self, pool: PoolId) -> NodeId {
+    /// Adds a node to `pool`, registered at once (a node present when the run
+    /// starts) or Provisioning until [`ClusterState::register_node`].
+    pub fn add_node(&mut self, pool: PoolId, registered: bool) -> NodeId {
         let id = self.nodes.len() as NodeId;
+        if self.nodes.pool_members.len() < self.pools.len() {
+            self.nodes.pool_members.resize(self.pools.len(), Vec::new());
+        }
         self.nodes.pool.push(pool);
         self.nodes.requested.push(ResourceVec::ZERO);
         self.nodes.zero_request_pods.push([0, 0]);
-        self.nodes.ready.push(true);
-        self.nodes.ready_count += 1;
+        self.nodes.state.push(NodeState::Provisioning);
+        self.nodes.admin.push(NodeState::Ready);
+        self.nodes.member_index.push(NO_NODE);
+        self.nodes.by_state[NodeState::Provisioning as usize] += 1;
         self.anti_affinity.add_node();
+        if registered {
+            self.register_node(id);
+        }
         id
     }
 
-    /// Marks a node ready or not, keeping the ready count.
-    pub fn set_ready(&mut self, node: NodeId, ready: bool) {
-        let slot = &mut self.nodes.ready[node as usize];
-        if *slot != ready {
-            *slot = ready;
-            self.nodes.ready_count = if ready {
-                self.nodes.ready_count + 1
-            } else {
-                self.nodes
-                    .ready_count
-                    .checked_sub(1)
-                    .expect("a node turning not ready was counted ready")
-            };
+    /// A provisioned node's kubelet registers: it joins its pool's members, Ready.
+    pub fn register_node(&mut self, node: NodeId) {
+        assert_eq!(
+            self.nodes.state(node),
+            NodeState::Provisioning,
+            "only a provisioning node registers"
+        );
+        let pool = self.nodes.pool[node as usize] as usize;
+        let members = &mut self.nodes.pool_members[pool];
+        self.nodes.member_index[node as usize] = members.len() as u32;
+        members.push(node);
+        self.nodes.registration_order.push(node);
+        self.nodes.membership_generation += 1;
+        self.move_to(node, NodeState::Ready);
+    }
+
+    /// The node leaves the cluster; its id stays, Deleted.
+    pub fn delete_node(&mut self, node: NodeId) {
+        let n = node as usize;
+        if self.nodes.state[n].is_registered() {
+            let pool = self.nodes.pool[n] as usize;
+            let at = self.nodes.member_index[n] as usize;
+            let members = &mut self.nodes.pool_members[pool];
+            members.swap_remove(at);
+            if let Some(&moved) = members.get(at) {
+                self.nodes.member_index[moved as usize] = at as u32;
+            }
+            self.nodes.member_index[n] = NO_NODE;
+            // Deletions are rare next to scheduling cycles: an O(n) removal
+            // keeps the order exact without tombstones.
+            let order = &mut self.nodes.registration_order;
+            let at = order.iter().position(|&x| x == node).expect("registered");
+            order.remove(at);
+            self.nodes.membership_generation += 1;
         }
+        self.move_to(node, NodeState::Deleted);
+    }
+
+    /// Marks a registered node NotReady (its lease expired) or ready again.
+    pub fn set_ready(&mut self, node: NodeId, ready: bool) {
+        assert!(
+            self.nodes.state(node).is_registered(),
+            "only a registered node's readiness changes"
+        );
+        let to = if ready {
+            self.nodes.admin[node as usize]
+        } else {
+            NodeState::NotReady
+        };
+        self.move_to(node, to);
+    }
+
+    /// Cordons, drains or uncordons (`Ready`) a registered node. A NotReady
+    /// node stays NotReady and takes the new state when it is ready again.
+    pub fn set_admin_state(&mut self, node: NodeId, to: NodeState) {
+        assert!(
+            matches!(
+                to,
+                NodeState::Ready | NodeState::Cordoned | NodeState::Draining
+            ),
+            "{to:?} is not an administrative state"
+        );
+        self.nodes.admin[node as usize] = to;
+        if self.nodes.state(node) != NodeState::NotReady {
+            self.move_to(node, to);
+        }
+    }
+
+    fn move_to(&mut self, node: NodeId, to: NodeState) {
+        let from = std::mem::replace(&mut self.nodes.state[node as usize], to);
+        let left = &mut self.nodes.by_state[from as usize];
+        *left = left
+            .checked_sub(1)
+            .expect("a node leaving a state was counted in it");
+        self.nodes.by_state[to as usize] += 1;
     }
 
     /// How many topology zones the pools span (at least one).
@@ -384,6 +559,20 @@ impl ClusterState {
         &self.pools[self.nodes.pool[node as usize] as usize].allocatable
     }
 
+    /// The filters on the node's state alone (cordon, readiness), in
+    /// upstream's order; `None` when the node is Ready.
+    pub fn state_filter(&self, node: NodeId) -> Option<FilterReason> {
+        let n = node as usize;
+        match self.nodes.state[n] {
+            NodeState::Ready => None,
+            // Upstream filters NodeUnschedulable before the not-ready taint.
+            NodeState::NotReady if self.nodes.admin[n] == NodeState::Ready => {
+                Some(FilterReason::NodeNotReady)
+            }
+            _ => Some(FilterReason::Unschedulable),
+        }
+    }
+
     /// Upstream filter order for one node; `None` when the pod fits.
     #[inline]
     pub fn filter(
@@ -393,8 +582,8 @@ impl ClusterState {
         node: NodeId,
     ) -> Option<FilterReason> {
         let n = node as usize;
-        if !self.nodes.ready[n] {
-            return Some(FilterReason::NodeNotReady);
+        if let Some(reason) = self.state_filter(node) {
+            return Some(reason);
         }
         let pool = self.nodes.pool[n] as usize;
         if let Some(reason) = template.pool_filter[pool] {

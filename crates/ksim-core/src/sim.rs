@@ -5,7 +5,7 @@
 //! time t reflects every event at times <= t. All randomness comes from
 //! streams labelled by component (`scheduler`, `workload/<name>/...`).
 
-use crate::cluster::{ClusterState, CompiledTemplate, Pods, Pool, NEVER};
+use crate::cluster::{ClusterState, CompiledTemplate, NodeState, Pods, Pool, NEVER};
 use crate::config::{
     ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
 };

@@ -31,7 +31,7 @@
 
 use super::kube::record_failure;
 use super::{Diagnosis, PlacementResult};
-use crate::cluster::{ClusterState, CompiledTemplate};
+use crate::cluster::{ClusterState, CompiledTemplate, FilterReason};
 use crate::config::{SchedulerConfig, ScoringStrategy};
 use crate::ids::{NodeId, WorkloadId};
 use crate::resources::{ResourceVec, CPU, NUM_RESOURCES};
@@ -59,6 +59,9 @@ struct PoolTree {
     leaves: usize,
     /// `2 * leaves` rooms of `dims` values each.
     room: Vec<u64>,
+    /// Members failing the node-state filters, per reason: cordoned or
+    /// draining (unschedulable), not ready.
+    unschedulable: u32,
     not_ready: u32,
 }
 
@@ -91,7 +94,7 @@ fn covers(room: &[u64], need: &[u64]) -> bool {
 fn node_room(cluster: &ClusterState, dims: &[usize], node: NodeId) -> Room {
     let mut room = [0; NUM_RESOURCES];
     let n = node as usize;
-    if cluster.nodes.ready[n] {
+    if cluster.nodes.is_schedulable(node) {
         let used = &cluster.nodes.requested[n];
         let allocatable = cluster.allocatable(node);
         for (r, &d) in room.iter_mut().zip(dims) {
@@ -113,6 +116,7 @@ impl PoolTree {
             members: Vec::new(),
             leaves: 0,
             room: Vec::new(),
+            unschedulable: 0,
             not_ready: 0,
         }
     }
@@ -180,6 +184,24 @@ impl PoolTree {
         position as u32
     }
 
+    /// Removes the member at `position`; the last member takes its place.
+    /// Returns the node moved there, if any.
+    fn swap_remove(
+        &mut self,
+        cluster: &ClusterState,
+        dims: &[usize],
+        position: usize,
+    ) -> Option<NodeId> {
+        self.members.swap_remove(position);
+        let len = self.members.len();
+        if position < len {
+            self.update(cluster, dims, position);
+        }
+        // The block the last member left: it had a member, so it is in the tree.
+        self.update(cluster, dims, len);
+        self.members.get(position).copied()
+    }
+
     /// The largest room of dimension `j` in the pool.
     fn root_room(&self, j: usize, k: usize) -> u64 {
         self.room[k + j]
@@ -239,11 +261,12 @@ pub struct FastIndex {
     /// Position of cpu in `dims`, the dimension the spread policy follows.
     spread_dim: usize,
     pools: Vec<PoolTree>,
-    /// Per node id: its position in its pool's tree. Nodes are registered in
-    /// id order, so ids at or above the length are not indexed yet.
+    /// Per node id: its position in its pool's tree, `NOT_MEMBER` for a node
+    /// not registered or deleted. Ids at or above the length are not seen yet.
     position: Vec<u32>,
-    /// Per node id: readiness as last seen, for the per-pool not-ready counts.
-    ready: Vec<bool>,
+    /// Per node id: the node-state filter failing it as last seen, for the
+    /// per-pool counts.
+    blocked: Vec<Option<FilterReason>>,
     /// Scratch: eligible pools in trial order.
     pool_order: Vec<u32>,
 }
@@ -263,17 +286,22 @@ impl FastIndex {
             spread_dim,
             pools: cluster.pools.iter().map(|_| PoolTree::new()).collect(),
             position: Vec::with_capacity(cluster.nodes.len()),
-            ready: Vec::with_capacity(cluster.nodes.len()),
+            blocked: Vec::with_capacity(cluster.nodes.len()),
             pool_order: Vec::new(),
         };
-        // Bulk load: join every node, then build each tree once.
+        // Bulk load: join every registered node, then build each tree once.
         for node in 0..cluster.nodes.len() as NodeId {
             let n = node as usize;
+            let blocked = cluster.state_filter(node);
+            index.blocked.push(blocked);
+            if !cluster.nodes.state(node).is_registered() {
+                index.position.push(NOT_MEMBER);
+                continue;
+            }
             let tree = &mut index.pools[cluster.nodes.pool[n] as usize];
             tree.members.push(node);
             index.position.push((tree.members.len() - 1) as u32);
-            index.ready.push(cluster.nodes.ready[n]);
-            tree.not_ready += u32::from(!cluster.nodes.ready[n]);
+            tree.count_blocked(blocked, true);
         }
         for tree in &mut index.pools {
             tree.rebuild(cluster, &index.dims);
@@ -281,14 +309,12 @@ impl FastIndex {
         index
     }
 
-    /// Indexes nodes added to the cluster since the last call.
-    fn register_new_nodes(&mut self, cluster: &ClusterState) {
+    /// Notes node ids created since the last call; registered ones join.
+    fn see_new_nodes(&mut self, cluster: &ClusterState) {
         for node in self.position.len() as NodeId..cluster.nodes.len() as NodeId {
-            let n = node as usize;
-            let tree = &mut self.pools[cluster.nodes.pool[n] as usize];
-            self.position.push(tree.push(cluster, &self.dims, node));
-            self.ready.push(cluster.nodes.ready[n]);
-            tree.not_ready += u32::from(!cluster.nodes.ready[n]);
+            self.position.push(NOT_MEMBER);
+            self.blocked.push(None);
+            self.node_changed(cluster, node);
         }
     }
 
@@ -299,7 +325,7 @@ impl FastIndex {
         requests: &ResourceVec,
         _rng: &mut SimRng,
     ) -> PlacementResult {
-        self.register_new_nodes(cluster);
+        self.see_new_nodes(cluster);
         let template = &cluster.templates[template as usize];
         let mut need = [0; NUM_RESOURCES];
         for (n, &d) in need.iter_mut().zip(&self.dims) {
@@ -366,14 +392,16 @@ impl FastIndex {
     /// The exact diagnosis of a full filter pass (see the module docs).
     fn diagnose(&self, q: &mut Query) -> Diagnosis {
         let mut diagnosis = Diagnosis {
-            nodes_total: q.cluster.nodes.len() as u32,
+            nodes_total: q.cluster.nodes.registered_count() as u32,
             ..Default::default()
         };
         for (pool, tree) in self.pools.iter().enumerate() {
             if let Some(reason) = q.template.pool_filter[pool] {
-                // Readiness is filtered before the pool-level filters.
+                // Node state is filtered before the pool-level filters.
                 diagnosis.not_ready += tree.not_ready;
-                diagnosis.record_many(reason, tree.members.len() as u32 - tree.not_ready);
+                diagnosis.unschedulable += tree.unschedulable;
+                let blocked = tree.not_ready + tree.unschedulable;
+                diagnosis.record_many(reason, tree.members.len() as u32 - blocked);
                 continue;
             }
             for &node in &tree.members {
@@ -386,25 +414,57 @@ impl FastIndex {
         diagnosis
     }
 
-    /// Must follow every change of a node's usage or readiness and every node
+    /// Must follow every change of a node's usage or state and every node
     /// added; a node id the index has not seen is taken as added. O(log n).
     pub fn node_changed(&mut self, cluster: &ClusterState, node: NodeId) {
         let n = node as usize;
         if n >= self.position.len() {
-            self.register_new_nodes(cluster);
+            self.see_new_nodes(cluster);
             return;
         }
-        let tree = &mut self.pools[cluster.nodes.pool[n] as usize];
-        let ready = cluster.nodes.ready[n];
-        if ready != self.ready[n] {
-            self.ready[n] = ready;
-            if ready {
-                tree.not_ready -= 1;
-            } else {
-                tree.not_ready += 1;
+        let pool = cluster.nodes.pool[n] as usize;
+        let registered = cluster.nodes.state(node).is_registered();
+        let blocked = cluster.state_filter(node);
+        let tree = &mut self.pools[pool];
+        match (self.position[n] != NOT_MEMBER, registered) {
+            (false, false) => {}
+            (false, true) => {
+                tree.count_blocked(blocked, true);
+                self.position[n] = tree.push(cluster, &self.dims, node);
+            }
+            (true, false) => {
+                tree.count_blocked(self.blocked[n], false);
+                let at = self.position[n] as usize;
+                if let Some(moved) = tree.swap_remove(cluster, &self.dims, at) {
+                    self.position[moved as usize] = at as u32;
+                }
+                self.position[n] = NOT_MEMBER;
+            }
+            (true, true) => {
+                tree.count_blocked(self.blocked[n], false);
+                tree.count_blocked(blocked, true);
+                tree.update(cluster, &self.dims, self.position[n] as usize);
             }
         }
-        tree.update(cluster, &self.dims, self.position[n] as usize);
+        self.blocked[n] = blocked;
+    }
+}
+
+/// `FastIndex::position` of a node outside every tree.
+const NOT_MEMBER: u32 = u32::MAX;
+
+impl PoolTree {
+    fn count_blocked(&mut self, reason: Option<FilterReason>, add: bool) {
+        let count = match reason {
+            None => return,
+            Some(FilterReason::NodeNotReady) => &mut self.not_ready,
+            Some(_) => &mut self.unschedulable,
+        };
+        *count = if add {
+            *count + 1
+        } else {
+            count.checked_sub(1).expect("a blocked node was counted")
+        };
     }
 }
 
@@ -414,6 +474,7 @@ mod tests {
         anti, build, feasible, full_diagnosis, label, pool, req, template,
     };
     use super::*;
+    use crate::cluster::NodeState;
     use crate::config::{NodePoolSpec, PodTemplate};
     use crate::resources::{FIRST_EXTENDED, MEMORY};
     use crate::rng::RngStreams;
@@ -504,13 +565,13 @@ mod tests {
         let mut index = index(ScoringStrategy::MostAllocated, &cluster);
         assert_eq!(place(&mut index, &cluster, 0, req(1, 1)).node, None);
         for p in [0, 1, 0, 1, 1, 0] {
-            let node = cluster.add_node(p);
+            let node = cluster.add_node(p, true);
             index.node_changed(&cluster, node);
         }
         // Only pool "b" (nodes 1, 3, 4) fits 2000 m; first fit takes its first.
         assert_eq!(place(&mut index, &cluster, 0, req(2000, 1)).node, Some(1));
         // Nodes added without node_changed are picked up by the next placement.
-        let late = cluster.add_node(1);
+        let late = cluster.add_node(1, true);
         for n in [1, 3, 4] {
             cluster.assign(0, &req(4000, 0), n);
             index.node_changed(&cluster, n);
@@ -525,10 +586,10 @@ mod tests {
     fn readiness_is_indexed() {
         let mut cluster = build(&[pool("p", 3, 4000, 4000, 110)], &[template(&[])]);
         let mut index = index(ScoringStrategy::MostAllocated, &cluster);
-        cluster.nodes.ready[0] = false;
+        cluster.set_ready(0 as NodeId, false);
         index.node_changed(&cluster, 0);
         assert_eq!(place(&mut index, &cluster, 0, req(0, 0)).node, Some(1));
-        cluster.nodes.ready[0] = true;
+        cluster.set_ready(0 as NodeId, true);
         index.node_changed(&cluster, 0);
         assert_eq!(place(&mut index, &cluster, 0, req(0, 0)).node, Some(0));
     }
@@ -571,8 +632,8 @@ mod tests {
         t.node_selector = vec![label("pool", "a")];
         let pools = [pool("a", 3, 1000, 1000, 110), pool("b", 2, 8000, 8000, 110)];
         let mut cluster = build(&pools, &[t]);
-        cluster.nodes.ready[0] = false;
-        cluster.nodes.ready[4] = false;
+        cluster.set_ready(0 as NodeId, false);
+        cluster.set_ready(4 as NodeId, false);
         let mut index = index(ScoringStrategy::MostAllocated, &cluster);
         let r = place(&mut index, &cluster, 0, req(2000, 500));
         let d = r.diagnosis.unwrap();
@@ -629,6 +690,18 @@ mod tests {
         },
         AddNode {
             pool: u32,
+            registered: bool,
+        },
+        /// Cordon (1), drain (2) or uncordon (0) a registered node.
+        SetAdmin {
+            node: usize,
+            state: u8,
+        },
+        Register {
+            node: usize,
+        },
+        Delete {
+            node: usize,
         },
         Place {
             template: u32,
@@ -644,7 +717,10 @@ mod tests {
                 .prop_map(|(template, node, cpu, memory)| Op::Assign { template, node, cpu, memory }),
             2 => any::<usize>().prop_map(|index| Op::Unassign { index }),
             1 => (any::<usize>(), any::<bool>()).prop_map(|(node, ready)| Op::SetReady { node, ready }),
-            1 => (0..4u32).prop_map(|pool| Op::AddNode { pool }),
+            1 => (0..4u32, any::<bool>()).prop_map(|(pool, registered)| Op::AddNode { pool, registered }),
+            1 => (any::<usize>(), 0..3u8).prop_map(|(node, state)| Op::SetAdmin { node, state }),
+            1 => any::<usize>().prop_map(|node| Op::Register { node }),
+            1 => any::<usize>().prop_map(|node| Op::Delete { node }),
             4 => (0..4u32, 0..9000u64, 0..9000u64, 0..3u64)
                 .prop_map(|(template, cpu, memory, gpu)| Op::Place { template, cpu, memory, gpu }),
         ]
@@ -673,7 +749,7 @@ mod tests {
             .collect();
         let mut cluster = build(&pools, &templates());
         for &p in nodes {
-            cluster.add_node(p);
+            cluster.add_node(p, true);
         }
         cluster
     }
@@ -736,11 +812,40 @@ mod tests {
                 Some(node)
             }
             Op::SetReady { node, ready } if node_count > 0 => {
-                let node = node % node_count;
-                cluster.nodes.ready[node] = ready;
-                Some(node as NodeId)
+                let node = (node % node_count) as NodeId;
+                cluster.nodes.state(node).is_registered().then(|| {
+                    cluster.set_ready(node, ready);
+                    node
+                })
             }
-            Op::AddNode { pool } => Some(cluster.add_node(pool % cluster.pools.len() as u32)),
+            Op::AddNode { pool, registered } => {
+                Some(cluster.add_node(pool % cluster.pools.len() as u32, registered))
+            }
+            Op::SetAdmin { node, state } if node_count > 0 => {
+                let node = (node % node_count) as NodeId;
+                let to =
+                    [NodeState::Ready, NodeState::Cordoned, NodeState::Draining][state as usize];
+                cluster.nodes.state(node).is_registered().then(|| {
+                    cluster.set_admin_state(node, to);
+                    node
+                })
+            }
+            Op::Register { node } if node_count > 0 => {
+                let node = (node % node_count) as NodeId;
+                (cluster.nodes.state(node) == NodeState::Provisioning).then(|| {
+                    cluster.register_node(node);
+                    node
+                })
+            }
+            Op::Delete { node } if node_count > 0 => {
+                let node = (node % node_count) as NodeId;
+                // Only an empty node is deleted: its pods leave first.
+                let empty = assigned.iter().all(|&(_, _, n)| n != node);
+                (empty && cluster.nodes.state(node) != NodeState::Deleted).then(|| {
+                    cluster.delete_node(node);
+                    node
+                })
+            }
             _ => None,
         }
     }

@@ -220,8 +220,10 @@ pub struct KubePlacement {
     next_start_node_index: u32,
     /// The nodes in upstream's node-tree order: the first node of each zone,
     /// then the second of each, and so on (zones in order of appearance).
-    /// Rebuilt when the node count changes.
+    /// Rebuilt when a node registers or is deleted.
     node_tree_order: Vec<NodeId>,
+    /// The cluster's membership generation `node_tree_order` was built at.
+    node_tree_generation: Option<u64>,
     /// Per pool, this cycle's constants; reused across cycles.
     pools: Vec<PoolCycle>,
     /// Feasible nodes of the current cycle, reused across cycles.
@@ -290,6 +292,7 @@ impl KubePlacement {
             percentage_of_nodes_to_score: config.percentage_of_nodes_to_score,
             next_start_node_index: 0,
             node_tree_order: Vec::new(),
+            node_tree_generation: None,
             pools: Vec::new(),
             feasible: Vec::new(),
             memo: ScoreMemo::new(),
@@ -303,7 +306,12 @@ impl KubePlacement {
         requests: &ResourceVec,
         rng: &mut SimRng,
     ) -> PlacementResult {
-        let all_nodes = cluster.nodes.len() as u32;
+        let generation = Some(cluster.nodes.membership_generation());
+        if self.node_tree_generation != generation {
+            self.node_tree_order = node_tree_order(cluster);
+            self.node_tree_generation = generation;
+        }
+        let all_nodes = self.node_tree_order.len() as u32;
         let mut diagnosis = Diagnosis {
             nodes_total: all_nodes,
             ..Default::default()
@@ -314,9 +322,6 @@ impl KubePlacement {
                 nodes_evaluated: 0,
                 diagnosis: Some(Box::new(diagnosis)),
             };
-        }
-        if self.node_tree_order.len() != all_nodes as usize {
-            self.node_tree_order = node_tree_order(cluster);
         }
         let start = self.next_start_node_index % all_nodes;
         let to_find = num_feasible_nodes_to_find(self.percentage_of_nodes_to_score, all_nodes);
@@ -372,7 +377,7 @@ impl KubePlacement {
             (0..cluster.pools.len()).map(|p| PoolCycle::new(cluster, template, requests, p)),
         );
         self.feasible.clear();
-        let all_nodes = cluster.nodes.len() as u32;
+        let all_nodes = self.node_tree_order.len() as u32;
         let first = self.scan(
             cluster,
             template,
@@ -413,7 +418,7 @@ impl KubePlacement {
             let used = &state.requested[n];
             // `&` rather than `&&`: all three are cheap, and one combined
             // branch predicts far better than three in a row.
-            let fits = (state.ready[n] & cycle.open & within(used, &cycle.limit))
+            let fits = (state.is_schedulable(node) & cycle.open & within(used, &cycle.limit))
                 && (!has_anti_affinity || cluster.anti_affinity.allows(template, node));
             if fits || filter_slowly(cluster, template, requests, node, diagnosis) {
                 self.feasible.push(Feasible {
@@ -486,13 +491,21 @@ impl KubePlacement {
     }
 }
 
-/// Upstream's node tree (`nodeTree.list`): nodes grouped by zone, each zone
-/// in the order its nodes were added, listed by taking the next node of each
-/// zone in turn, so that consecutive nodes spread over the zones.
+/// Upstream's node tree (`nodeTree.list`): the registered nodes grouped by
+/// zone, each zone in the order its nodes registered, listed by taking the
+/// next node of each zone in turn, so that consecutive nodes spread over the
+/// zones. Zones come in the order of their earliest registered node.
 fn node_tree_order(cluster: &ClusterState) -> Vec<NodeId> {
-    let mut by_zone: Vec<Vec<NodeId>> = vec![Vec::new(); cluster.zone_count()];
-    for (node, &pool) in cluster.nodes.pool.iter().enumerate() {
-        by_zone[cluster.pools[pool as usize].zone as usize].push(node as NodeId);
+    let mut zone_slot: Vec<Option<usize>> = vec![None; cluster.zone_count()];
+    let mut by_zone: Vec<Vec<NodeId>> = Vec::new();
+    for &node in cluster.nodes.registration_order() {
+        let pool = cluster.nodes.pool[node as usize];
+        let zone = cluster.pools[pool as usize].zone as usize;
+        let slot = *zone_slot[zone].get_or_insert_with(|| {
+            by_zone.push(Vec::new());
+            by_zone.len() - 1
+        });
+        by_zone[slot].push(node);
     }
     if by_zone.len() <= 1 {
         return by_zone.pop().unwrap_or_default();
@@ -582,7 +595,7 @@ mod tests {
     fn failed_nodes_count_as_processed() {
         let mut cluster = build(&[pool("p", 300, 4000, 1 << 30, 110)], &[template(&[])]);
         for n in (1..300).step_by(2) {
-            cluster.nodes.ready[n] = false;
+            cluster.set_ready(n as NodeId, false);
         }
         // 300 nodes, adaptive: max(300 * 48%, 100) = 144 feasible wanted; the
         // 144th ready node is node 286, so 287 nodes are processed.
@@ -607,7 +620,7 @@ mod tests {
             ),
         ];
         let mut cluster = build(&pools, &[template(&[])]);
-        cluster.nodes.ready[0] = false;
+        cluster.set_ready(0 as NodeId, false);
         let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
         let r = k.place(&cluster, 0, &req(2000, 2000), &mut rng());
         assert_eq!(r.node, None);
@@ -874,8 +887,8 @@ mod tests {
     #[test]
     fn single_feasible_node_is_taken_without_a_draw() {
         let mut cluster = build(&[pool("p", 3, 4000, 4000, 110)], &[template(&[])]);
-        cluster.nodes.ready[0] = false;
-        cluster.nodes.ready[2] = false;
+        cluster.set_ready(0 as NodeId, false);
+        cluster.set_ready(2 as NodeId, false);
         let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
         let mut rng = rng();
         let untouched = rng.clone();
@@ -1045,12 +1058,12 @@ mod tests {
                 .collect();
             let mut cluster = build(&specs, &[template(&[])]);
             for &(p, cpu, memory, ready) in &nodes {
-                let node = cluster.add_node((p % specs.len()) as u32);
+                let node = cluster.add_node((p % specs.len()) as u32, true);
                 let used = req(cpu, memory);
                 if cluster.filter(&cluster.templates[0], &used, node).is_none() {
                     cluster.assign(0, &used, node);
                 }
-                cluster.nodes.ready[node as usize] = ready;
+                cluster.set_ready(node as usize as NodeId, ready);
             }
             let config = SchedulerConfig {
                 scoring: if most_allocated {

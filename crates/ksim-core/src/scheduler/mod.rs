@@ -26,6 +26,7 @@ use crate::rng::SimRng;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diagnosis {
     pub nodes_total: u32,
+    pub unschedulable: u32,
     pub not_ready: u32,
     /// Per pool taint index would be finer; upstream prints each taint, we count them together.
     pub untolerated_taint: u32,
@@ -42,6 +43,7 @@ impl Diagnosis {
 
     pub fn record_many(&mut self, reason: FilterReason, nodes: u32) {
         match reason {
+            FilterReason::Unschedulable => self.unschedulable += nodes,
             FilterReason::NodeNotReady => self.not_ready += nodes,
             FilterReason::UntoleratedTaint(_) => self.untolerated_taint += nodes,
             FilterReason::NodeAffinity => self.node_affinity += nodes,
@@ -59,6 +61,7 @@ impl Diagnosis {
                 parts.push((text, count));
             }
         };
+        push("node(s) were unschedulable".into(), self.unschedulable);
         push(
             "node(s) had untolerated taint(s)".into(),
             self.untolerated_taint,

@@ -74,6 +74,7 @@ pub fn req(cpu: u64, memory: u64) -> ResourceVec {
 pub fn feasible(cluster: &ClusterState, template: u32, requests: &ResourceVec) -> Vec<NodeId> {
     let t = &cluster.templates[template as usize];
     (0..cluster.nodes.len() as NodeId)
+        .filter(|&n| cluster.nodes.state(n).is_registered())
         .filter(|&n| cluster.filter(t, requests, n).is_none())
         .collect()
 }
@@ -82,10 +83,13 @@ pub fn feasible(cluster: &ClusterState, template: u32, requests: &ResourceVec) -
 pub fn full_diagnosis(cluster: &ClusterState, template: u32, requests: &ResourceVec) -> Diagnosis {
     let t = &cluster.templates[template as usize];
     let mut diagnosis = Diagnosis {
-        nodes_total: cluster.nodes.len() as u32,
+        nodes_total: cluster.nodes.registered_count() as u32,
         ..Default::default()
     };
     for n in 0..cluster.nodes.len() as NodeId {
+        if !cluster.nodes.state(n).is_registered() {
+            continue;
+        }
         if let Some(reason) = cluster.filter(t, requests, n) {
             record_failure(&mut diagnosis, cluster, requests, n, reason);
         }

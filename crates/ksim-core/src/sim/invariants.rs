@@ -5,8 +5,8 @@
 //! every test, and `ksim run --check-invariants`).
 
 use super::{Event, SimError, Simulation, NO_REASON};
-use crate::cluster::NEVER;
-use crate::ids::NO_NODE;
+use crate::cluster::{NodeState, NEVER};
+use crate::ids::{NodeId, NO_NODE};
 use crate::pod_phase::PodPhase;
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::time::SimTime;
@@ -192,12 +192,33 @@ impl Simulation {
                 ),
             ));
         }
-        let ready = nodes.ready.iter().filter(|&&r| r).count() as u64;
-        if ready != nodes.ready_count() {
-            return Err((
-                "cluster".into(),
-                format!("{} nodes counted ready, {ready} are", nodes.ready_count()),
-            ));
+        let mut by_state = [0u64; NodeState::COUNT];
+        let mut registered = vec![0usize; self.cluster.pools.len()];
+        for n in 0..nodes.len() as NodeId {
+            by_state[nodes.state(n) as usize] += 1;
+            if nodes.state(n).is_registered() {
+                registered[nodes.pool[n as usize] as usize] += 1;
+            }
+        }
+        for state in NodeState::ALL {
+            if by_state[state as usize] != nodes.count(state) {
+                let counted = nodes.count(state);
+                let actual = by_state[state as usize];
+                let problem = format!("{counted} nodes counted {}, {actual} are", state.as_str());
+                return Err(("cluster".into(), problem));
+            }
+        }
+        for (pool, &registered) in registered.iter().enumerate() {
+            let members = nodes.pool_members(pool as u32);
+            if members.len() != registered
+                || members.iter().any(|&n| !nodes.state(n).is_registered())
+            {
+                let problem = format!(
+                    "{} members listed, {registered} registered nodes",
+                    members.len()
+                );
+                return Err((format!("pool {}", self.cluster.pools[pool].name), problem));
+            }
         }
         Ok(())
     }

@@ -222,7 +222,7 @@ impl Simulation {
         let node = self.pods.node[pod as usize];
         // A tainted node is not ready; the ready flags are hot in cache, the
         // taint times are not.
-        if !self.cluster.nodes.ready[node as usize]
+        if self.cluster.nodes.state(node) == NodeState::NotReady
             && self.nodes.no_execute_since[node as usize] <= now
         {
             let epoch = self.nodes.epoch[node as usize];
@@ -257,7 +257,7 @@ impl Simulation {
             }
             // A pod only assumed here is the scheduler's business, not the kubelet's.
         }
-        if !self.cluster.nodes.ready[n] {
+        if self.cluster.nodes.state(node) == NodeState::NotReady {
             let at = lifecycle::next_check(&self.config.node_lifecycle, now);
             self.schedule(
                 at,
