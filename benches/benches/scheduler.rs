@@ -11,6 +11,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ksim_core::cluster::ClusterState;
 use ksim_core::config::{
+    DEFAULT_PROVISIONING_DELAY, DEFAULT_TERMINATION_GRACE_PERIOD,
     NodePoolSpec, PodTemplate, Request, SchedulerConfig, SchedulerMode, ScoringStrategy,
 };
 use ksim_core::resources::{ResourceVec, CPU, MEMORY, PODS};
@@ -34,6 +35,10 @@ fn cluster(nodes: u32) -> ClusterState {
     let spec = NodePoolSpec {
         name: "workers".into(),
         count: nodes,
+        min: 0,
+        max: nodes,
+        price_per_hour: 0.0,
+        provisioning_delay: DEFAULT_PROVISIONING_DELAY,
         allocatable,
         labels: Vec::new(),
         taints: Vec::new(),
@@ -46,6 +51,7 @@ fn cluster(nodes: u32) -> ClusterState {
         node_affinity: Vec::new(),
         tolerations: Vec::new(),
         anti_affinity: Vec::new(),
+        termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
     };
     let mut cluster = ClusterState::from_specs(&[spec], &[template]);
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(42);

@@ -6,6 +6,7 @@
 
 use crate::control_plane::config::{ControlPlaneConfig, ControlPlaneConfigError};
 use crate::distribution::Distribution;
+use crate::ids::{PoolId, WorkloadId};
 use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
 use crate::time::{SimDuration, SimTime};
 
@@ -28,6 +29,59 @@ pub struct SimConfig {
     pub record_pods: bool,
     /// None: API writes are instantaneous and free (no control plane modelled).
     pub control_plane: Option<ControlPlaneConfig>,
+    /// Scripted changes (`[[changes]]`), applied by the simulation's
+    /// scripted-changes controller; in the order written.
+    pub changes: Vec<ScheduledChange>,
+}
+
+/// One `[[changes]]` entry: `action` at `at`, and again every `repeat.every`
+/// up to and including `repeat.until` when it repeats.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ScheduledChange {
+    pub at: SimTime,
+    pub repeat: Option<Repeat>,
+    pub action: ChangeAction,
+}
+
+/// A change applied at `at`, `at + every`, `at + 2 every`, … while not after `until`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Repeat {
+    /// Greater than zero: a zero step would repeat the change at one instant forever.
+    pub every: SimDuration,
+    /// Not before the change's `at`; the scenario reader defaults it to the run's end.
+    pub until: SimTime,
+}
+
+/// What a scripted change does. Pool and workload ids index
+/// `SimConfig::node_pools` and `SimConfig::workloads`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ChangeAction {
+    /// Sets a deployment's desired replicas (deployments only).
+    Scale { workload: WorkloadId, replicas: u32 },
+    /// Provisions nodes; each joins after the pool's provisioning delay.
+    AddNodes { pool: PoolId, count: u32 },
+    /// Deletes nodes (semantics in docs/models/node-lifecycle.md).
+    DeleteNodes { pool: PoolId, count: u32 },
+    /// Cordons nodes and evicts their pods, honouring disruption budgets.
+    DrainNodes { pool: PoolId, count: u32 },
+    /// Marks nodes unschedulable; their pods keep running.
+    CordonNodes { pool: PoolId, count: u32 },
+    /// Makes cordoned nodes schedulable again.
+    UncordonNodes { pool: PoolId, count: u32 },
+}
+
+impl ChangeAction {
+    /// The pool a node action acts on; None for `Scale`.
+    pub fn pool(&self) -> Option<PoolId> {
+        match *self {
+            ChangeAction::Scale { .. } => None,
+            ChangeAction::AddNodes { pool, .. }
+            | ChangeAction::DeleteNodes { pool, .. }
+            | ChangeAction::DrainNodes { pool, .. }
+            | ChangeAction::CordonNodes { pool, .. }
+            | ChangeAction::UncordonNodes { pool, .. } => Some(pool),
+        }
+    }
 }
 
 /// Nodes of a pool fail at random: exponential gaps with this mean, each
@@ -98,10 +152,27 @@ pub struct Taint {
     pub effect: TaintEffect,
 }
 
+/// A pool's default `provisioning_delay`: a model estimate of a cloud VM's
+/// boot plus kubelet registration, not a published figure. Constant 60 s, in ns.
+pub const DEFAULT_PROVISIONING_DELAY: Distribution = Distribution::Constant(60e9);
+
+/// Upstream's default `terminationGracePeriodSeconds` (30).
+pub const DEFAULT_TERMINATION_GRACE_PERIOD: SimDuration = SimDuration::from_secs(30);
+
 #[derive(Clone, Debug)]
 pub struct NodePoolSpec {
     pub name: String,
+    /// Nodes at the start of the run; within `[min, max]`, may be 0.
     pub count: u32,
+    /// The fewest nodes the pool may shrink to during the run.
+    pub min: u32,
+    /// The most nodes the pool may hold at once during the run.
+    pub max: u32,
+    /// What one node costs per hour, in the scenario's currency; finite, >= 0.
+    pub price_per_hour: f64,
+    /// From asking for a node to the node being Ready (VM boot plus kubelet
+    /// registration), in nanoseconds.
+    pub provisioning_delay: Distribution,
     /// Allocatable per node; the pod dimension is `max_pods`.
     pub allocatable: ResourceVec,
     pub labels: Vec<Label>,
@@ -186,6 +257,9 @@ pub struct PodTemplate {
     pub node_affinity: Vec<NodeSelectorTerm>,
     pub tolerations: Vec<Toleration>,
     pub anti_affinity: Vec<AntiAffinityTerm>,
+    /// How long a pod asked to stop keeps running before it is killed
+    /// (`terminationGracePeriodSeconds`).
+    pub termination_grace_period: SimDuration,
 }
 
 #[derive(Clone, Debug)]
@@ -223,6 +297,32 @@ pub struct DeploymentSpec {
     /// The pods back a Service: each start and end updates its EndpointSlice,
     /// which every node's kube-proxy watches.
     pub service: bool,
+    /// A PodDisruptionBudget over the deployment's pods, which drains honour.
+    pub disruption_budget: Option<DisruptionBudget>,
+}
+
+/// A PodDisruptionBudget: upstream allows exactly one of the two.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DisruptionBudget {
+    MaxUnavailable(IntOrPercent),
+    MinAvailable(IntOrPercent),
+}
+
+impl DisruptionBudget {
+    /// The budget's number, whichever of the two it is.
+    pub fn value(self) -> IntOrPercent {
+        match self {
+            DisruptionBudget::MaxUnavailable(v) | DisruptionBudget::MinAvailable(v) => v,
+        }
+    }
+}
+
+/// Upstream's IntOrString as PDBs use it: a count, or a percent of the
+/// desired replicas (0..=100).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Count(u32),
+    Percent(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -236,6 +336,9 @@ pub struct WorkloadSpec {
     pub name: String,
     pub kind: WorkloadKind,
     pub template: PodTemplate,
+    /// From Running to Ready (readiness probe passing), in nanoseconds;
+    /// None: ready as soon as Running.
+    pub readiness_delay: Option<Distribution>,
 }
 
 /// How the scheduler chooses a node.
@@ -309,6 +412,37 @@ pub enum ConfigError {
     ZeroPeriod(&'static str),
     #[error("node pool `{0}` has zero allocatable cpu, memory or pods")]
     EmptyPool(String),
+    #[error("node pool `{pool}`: min ({min}) is above max ({max})")]
+    PoolMinAboveMax { pool: String, min: u32, max: u32 },
+    #[error("node pool `{pool}`: count ({count}) is outside [min, max] = [{min}, {max}]")]
+    PoolCountOutOfBounds {
+        pool: String,
+        count: u32,
+        min: u32,
+        max: u32,
+    },
+    #[error("node pool `{pool}`: price_per_hour must be finite and >= 0, found {price}")]
+    BadPrice { pool: String, price: f64 },
+    #[error(
+        "the node pools may hold {0} nodes at once (the sum of their max), more than the \
+         2^32 - 1 node ids"
+    )]
+    TooManyNodes(u64),
+    #[error("workload `{0}`: a disruption budget's percent must be within [0, 100]")]
+    BadDisruptionBudget(String),
+    #[error("change #{0}: no such node pool")]
+    ChangeUnknownPool(usize),
+    #[error("change #{0}: no such workload")]
+    ChangeUnknownWorkload(usize),
+    #[error("change #{index}: workload `{workload}` is a job; only deployments can be scaled")]
+    ScaleOfJob { index: usize, workload: String },
+    #[error(
+        "change #{0}: every must be greater than zero, or the change repeats at one instant \
+         forever"
+    )]
+    ZeroRepeatInterval(usize),
+    #[error("change #{0}: until is before at, so the change would never repeat")]
+    UntilBeforeAt(usize),
     #[error("workload `{0}`: failure_probability must be within [0, 1]")]
     BadFailureProbability(String),
     #[error(
@@ -353,7 +487,6 @@ pub enum ConfigError {
 
 impl SimConfig {
     pub fn check(&self) -> Result<(), ConfigError> {
-        use crate::resources::{CPU, MEMORY, PODS};
         if self.end >= END_LIMIT {
             return Err(ConfigError::EndOutOfRange(self.end));
         }
@@ -377,21 +510,24 @@ impl SimConfig {
         if let Some((name, _)) = periods.iter().find(|(_, d)| *d == SimDuration::ZERO) {
             return Err(ConfigError::ZeroPeriod(name));
         }
-        for pool in &self.node_pools {
-            if [CPU, MEMORY, PODS]
-                .iter()
-                .any(|&i| pool.allocatable.0[i] == 0)
-            {
-                return Err(ConfigError::EmptyPool(pool.name.clone()));
-            }
+        self.node_pools.iter().try_for_each(check_pool)?;
+        // Node ids are never reused, but a pool never holds more than its max
+        // at once; the core sizes its id space from this sum.
+        let nodes_max = self.nodes_max_total();
+        if nodes_max > u64::from(u32::MAX) {
+            return Err(ConfigError::TooManyNodes(nodes_max));
         }
-        self.allocatable_total().map_err(|dim| {
+        self.allocatable_max().map_err(|dim| {
             ConfigError::AllocatableOverflow(self.resource_names.name(dim).into())
         })?;
         for w in &self.workloads {
-            if let WorkloadKind::Job(job) = &w.kind {
-                check_job(&w.name, job)?;
+            match &w.kind {
+                WorkloadKind::Job(job) => check_job(&w.name, job)?,
+                WorkloadKind::Deployment(d) => check_budget(&w.name, d.disruption_budget)?,
             }
+        }
+        for (index, change) in self.changes.iter().enumerate() {
+            self.check_change(index, change)?;
         }
         let s = &self.scheduler;
         if s.percentage_of_nodes_to_score > 100 {
@@ -435,23 +571,116 @@ impl SimConfig {
         Ok(())
     }
 
-    /// The cluster's allocatable, summed over every node; Err(dimension) when
-    /// a sum does not fit a u64 (the bookkeeping of requests relies on it).
-    pub fn allocatable_total(&self) -> Result<ResourceVec, usize> {
-        let mut total = ResourceVec::ZERO;
-        for pool in &self.node_pools {
-            for dim in 0..NUM_RESOURCES {
-                total.0[dim] = pool.allocatable.0[dim]
-                    .checked_mul(u64::from(pool.count))
-                    .and_then(|sum| sum.checked_add(total.0[dim]))
-                    .ok_or(dim)?;
+    fn check_change(&self, index: usize, change: &ScheduledChange) -> Result<(), ConfigError> {
+        if let Some(repeat) = &change.repeat {
+            if repeat.every == SimDuration::ZERO {
+                return Err(ConfigError::ZeroRepeatInterval(index));
+            }
+            if repeat.until < change.at {
+                return Err(ConfigError::UntilBeforeAt(index));
             }
         }
-        Ok(total)
+        if let ChangeAction::Scale { workload, .. } = change.action {
+            let w = self
+                .workloads
+                .get(workload as usize)
+                .ok_or(ConfigError::ChangeUnknownWorkload(index))?;
+            if let WorkloadKind::Job(_) = w.kind {
+                return Err(ConfigError::ScaleOfJob {
+                    index,
+                    workload: w.name.clone(),
+                });
+            }
+        }
+        match change.action.pool() {
+            Some(pool) if pool as usize >= self.node_pools.len() => {
+                Err(ConfigError::ChangeUnknownPool(index))
+            }
+            _ => Ok(()),
+        }
     }
 
+    /// The cluster's allocatable at the start of the run (every pool at its
+    /// `count`), summed over every node; Err(dimension) when a sum does not
+    /// fit a u64 (the bookkeeping of requests relies on it).
+    pub fn allocatable_at_start(&self) -> Result<ResourceVec, usize> {
+        allocatable_sum(self.node_pools.iter().map(|p| (p, p.count)))
+    }
+
+    /// The most allocatable the cluster can hold at once (every pool at its
+    /// `max`); `check` refuses a configuration where this overflows, so no
+    /// size the pools can reach does.
+    pub fn allocatable_max(&self) -> Result<ResourceVec, usize> {
+        allocatable_sum(self.node_pools.iter().map(|p| (p, p.max)))
+    }
+
+    /// Nodes at the start of the run.
     pub fn nodes_total(&self) -> u64 {
         self.node_pools.iter().map(|p| u64::from(p.count)).sum()
+    }
+
+    /// The most nodes the pools can hold at once: the sum of their `max`.
+    pub fn nodes_max_total(&self) -> u64 {
+        self.node_pools.iter().map(|p| u64::from(p.max)).sum()
+    }
+}
+
+/// The allocatable of `nodes` nodes of each pool; Err(dimension) on overflow.
+fn allocatable_sum<'p>(
+    pools: impl Iterator<Item = (&'p NodePoolSpec, u32)>,
+) -> Result<ResourceVec, usize> {
+    let mut total = ResourceVec::ZERO;
+    for (pool, nodes) in pools {
+        for dim in 0..NUM_RESOURCES {
+            total.0[dim] = pool.allocatable.0[dim]
+                .checked_mul(u64::from(nodes))
+                .and_then(|sum| sum.checked_add(total.0[dim]))
+                .ok_or(dim)?;
+        }
+    }
+    Ok(total)
+}
+
+fn check_pool(pool: &NodePoolSpec) -> Result<(), ConfigError> {
+    use crate::resources::{CPU, MEMORY, PODS};
+    if [CPU, MEMORY, PODS]
+        .iter()
+        .any(|&i| pool.allocatable.0[i] == 0)
+    {
+        return Err(ConfigError::EmptyPool(pool.name.clone()));
+    }
+    let (min, count, max) = (pool.min, pool.count, pool.max);
+    if min > max {
+        return Err(ConfigError::PoolMinAboveMax {
+            pool: pool.name.clone(),
+            min,
+            max,
+        });
+    }
+    if !(min..=max).contains(&count) {
+        return Err(ConfigError::PoolCountOutOfBounds {
+            pool: pool.name.clone(),
+            count,
+            min,
+            max,
+        });
+    }
+    if !(pool.price_per_hour.is_finite() && pool.price_per_hour >= 0.0) {
+        return Err(ConfigError::BadPrice {
+            pool: pool.name.clone(),
+            price: pool.price_per_hour,
+        });
+    }
+    Ok(())
+}
+
+/// Upstream's PDB validation refuses percents above 100%.
+fn check_budget(name: &str, budget: Option<DisruptionBudget>) -> Result<(), ConfigError> {
+    match budget.map(DisruptionBudget::value) {
+        Some(IntOrPercent::Percent(p)) if p > 100 => {
+            Err(ConfigError::BadDisruptionBudget(name.to_string()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -498,6 +727,7 @@ impl SimConfig {
             node_failure_rates: Vec::new(),
             record_pods: false,
             control_plane: None,
+            changes: Vec::new(),
         }
     }
 }
@@ -524,6 +754,7 @@ mod tests {
             node_affinity: vec![],
             tolerations: vec![],
             anti_affinity: vec![],
+            termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
         }
     }
 
@@ -539,6 +770,7 @@ mod tests {
                 failure_probability: 0.0,
             }),
             template: template(),
+            readiness_delay: None,
         }
     }
 
@@ -551,6 +783,10 @@ mod tests {
         let pool = NodePoolSpec {
             name: "p".into(),
             count: 2,
+            min: 0,
+            max: 2,
+            price_per_hour: 0.0,
+            provisioning_delay: DEFAULT_PROVISIONING_DELAY,
             allocatable,
             labels: vec![],
             taints: vec![],
@@ -562,8 +798,10 @@ mod tests {
                 start: SimTime::ZERO,
                 pod_lifetime: Some(Distribution::constant(0.0).unwrap()),
                 service: false,
+                disruption_budget: None,
             }),
             template: template(),
+            readiness_delay: None,
         };
         SimConfig::for_tests(vec![pool], vec![deployment], 60)
     }
@@ -582,7 +820,168 @@ mod tests {
             Err(ConfigError::AllocatableOverflow("memory".into()))
         );
         c.node_pools[0].count = 1;
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::AllocatableOverflow("memory".into())),
+            "two nodes at max overflow even when one starts"
+        );
+        c.node_pools[0].max = 1;
         assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.allocatable_at_start().unwrap().0[MEMORY], u64::MAX / 2 + 1);
+    }
+
+    #[test]
+    fn pool_bounds_must_hold_the_starting_count() {
+        let mut c = config();
+        c.node_pools[0].min = 3;
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::PoolMinAboveMax {
+                pool: "p".into(),
+                min: 3,
+                max: 2
+            })
+        );
+        c.node_pools[0].max = 5;
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::PoolCountOutOfBounds {
+                pool: "p".into(),
+                count: 2,
+                min: 3,
+                max: 5
+            })
+        );
+        c.node_pools[0].min = 0;
+        c.node_pools[0].max = 1;
+        assert!(matches!(
+            c.check(),
+            Err(ConfigError::PoolCountOutOfBounds { count: 2, .. })
+        ));
+        // A pool may start empty; zero allocatable is still refused.
+        c.node_pools[0].count = 0;
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!((c.nodes_total(), c.nodes_max_total()), (0, 1));
+        c.node_pools[0].allocatable.0[CPU] = 0;
+        assert_eq!(c.check(), Err(ConfigError::EmptyPool("p".into())));
+    }
+
+    #[test]
+    fn a_price_must_be_finite_and_not_negative() {
+        for price in [-0.01, f64::NAN, f64::INFINITY] {
+            let mut c = config();
+            c.node_pools[0].price_per_hour = price;
+            assert!(
+                matches!(c.check(), Err(ConfigError::BadPrice { .. })),
+                "{price}"
+            );
+        }
+        let mut c = config();
+        c.node_pools[0].price_per_hour = 0.0;
+        assert_eq!(c.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_pools_at_max_must_fit_the_node_ids() {
+        let mut c = config();
+        // Small enough nodes that 2^32 of them stay within the u64 totals.
+        c.node_pools[0].allocatable.0[MEMORY] = 1 << 20;
+        c.node_pools[0].max = u32::MAX;
+        assert_eq!(c.check(), Ok(()));
+        let mut second = c.node_pools[0].clone();
+        second.name = "q".into();
+        (second.count, second.max) = (1, 1);
+        c.node_pools.push(second);
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::TooManyNodes(u64::from(u32::MAX) + 1))
+        );
+    }
+
+    fn with_budget(budget: DisruptionBudget) -> SimConfig {
+        let mut c = config();
+        if let WorkloadKind::Deployment(d) = &mut c.workloads[0].kind {
+            d.disruption_budget = Some(budget);
+        }
+        c
+    }
+
+    #[test]
+    fn a_disruption_budget_percent_above_100_is_refused() {
+        for budget in [
+            DisruptionBudget::MaxUnavailable(IntOrPercent::Percent(101)),
+            DisruptionBudget::MinAvailable(IntOrPercent::Percent(101)),
+        ] {
+            assert_eq!(
+                with_budget(budget).check(),
+                Err(ConfigError::BadDisruptionBudget("w".into()))
+            );
+        }
+        for budget in [
+            DisruptionBudget::MinAvailable(IntOrPercent::Percent(100)),
+            DisruptionBudget::MaxUnavailable(IntOrPercent::Count(1000)),
+        ] {
+            assert_eq!(with_budget(budget).check(), Ok(()));
+        }
+    }
+
+    fn with_change(at_s: u64, repeat: Option<Repeat>, action: ChangeAction) -> SimConfig {
+        let mut c = config();
+        c.changes.push(ScheduledChange {
+            at: SimTime::ZERO + secs(at_s),
+            repeat,
+            action,
+        });
+        c
+    }
+
+    #[test]
+    fn changes_must_name_existing_targets() {
+        let add = |pool| ChangeAction::AddNodes { pool, count: 1 };
+        assert_eq!(with_change(5, None, add(0)).check(), Ok(()));
+        assert_eq!(
+            with_change(5, None, add(1)).check(),
+            Err(ConfigError::ChangeUnknownPool(0))
+        );
+        let scale = |workload| ChangeAction::Scale {
+            workload,
+            replicas: 4,
+        };
+        assert_eq!(with_change(5, None, scale(0)).check(), Ok(()));
+        assert_eq!(
+            with_change(5, None, scale(1)).check(),
+            Err(ConfigError::ChangeUnknownWorkload(0))
+        );
+        let mut c = with_change(5, None, scale(0));
+        c.workloads = vec![job(ArrivalProcess::Constant { interval: secs(1) })];
+        assert_eq!(
+            c.check(),
+            Err(ConfigError::ScaleOfJob {
+                index: 0,
+                workload: "j".into()
+            })
+        );
+    }
+
+    #[test]
+    fn endless_loop_at_time_0_a_change_repeating_every_0s_is_refused() {
+        let drain = ChangeAction::DrainNodes { pool: 0, count: 1 };
+        let repeat = |every_s, until_s| {
+            Some(Repeat {
+                every: secs(every_s),
+                until: SimTime::ZERO + secs(until_s),
+            })
+        };
+        assert_eq!(with_change(5, repeat(1, 30), drain).check(), Ok(()));
+        assert_eq!(
+            with_change(5, repeat(0, 30), drain).check(),
+            Err(ConfigError::ZeroRepeatInterval(0))
+        );
+        assert_eq!(
+            with_change(5, repeat(1, 4), drain).check(),
+            Err(ConfigError::UntilBeforeAt(0))
+        );
+        assert_eq!(with_change(5, repeat(1, 5), drain).check(), Ok(()));
     }
 
     #[test]

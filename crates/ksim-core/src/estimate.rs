@@ -233,8 +233,10 @@ mod tests {
                 start: SimTime::ZERO,
                 pod_lifetime,
                 service: false,
+                disruption_budget: None,
             }),
             template: template(),
+            readiness_delay: None,
         }
     }
 
@@ -250,6 +252,7 @@ mod tests {
                 failure_probability: 0.0,
             }),
             template: template(),
+            readiness_delay: None,
         }
     }
 

@@ -162,7 +162,7 @@ impl Simulation {
         let cluster = ClusterState::from_specs(&config.node_pools, &templates);
         let nodes = NodeHealth::new(&config, &cluster, &streams);
         let allocatable_total = config
-            .allocatable_total()
+            .allocatable_at_start()
             .expect("checked by SimConfig::check");
         let mut placement = Placement::new(&config.scheduler, &cluster);
         for node in 0..cluster.nodes.len() as NodeId {

@@ -207,6 +207,10 @@ fn pool(extended: bool) -> impl Strategy<Value = NodePoolSpec> {
                 NodePoolSpec {
                     name: String::new(),
                     count,
+                    min: 0,
+                    max: count,
+                    price_per_hour: 0.0,
+                    provisioning_delay: DEFAULT_PROVISIONING_DELAY,
                     allocatable: a,
                     labels,
                     taints: unique,
@@ -332,6 +336,7 @@ fn template(extended: bool) -> impl Strategy<Value = PodTemplate> {
                     node_affinity,
                     tolerations,
                     anti_affinity,
+                    termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
                 }
             },
         )
@@ -358,6 +363,7 @@ fn deployment() -> impl Strategy<Value = WorkloadKind> {
                 start: SimTime(s * 1_000_000_000 + ns),
                 pod_lifetime,
                 service,
+                disruption_budget: None,
             })
         })
 }
@@ -413,6 +419,7 @@ fn workload(extended: bool) -> impl Strategy<Value = WorkloadSpec> {
             name: String::new(),
             kind,
             template,
+            readiness_delay: None,
         }
     })
 }
@@ -642,6 +649,7 @@ fn scenario() -> impl Strategy<Value = SimConfig> {
                     node_failure_rates,
                     record_pods: true,
                     control_plane,
+                    changes: vec![],
                 }
             },
         )
@@ -1279,6 +1287,10 @@ fn the_output_checks_catch_tampered_outputs() {
             node_pools: vec![NodePoolSpec {
                 name: "p".into(),
                 count: 1,
+                min: 0,
+                max: 1,
+                price_per_hour: 0.0,
+                provisioning_delay: DEFAULT_PROVISIONING_DELAY,
                 allocatable,
                 labels: vec![],
                 taints: vec![],
@@ -1303,7 +1315,9 @@ fn the_output_checks_catch_tampered_outputs() {
                     node_affinity: vec![],
                     tolerations: vec![],
                     anti_affinity: vec![],
+                    termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
                 },
+                readiness_delay: None,
             }],
             scheduler: SchedulerConfig::default(),
             node_lifecycle: NodeLifecycleConfig::default(),
@@ -1311,6 +1325,7 @@ fn the_output_checks_catch_tampered_outputs() {
             node_failure_rates: vec![],
             record_pods: true,
             control_plane: None,
+            changes: vec![],
         }
     };
     let good = run_checked(&config, &[u64::MAX]).unwrap();

@@ -205,6 +205,7 @@ fn poisson_config(seed: u64) -> SimConfig {
             failure_probability: 0.1,
         }),
         template: t,
+        readiness_delay: None,
     };
     let mut c = config(vec![pool("p", 20, 8000, 32 * GI)], vec![w], 300);
     c.seed = seed;

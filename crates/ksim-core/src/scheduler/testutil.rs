@@ -1,7 +1,10 @@
 //! Small hand-built clusters for the placement tests.
 
 use crate::cluster::ClusterState;
-use crate::config::{AntiAffinityTerm, Label, NodePoolSpec, PodTemplate, Request, Taint};
+use crate::config::{
+    AntiAffinityTerm, Label, NodePoolSpec, PodTemplate, Request, Taint, DEFAULT_PROVISIONING_DELAY,
+    DEFAULT_TERMINATION_GRACE_PERIOD,
+};
 use crate::ids::NodeId;
 use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
 
@@ -24,6 +27,10 @@ pub fn pool(name: &str, count: u32, cpu: u64, memory: u64, pods: u64) -> NodePoo
     NodePoolSpec {
         name: name.into(),
         count,
+        min: 0,
+        max: count,
+        price_per_hour: 0.0,
+        provisioning_delay: DEFAULT_PROVISIONING_DELAY,
         allocatable,
         labels: vec![label("pool", name)],
         taints: Vec::new(),
@@ -45,6 +52,7 @@ pub fn template(labels: &[(&str, &str)]) -> PodTemplate {
         node_affinity: Vec::new(),
         tolerations: Vec::new(),
         anti_affinity: Vec::new(),
+        termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
     }
 }
 

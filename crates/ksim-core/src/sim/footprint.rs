@@ -140,6 +140,7 @@ mod tests {
                 failure_probability: 0.0,
             }),
             template,
+            readiness_delay: None,
         };
         let mut config =
             SimConfig::for_tests(vec![pool("p", 10, 16_000, 64 << 30, 110)], vec![batch], 600);

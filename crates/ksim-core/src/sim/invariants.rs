@@ -278,8 +278,10 @@ mod tests {
                 start: SimTime::ZERO,
                 pod_lifetime: None,
                 service: false,
+                disruption_budget: None,
             }),
             template: pod,
+            readiness_delay: None,
         };
         let config = SimConfig::for_tests(vec![pool("a", 2, 1000, 1 << 30, 110)], vec![web], 60);
         let mut sim = Simulation::new(config).unwrap();

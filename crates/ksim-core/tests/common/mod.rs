@@ -23,6 +23,10 @@ pub fn pool(name: &str, count: u32, cpu_millis: u64, memory_bytes: u64) -> NodeP
     NodePoolSpec {
         name: name.into(),
         count,
+        min: 0,
+        max: count,
+        price_per_hour: 0.0,
+        provisioning_delay: DEFAULT_PROVISIONING_DELAY,
         allocatable,
         labels: vec![],
         taints: vec![],
@@ -42,6 +46,7 @@ pub fn template(cpu_millis: u64, memory_bytes: u64) -> PodTemplate {
         node_affinity: vec![],
         tolerations: vec![],
         anti_affinity: vec![],
+        termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
     }
 }
 
@@ -59,6 +64,7 @@ pub fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) 
             failure_probability: 0.0,
         }),
         template,
+        readiness_delay: None,
     }
 }
 
@@ -70,8 +76,10 @@ pub fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadS
             start: SimTime::ZERO,
             pod_lifetime: None,
             service: false,
+            disruption_budget: None,
         }),
         template,
+        readiness_delay: None,
     }
 }
 
@@ -95,6 +103,7 @@ pub fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64
         node_failure_rates: vec![],
         record_pods: true,
         control_plane: None,
+        changes: vec![],
     }
 }
 
