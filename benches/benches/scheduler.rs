@@ -11,8 +11,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ksim_core::cluster::ClusterState;
 use ksim_core::config::{
-    DEFAULT_PROVISIONING_DELAY, DEFAULT_TERMINATION_GRACE_PERIOD,
     NodePoolSpec, PodTemplate, Request, SchedulerConfig, SchedulerMode, ScoringStrategy,
+    DEFAULT_PROVISIONING_DELAY, DEFAULT_TERMINATION_GRACE_PERIOD,
 };
 use ksim_core::resources::{ResourceVec, CPU, MEMORY, PODS};
 use ksim_core::rng::RngStreams;

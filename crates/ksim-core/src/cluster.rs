@@ -469,6 +469,12 @@ impl ClusterState {
         id
     }
 
+    /// [`ClusterState::add_node`], or None once every node id below
+    /// `NO_NODE` is taken (ids are never reused).
+    pub fn try_add_node(&mut self, pool: PoolId, registered: bool) -> Option<NodeId> {
+        (self.nodes.len() < NO_NODE as usize).then(|| self.add_node(pool, registered))
+    }
+
     /// A provisioned node's kubelet registers: it joins its pool's members, Ready.
     pub fn register_node(&mut self, node: NodeId) {
         assert_eq!(

@@ -827,7 +827,10 @@ mod tests {
         );
         c.node_pools[0].max = 1;
         assert_eq!(c.check(), Ok(()));
-        assert_eq!(c.allocatable_at_start().unwrap().0[MEMORY], u64::MAX / 2 + 1);
+        assert_eq!(
+            c.allocatable_at_start().unwrap().0[MEMORY],
+            u64::MAX / 2 + 1
+        );
     }
 
     #[test]

@@ -84,6 +84,10 @@ impl NodePods {
         }
     }
 
+    pub fn add_node(&mut self) {
+        self.head.push(NONE);
+    }
+
     fn ensure(&mut self, pod: PodId) {
         let needed = pod as usize + 1;
         if self.next.len() < needed {

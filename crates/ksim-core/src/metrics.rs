@@ -10,8 +10,13 @@ use crate::time::{SimDuration, SimTime};
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimelineSample {
     pub time: SimTime,
+    /// Nodes in the cluster: every state but Deleted.
     pub nodes_total: u64,
     pub nodes_ready: u64,
+    pub nodes_provisioning: u64,
+    pub nodes_not_ready: u64,
+    pub nodes_cordoned: u64,
+    pub nodes_draining: u64,
     pub pods_pending: u64,
     pub pods_running: u64,
     pub pods_succeeded: u64,
@@ -70,9 +75,42 @@ pub struct RunSummary {
     pub node_failures: u64,
     /// Pods deleted by taint-based eviction from unreachable nodes.
     pub pods_evicted: u64,
+    /// Nodes added and deleted during the run (by controllers).
+    pub nodes_added: u64,
+    pub nodes_deleted: u64,
+    /// Controller actions applied, and refused by the model (a pool at its
+    /// max, a node already gone, ...).
+    pub controller_actions_applied: u64,
+    pub controller_actions_refused: u64,
+    /// Per pool, in scenario order.
+    pub node_pools: Vec<PoolSummary>,
     /// Creation-to-bind latency over the whole run.
     pub scheduling_latency: LatencyHistogram,
     pub unschedulable: Vec<UnschedulableGroup>,
+}
+
+/// One node pool over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolSummary {
+    pub name: String,
+    /// Nodes in the pool at the end (every state but Deleted).
+    pub nodes_at_end: u64,
+    /// Node-hours of the pool's nodes, from their request to their deletion
+    /// (a provider bills a machine from its launch).
+    pub node_hours: f64,
+    /// `node_hours` times the pool's `price_per_hour`.
+    pub cost: f64,
+}
+
+/// Nodes of one pool at one sample, for `node_pools.csv`; only pools with
+/// nodes are listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSample {
+    pub time: SimTime,
+    pub pool: u32,
+    /// Every state but Deleted.
+    pub nodes: u64,
+    pub nodes_ready: u64,
 }
 
 /// One component's load over the run, for the `bottlenecks` section.
@@ -157,6 +195,8 @@ pub struct ControlPlaneOutput {
 pub struct RunOutput {
     pub summary: RunSummary,
     pub timeline: Vec<TimelineSample>,
+    /// Per sample, the nodes of each pool that has any.
+    pub pool_timeline: Vec<PoolSample>,
     pub workload_names: Vec<String>,
     pub node_pool_names: Vec<String>,
     /// Present when the run was asked to record pods.

@@ -15,7 +15,9 @@ use crate::histogram::LatencyHistogram;
 use crate::ids::{NodeId, PodId, WorkloadId, NO_NODE};
 use crate::lifecycle::{self, EvictionLimiter, NodePods};
 use crate::matching;
-use crate::metrics::{PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup};
+use crate::metrics::{
+    PodRecord, PoolSample, PoolSummary, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
+};
 use crate::pod_phase::PodPhase;
 use crate::queue::EventQueue;
 use crate::resources::{
@@ -28,8 +30,11 @@ use crate::time::{SimDuration, SimTime};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 
+pub use controllers::ControllerError;
+use controllers::Controllers;
 pub use invariants::{InvariantViolation, RecentEvents};
 use node_lifecycle::NodeHealth;
+use nodes::NodeBook;
 use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
 use workloads::{exponential_gap, WorkloadState, NEVER_FITS_PREFIX};
@@ -78,6 +83,16 @@ pub enum Event {
     PodWriteAcked { pod: PodId, step: PodStep },
     /// A pod write refused earlier (429, or NOSPACE) is tried again.
     PodWriteRetry { pod: PodId, step: PodStep },
+    /// Controllers due now run (a timer, or a cluster event they subscribe to).
+    ControllersWake,
+    /// A new node's machine is up; its kubelet registers it.
+    NodeProvisioned { node: NodeId },
+    /// A new node's registration is stored: it is Ready.
+    NodeRegistered { node: NodeId },
+    /// A controller action's API write is stored: it takes effect.
+    ActionAcked { slot: u32 },
+    /// A controller action's API write refused earlier is tried again.
+    ActionRetry { slot: u32 },
 }
 
 /// The writes on a pod's path through the control plane, in order.
@@ -131,6 +146,7 @@ pub struct Simulation {
     allocatable_total: ResourceVec,
     requested_total: ResourceVec,
     timeline: Vec<TimelineSample>,
+    pool_timeline: Vec<PoolSample>,
     next_sample: SimTime,
     finished: bool,
     wake_ups: Vec<(SimTime, PodId)>,
@@ -148,6 +164,8 @@ pub struct Simulation {
     fault: Option<SimError>,
     /// Run the full invariant check at every sample.
     check_invariants: bool,
+    controllers: Controllers,
+    node_book: NodeBook,
 }
 
 impl Simulation {
@@ -200,6 +218,7 @@ impl Simulation {
             allocatable_total,
             requested_total: ResourceVec::ZERO,
             timeline: Vec::new(),
+            pool_timeline: Vec::new(),
             // The first row comes at one interval, or at the end of a shorter run.
             next_sample: (SimTime::ZERO + config.sample_interval).min(config.end),
             finished: false,
@@ -218,6 +237,8 @@ impl Simulation {
             recent: RecentEvents::default(),
             fault: None,
             check_invariants: false,
+            controllers: Controllers::default(),
+            node_book: NodeBook::new(&config, &streams),
             config,
         };
         let slices = (0..sim.config.workloads.len() as WorkloadId)
@@ -354,6 +375,11 @@ impl Simulation {
             Event::ControlPlaneTick => self.control_plane_tick(now),
             Event::PodWriteAcked { pod, step } => self.pod_write_acked(now, pod, step),
             Event::PodWriteRetry { pod, step } => self.pod_write_retry(now, pod, step),
+            Event::ControllersWake => self.wake_controllers(now),
+            Event::NodeProvisioned { node } => self.node_provisioned(now, node),
+            Event::NodeRegistered { node } => self.register_node(now, node),
+            Event::ActionAcked { slot } => self.action_acked(now, slot),
+            Event::ActionRetry { slot } => self.action_retry(now, slot),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -380,9 +406,11 @@ impl Simulation {
     }
 }
 
+mod controllers;
 pub(crate) mod footprint;
 mod invariants;
 mod node_lifecycle;
+mod nodes;
 mod pod_api;
 mod pods;
 mod sampling;

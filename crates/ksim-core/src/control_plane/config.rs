@@ -69,10 +69,16 @@ pub enum ApiRequest {
     EventCreate,
     /// The EndpointSlice controller updates a service's slice (`update endpointslices`).
     EndpointSliceUpdate,
+    /// A new node's kubelet registers it (`create nodes`).
+    NodeCreate,
+    /// An autoscaler or administrator removes a node (`delete nodes`).
+    NodeDelete,
+    /// A node is cordoned or uncordoned (`patch nodes`, spec.unschedulable).
+    NodePatch,
 }
 
 impl ApiRequest {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 12;
     pub const ALL: [ApiRequest; ApiRequest::COUNT] = [
         ApiRequest::PodCreate,
         ApiRequest::PodBind,
@@ -83,6 +89,9 @@ impl ApiRequest {
         ApiRequest::LeaseUpdate,
         ApiRequest::EventCreate,
         ApiRequest::EndpointSliceUpdate,
+        ApiRequest::NodeCreate,
+        ApiRequest::NodeDelete,
+        ApiRequest::NodePatch,
     ];
 
     pub fn kind(self) -> ApiKind {
@@ -91,7 +100,11 @@ impl ApiRequest {
             | ApiRequest::PodBind
             | ApiRequest::PodStatus
             | ApiRequest::PodDelete => ApiKind::Pods,
-            ApiRequest::NodeStatus | ApiRequest::NodeGet => ApiKind::Nodes,
+            ApiRequest::NodeStatus
+            | ApiRequest::NodeGet
+            | ApiRequest::NodeCreate
+            | ApiRequest::NodeDelete
+            | ApiRequest::NodePatch => ApiKind::Nodes,
             ApiRequest::LeaseUpdate => ApiKind::Leases,
             ApiRequest::EventCreate => ApiKind::Events,
             ApiRequest::EndpointSliceUpdate => ApiKind::EndpointSlices,
@@ -101,9 +114,12 @@ impl ApiRequest {
     /// The verb as an audit log would show it.
     pub fn verb(self) -> &'static str {
         match self {
-            ApiRequest::PodCreate | ApiRequest::PodBind | ApiRequest::EventCreate => "create",
-            ApiRequest::PodStatus | ApiRequest::NodeStatus => "patch",
-            ApiRequest::PodDelete => "delete",
+            ApiRequest::PodCreate
+            | ApiRequest::PodBind
+            | ApiRequest::EventCreate
+            | ApiRequest::NodeCreate => "create",
+            ApiRequest::PodStatus | ApiRequest::NodeStatus | ApiRequest::NodePatch => "patch",
+            ApiRequest::PodDelete | ApiRequest::NodeDelete => "delete",
             ApiRequest::NodeGet => "get",
             ApiRequest::LeaseUpdate | ApiRequest::EndpointSliceUpdate => "update",
         }
@@ -121,6 +137,9 @@ impl ApiRequest {
             ApiRequest::LeaseUpdate => "update leases",
             ApiRequest::EventCreate => "create events",
             ApiRequest::EndpointSliceUpdate => "update endpointslices",
+            ApiRequest::NodeCreate => "create nodes",
+            ApiRequest::NodeDelete => "delete nodes",
+            ApiRequest::NodePatch => "patch nodes",
         }
     }
 

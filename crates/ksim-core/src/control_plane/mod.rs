@@ -184,9 +184,7 @@ impl ControlPlane {
                 self.in_flight.push(Reverse(ack.at));
                 let watchers = u64::from(self.controllers_watching(kind)) + extra_watchers;
                 self.count_events(request, 1, watchers);
-                if request == ApiRequest::PodCreate {
-                    self.live[ApiKind::Pods.index()] += 1;
-                }
+                self.count_live(request);
                 Write::Acked(ack.at)
             }
             Err(error) => {
@@ -213,6 +211,25 @@ impl ControlPlane {
             *pods = pods
                 .checked_sub(writes)
                 .expect("deleted pods were created first");
+        }
+    }
+
+    /// Objects created or deleted by a stored write: pods, and nodes with their leases.
+    fn count_live(&mut self, request: ApiRequest) {
+        let (kinds, add): (&[ApiKind], bool) = match request {
+            ApiRequest::PodCreate => (&[ApiKind::Pods], true),
+            ApiRequest::NodeCreate => (&[ApiKind::Nodes, ApiKind::Leases], true),
+            ApiRequest::NodeDelete => (&[ApiKind::Nodes, ApiKind::Leases], false),
+            _ => return,
+        };
+        for kind in kinds {
+            let live = &mut self.live[kind.index()];
+            *live = if add {
+                *live + 1
+            } else {
+                live.checked_sub(1)
+                    .expect("a deleted node was created first")
+            };
         }
     }
 

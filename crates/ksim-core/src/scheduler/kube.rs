@@ -997,9 +997,15 @@ mod tests {
         let total = |n: NodeId| {
             let used = cpu_memory(&cluster.nodes.requested[n as usize]);
             let allocatable = cpu_memory(cluster.allocatable(n));
+            // Fit counts request-less pods at upstream's defaults (NonZeroRequested).
+            let zero = cluster.nodes.zero_request_pods[n as usize];
+            let non_zero_used = [
+                used[0] + u64::from(zero[0]) * 100,
+                used[1] + u64::from(zero[1]) * 200 * 1024 * 1024,
+            ];
             let fit = resources_fit_score(
                 config.scoring,
-                used,
+                non_zero_used,
                 non_zero_requests(requests),
                 &Allocatable::new(allocatable),
             );

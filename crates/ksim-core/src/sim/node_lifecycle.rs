@@ -15,8 +15,6 @@ pub(super) struct NodeHealth {
     pub(super) limiter: EvictionLimiter,
     /// Per workload: pods tolerate the unreachable NoExecute taint forever.
     pub(super) never_evicted: Vec<bool>,
-    /// Lowest node id of each pool.
-    pub(super) pool_first_node: Vec<NodeId>,
     pub(super) rng: SimRng,
     /// One stream per `node_failure_rates` entry, for its failure times and choices.
     pub(super) rate_rngs: Vec<SimRng>,
@@ -49,15 +47,6 @@ impl NodeHealth {
                     .any(|t| matching::tolerates(t, &unreachable))
             })
             .collect();
-        let pool_first_node = config
-            .node_pools
-            .iter()
-            .scan(0, |next, pool| {
-                let first = *next;
-                *next += pool.count;
-                Some(first)
-            })
-            .collect();
         let rate_rngs = config
             .node_failure_rates
             .iter()
@@ -79,7 +68,6 @@ impl NodeHealth {
                 cluster.zone_count(),
             ),
             never_evicted,
-            pool_first_node,
             rng: streams.stream("node_failures"),
             rate_rngs,
             failed_now: 0,
@@ -89,11 +77,37 @@ impl NodeHealth {
     }
 }
 
+impl NodeHealth {
+    /// A node added during the run: healthy, no pods.
+    pub(super) fn add_node(&mut self) {
+        self.epoch.push(0);
+        self.failed.push(false);
+        self.no_execute_since.push(NEVER);
+        self.pods.add_node();
+    }
+
+    /// A deleted node: events of its current failure, if any, go stale.
+    pub(super) fn forget(&mut self, node: NodeId) {
+        let n = node as usize;
+        self.epoch[n] = next_epoch(self.epoch[n]);
+        if std::mem::take(&mut self.failed[n]) {
+            self.failed_now = self
+                .failed_now
+                .checked_sub(1)
+                .expect("a deleted failed node was counted failed");
+        }
+    }
+}
+
 impl Simulation {
     pub(super) fn nodes_fail(&mut self, now: SimTime, failure: u32) {
         let spec = self.config.node_failures[failure as usize].clone();
         let mut candidates: Vec<NodeId> = self
-            .pool_nodes(spec.pool)
+            .cluster
+            .nodes
+            .pool_members(spec.pool)
+            .iter()
+            .copied()
             .filter(|&n| !self.nodes.failed[n as usize])
             .collect();
         for i in 0..(spec.count as usize).min(candidates.len()) {
@@ -114,26 +128,29 @@ impl Simulation {
         self.schedule(next, Event::RandomNodeFailure { rate });
     }
 
-    /// A healthy node of `pool`, uniformly: by rejection while most nodes are
-    /// healthy (no scan of a million-node pool), by a scan otherwise.
+    /// A healthy registered node of `pool`, uniformly: by rejection while
+    /// most nodes are healthy (no scan of a million-node pool), by a scan
+    /// otherwise.
     pub(super) fn pick_healthy(&mut self, pool: u32, rate: usize) -> Option<NodeId> {
         const TRIES: usize = 32;
-        let nodes = self.pool_nodes(pool);
+        let members = self.cluster.nodes.pool_members(pool);
+        if members.is_empty() {
+            return None;
+        }
         let rng = &mut self.nodes.rate_rngs[rate];
         for _ in 0..TRIES {
-            let node = rng.random_range(nodes.clone());
+            // A u32 range, as when pools were id ranges: the same draws.
+            let node = members[rng.random_range(0..members.len() as u32) as usize];
             if !self.nodes.failed[node as usize] {
                 return Some(node);
             }
         }
-        let healthy: Vec<NodeId> = nodes.filter(|&n| !self.nodes.failed[n as usize]).collect();
+        let healthy: Vec<NodeId> = members
+            .iter()
+            .copied()
+            .filter(|&n| !self.nodes.failed[n as usize])
+            .collect();
         (!healthy.is_empty()).then(|| healthy[rng.random_range(0..healthy.len())])
-    }
-
-    /// The ids of a pool's nodes: pools' nodes are created pool by pool.
-    pub(super) fn pool_nodes(&self, pool: u32) -> std::ops::Range<NodeId> {
-        let first = self.nodes.pool_first_node[pool as usize];
-        first..first + self.config.node_pools[pool as usize].count
     }
 
     pub(super) fn fail_node(
@@ -173,6 +190,7 @@ impl Simulation {
         }
         // The NoSchedule taint: no new pods from now on.
         self.cluster.set_ready(node, false);
+        self.notify_controllers(now, crate::controller::Subscriptions::NODE_NOT_READY);
         self.defer_write(ApiRequest::NodeStatus, 1, 1);
         self.placement.node_changed(&self.cluster, node);
         let pool = self.cluster.nodes.pool[node as usize] as usize;
@@ -274,6 +292,7 @@ impl Simulation {
             return;
         }
         self.cluster.set_ready(node, true);
+        self.notify_controllers(now, crate::controller::Subscriptions::NODE_READY);
         self.defer_write(ApiRequest::NodeStatus, 1, 1);
         self.placement.node_changed(&self.cluster, node);
         self.queue.on_node_change(now, &mut self.wake_ups);

@@ -51,6 +51,10 @@ impl Simulation {
         }
         match step {
             PodStep::Create => self.admit_pod(pod),
+            PodStep::Bind if self.node_gone(self.pods.node[p]) => {
+                let reason = format!("node {} was deleted before the binding", self.pods.node[p]);
+                self.binding_refused(now, pod, reason);
+            }
             PodStep::Bind => {
                 self.bind(now, pod);
                 self.defer_write(ApiRequest::EventCreate, 1, 0); // Scheduled
@@ -81,7 +85,7 @@ impl Simulation {
 
     /// The store refused the binding: the scheduler forgets the assumed pod
     /// and retries it after its backoff.
-    fn binding_refused(&mut self, now: SimTime, pod: PodId, reason: String) {
+    pub(super) fn binding_refused(&mut self, now: SimTime, pod: PodId, reason: String) {
         let p = pod as usize;
         self.unassign(pod);
         self.pods.node[p] = NO_NODE;

@@ -113,6 +113,7 @@ impl Simulation {
         self.schedule_wake_ups();
         let workload = self.pods.workload[p];
         self.note_pod_ended(workload);
+        self.notify_controllers(now, crate::controller::Subscriptions::POD_ENDED);
         if matches!(
             self.config.workloads[workload as usize].kind,
             WorkloadKind::Deployment(_)

@@ -23,8 +23,12 @@ impl Simulation {
         let c = &self.counters;
         self.timeline.push(TimelineSample {
             time,
-            nodes_total: self.cluster.nodes.len() as u64,
+            nodes_total: self.cluster.nodes.live_count(),
             nodes_ready: self.cluster.nodes.ready_count(),
+            nodes_provisioning: self.cluster.nodes.count(NodeState::Provisioning),
+            nodes_not_ready: self.cluster.nodes.count(NodeState::NotReady),
+            nodes_cordoned: self.cluster.nodes.count(NodeState::Cordoned),
+            nodes_draining: self.cluster.nodes.count(NodeState::Draining),
             pods_pending: c.phase(PodPhase::Pending),
             pods_running: c.phase(PodPhase::Running),
             pods_succeeded: c.phase(PodPhase::Succeeded),
@@ -39,6 +43,7 @@ impl Simulation {
             scheduling_latency_p50: self.latency_interval.quantile(0.5),
             scheduling_latency_p99: self.latency_interval.quantile(0.99),
         });
+        self.sample_pools(time);
         self.counters.interval_attempts = 0;
         self.counters.interval_binds = 0;
         self.latency_interval.clear();
@@ -59,6 +64,27 @@ impl Simulation {
         self.scheduler_busy = overhang;
     }
 
+    /// One row per pool with nodes. Pools with registered nodes list them;
+    /// only a pool with provisioning nodes alone costs a lookup of its size.
+    fn sample_pools(&mut self, time: SimTime) {
+        for (pool, &live) in self.node_book.pool_live.iter().enumerate() {
+            if live == 0 {
+                continue;
+            }
+            let members = self.cluster.nodes.pool_members(pool as u32);
+            let ready = members
+                .iter()
+                .filter(|&&n| self.cluster.nodes.is_schedulable(n))
+                .count();
+            self.pool_timeline.push(PoolSample {
+                time,
+                pool: pool as u32,
+                nodes: u64::from(live),
+                nodes_ready: ready as u64,
+            });
+        }
+    }
+
     /// The results; call after the run finished (or to inspect a partial run).
     pub fn into_output(self) -> RunOutput {
         let unschedulable = self.unschedulable_groups();
@@ -67,7 +93,12 @@ impl Simulation {
             scenario: self.config.name.clone(),
             seed: self.config.seed,
             simulated_span: self.config.end - SimTime::ZERO,
-            nodes_total: self.cluster.nodes.len() as u64,
+            nodes_total: self.cluster.nodes.live_count(),
+            nodes_added: self.node_book.nodes_added,
+            nodes_deleted: self.node_book.nodes_deleted,
+            controller_actions_applied: self.controllers.applied,
+            controller_actions_refused: self.controllers.refused,
+            node_pools: self.pool_summaries(),
             pods_total: self.pods.len() as u64,
             pods_pending: c.phase(PodPhase::Pending),
             pods_running: c.phase(PodPhase::Running),
@@ -85,6 +116,7 @@ impl Simulation {
         RunOutput {
             summary,
             timeline: self.timeline,
+            pool_timeline: self.pool_timeline,
             workload_names: self
                 .config
                 .workloads
@@ -100,6 +132,22 @@ impl Simulation {
             pods,
             control_plane: self.control_plane.map(ControlPlane::finish),
         }
+    }
+
+    fn pool_summaries(&self) -> Vec<PoolSummary> {
+        let hours = self.node_book.node_hours(self.config.end);
+        self.config
+            .node_pools
+            .iter()
+            .zip(hours)
+            .enumerate()
+            .map(|(pool, (spec, node_hours))| PoolSummary {
+                name: spec.name.clone(),
+                nodes_at_end: u64::from(self.node_book.pool_live[pool]),
+                node_hours,
+                cost: node_hours * spec.price_per_hour,
+            })
+            .collect()
     }
 
     pub(super) fn unschedulable_groups(&self) -> Vec<UnschedulableGroup> {

@@ -2,6 +2,7 @@
 //! (assume, bind, or backoff with a diagnosis) and the queue's wake-ups.
 
 use super::*;
+use crate::controller::Subscriptions;
 
 /// The pod the scheduler is working on.
 #[derive(Clone, Debug)]
@@ -75,7 +76,10 @@ impl Simulation {
         match cycle.node {
             Some(node) => {
                 self.queue.done(cycle.pod);
-                if self.control_plane.is_some() {
+                if self.node_gone(node) {
+                    let reason = format!("node {node} was deleted before the binding");
+                    self.binding_refused(now, cycle.pod, reason);
+                } else if self.control_plane.is_some() {
                     self.send_pod_write(now, cycle.pod, PodStep::Bind);
                 } else {
                     self.bind(now, cycle.pod);
@@ -87,6 +91,7 @@ impl Simulation {
             }
             None => {
                 self.note_failed_attempt(cycle.pod);
+                self.notify_controllers(now, Subscriptions::POD_UNSCHEDULABLE);
                 let diagnosis = cycle.diagnosis.unwrap_or_default();
                 let wake_on = wake_on(&diagnosis);
                 let reason = diagnosis.message(&self.config.resource_names);

@@ -1,0 +1,164 @@
+//! The seam for controllers: autoscalers, scripted changes, later
+//! user-written ones.
+//!
+//! A controller is woken at the times it asks for and by the cluster events
+//! it subscribes to, reads the cluster through a [`ClusterView`] that borrows
+//! the simulation's arrays, and answers with [`Action`]s. It never changes
+//! the cluster itself: the simulation validates each action, applies it (or
+//! sends it through the control plane when the scenario models one) and
+//! counts the ones it refuses. Each controller draws only from its own
+//! random stream, `controller/<name>`.
+
+use crate::cluster::{ClusterState, NodeState};
+use crate::config::{NodePoolSpec, SimConfig};
+use crate::ids::{NodeId, PoolId, WorkloadId};
+use crate::resources::ResourceVec;
+use crate::rng::SimRng;
+use crate::time::SimTime;
+
+/// Cluster events a controller can be woken by, as a set.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subscriptions(u8);
+
+impl Subscriptions {
+    pub const NONE: Subscriptions = Subscriptions(0);
+    /// A scheduling attempt found no node for a pod.
+    pub const POD_UNSCHEDULABLE: Subscriptions = Subscriptions(1);
+    /// A node registered (its provisioning ended) or became ready again.
+    pub const NODE_READY: Subscriptions = Subscriptions(1 << 1);
+    /// A pod ended (succeeded, failed, evicted or deleted).
+    pub const POD_ENDED: Subscriptions = Subscriptions(1 << 2);
+    /// The node-lifecycle controller marked a node NotReady.
+    pub const NODE_NOT_READY: Subscriptions = Subscriptions(1 << 3);
+
+    pub const fn union(self, other: Subscriptions) -> Subscriptions {
+        Subscriptions(self.0 | other.0)
+    }
+
+    pub const fn intersects(self, other: Subscriptions) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// What a controller asks of the cluster. Applied in the order of
+/// [`Action::order`]; within one class, in the order controllers (then each
+/// controller's own list) produced them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Request `count` new nodes of a pool; each is Provisioning until its
+    /// pool's provisioning delay has passed. Refused past the pool's `max`.
+    AddNodes { pool: PoolId, count: u32 },
+    /// Mark a node unschedulable; its pods keep running.
+    Cordon { node: NodeId },
+    /// Make a cordoned node schedulable again.
+    Uncordon { node: NodeId },
+    /// Delete a node at once; its pods are lost and replaced elsewhere.
+    Delete { node: NodeId },
+}
+
+impl Action {
+    /// The fixed order of action classes at one instant: replicas, new
+    /// nodes, then changes to existing nodes.
+    pub fn order(&self) -> u8 {
+        match self {
+            Action::AddNodes { .. } => 1,
+            Action::Cordon { .. } | Action::Uncordon { .. } | Action::Delete { .. } => 2,
+        }
+    }
+}
+
+/// Read-only access to the cluster for a controller. Borrows the
+/// simulation's state: nothing is copied per wake-up.
+#[derive(Copy, Clone)]
+pub struct ClusterView<'a> {
+    pub(crate) config: &'a SimConfig,
+    pub(crate) cluster: &'a ClusterState,
+    /// Per pool: nodes in the cluster (every state but Deleted).
+    pub(crate) pool_live: &'a [u32],
+    /// Pods that failed their last scheduling attempt and are still pending.
+    pub(crate) pods_unschedulable: u64,
+}
+
+impl<'a> ClusterView<'a> {
+    pub fn pools(&self) -> &'a [NodePoolSpec] {
+        &self.config.node_pools
+    }
+
+    pub fn pool_by_name(&self, name: &str) -> Option<PoolId> {
+        self.config
+            .node_pools
+            .iter()
+            .position(|p| p.name == name)
+            .map(|p| p as PoolId)
+    }
+
+    /// Nodes of the pool in the cluster now, Provisioning ones included.
+    pub fn pool_size(&self, pool: PoolId) -> u32 {
+        self.pool_live[pool as usize]
+    }
+
+    /// The pool's registered nodes (every state but Provisioning and Deleted).
+    pub fn pool_members(&self, pool: PoolId) -> &'a [NodeId] {
+        self.cluster.nodes.pool_members(pool)
+    }
+
+    pub fn node_state(&self, node: NodeId) -> NodeState {
+        self.cluster.nodes.state(node)
+    }
+
+    pub fn node_pool(&self, node: NodeId) -> PoolId {
+        self.cluster.nodes.pool[node as usize]
+    }
+
+    pub fn node_requested(&self, node: NodeId) -> &'a ResourceVec {
+        &self.cluster.nodes.requested[node as usize]
+    }
+
+    pub fn node_allocatable(&self, node: NodeId) -> &'a ResourceVec {
+        self.cluster.allocatable(node)
+    }
+
+    pub fn pods_unschedulable(&self) -> u64 {
+        self.pods_unschedulable
+    }
+
+    pub fn workload_by_name(&self, name: &str) -> Option<WorkloadId> {
+        self.config
+            .workloads
+            .iter()
+            .position(|w| w.name == name)
+            .map(|w| w as WorkloadId)
+    }
+}
+
+/// Everything a controller gets when woken.
+pub struct Wake<'a, 'b> {
+    pub now: SimTime,
+    /// The subscribed events seen since its last wake-up (empty for a timer).
+    pub events: Subscriptions,
+    pub view: ClusterView<'a>,
+    /// The controller's own stream, `controller/<name>`.
+    pub rng: &'b mut SimRng,
+    /// Where it puts its actions.
+    pub actions: &'b mut Vec<Action>,
+}
+
+/// A controller. See the module docs and "Adding a controller" in
+/// `docs/ARCHITECTURE.md`.
+pub trait Controller {
+    /// A stable name, unique in the scenario: it labels the random stream.
+    fn name(&self) -> &str;
+
+    /// The cluster events that wake it.
+    fn subscriptions(&self) -> Subscriptions;
+
+    /// Its first timer, if any.
+    fn first_wake(&self) -> Option<SimTime>;
+
+    /// Reacts to a wake-up; returns its next timer (None: only events wake it).
+    fn wake(&mut self, wake: Wake) -> Option<SimTime>;
+}

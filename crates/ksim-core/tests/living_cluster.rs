@@ -1,0 +1,195 @@
+//! Controllers change the cluster during a run: nodes are added, cordoned
+//! and deleted through the controller seam, and the model keeps its books.
+
+use ksim_core::cluster::NodeState;
+use ksim_core::controller::{Action, Controller, Subscriptions, Wake};
+use ksim_core::distribution::Distribution;
+use ksim_core::metrics::RunOutput;
+use ksim_core::sim::{ControllerError, Simulation};
+use ksim_core::time::SimTime;
+
+mod common;
+use common::*;
+
+/// One step of a script: at a time (s), actions computed from the view.
+type Step = (u64, fn(&Wake) -> Vec<Action>);
+
+/// Acts once at each of its times.
+struct Script {
+    name: &'static str,
+    steps: Vec<Step>,
+    next: usize,
+}
+
+impl Controller for Script {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn subscriptions(&self) -> Subscriptions {
+        Subscriptions::NONE
+    }
+    fn first_wake(&self) -> Option<SimTime> {
+        self.steps.first().map(|s| SimTime::ZERO + secs(s.0))
+    }
+    fn wake(&mut self, wake: Wake) -> Option<SimTime> {
+        let actions = (self.steps[self.next].1)(&wake);
+        wake.actions.extend(actions);
+        self.next += 1;
+        self.steps.get(self.next).map(|s| SimTime::ZERO + secs(s.0))
+    }
+}
+
+fn run_with(config: ksim_core::config::SimConfig, controller: Script) -> RunOutput {
+    let mut sim = Simulation::new(config).expect("valid config");
+    sim.enable_invariant_checks();
+    sim.add_controller(Box::new(controller)).unwrap();
+    sim.run().unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn elastic_pool(count: u32, max: u32, delay_s: u64) -> ksim_core::config::NodePoolSpec {
+    let mut p = pool("elastic", count, 4000, 8 * GI);
+    p.max = max;
+    p.price_per_hour = 2.0;
+    p.provisioning_delay = Distribution::constant(secs(delay_s).0 as f64).unwrap();
+    p
+}
+
+#[test]
+fn added_nodes_provision_then_take_the_pods_that_waited() {
+    let config = config(
+        vec![elastic_pool(0, 4, 60)],
+        vec![deployment("web", template(3000, GI), 2)],
+        300,
+    );
+    let out = run_with(
+        config,
+        Script {
+            name: "adder",
+            steps: vec![(10, |_| vec![Action::AddNodes { pool: 0, count: 2 }])],
+            next: 0,
+        },
+    );
+    let at = |s: u64| {
+        out.timeline
+            .iter()
+            .find(|r| r.time == SimTime::ZERO + secs(s))
+            .unwrap()
+    };
+    assert_eq!(at(10).nodes_total, 2);
+    assert_eq!(at(60).nodes_provisioning, 2, "provisioning for 60 s");
+    assert_eq!(at(60).pods_pending, 2, "nothing to run on yet");
+    assert_eq!(at(80).nodes_ready, 2);
+    assert_eq!(at(80).pods_running, 2);
+    let pods = out.pods.as_ref().unwrap();
+    assert!(pods
+        .iter()
+        .all(|p| p.bound.unwrap() >= SimTime::ZERO + secs(70)));
+    assert_eq!(out.summary.nodes_added, 2);
+    // Two nodes from 10 s to 300 s at 2 per hour.
+    let pool = &out.summary.node_pools[0];
+    let hours = 2.0 * 290.0 / 3600.0;
+    assert!(
+        (pool.node_hours - hours).abs() < 1e-9,
+        "{}",
+        pool.node_hours
+    );
+    assert!((pool.cost - 2.0 * hours).abs() < 1e-9);
+}
+
+#[test]
+fn adding_past_the_pools_max_is_refused_whole() {
+    let out = run_with(
+        config(vec![elastic_pool(1, 2, 0)], vec![], 60),
+        Script {
+            name: "greedy",
+            steps: vec![(5, |_| {
+                vec![
+                    Action::AddNodes { pool: 0, count: 2 },
+                    Action::AddNodes { pool: 0, count: 1 },
+                ]
+            })],
+            next: 0,
+        },
+    );
+    assert_eq!(out.summary.controller_actions_refused, 1);
+    assert_eq!(out.summary.controller_actions_applied, 1);
+    assert_eq!(out.summary.node_pools[0].nodes_at_end, 2);
+}
+
+#[test]
+fn a_cordoned_node_keeps_its_pods_and_takes_no_new_ones() {
+    let config = config(
+        vec![pool("p", 2, 4000, 8 * GI)],
+        vec![
+            deployment("first", template(1000, GI), 1),
+            job("later", template(1000, GI), &[30], 100),
+        ],
+        60,
+    );
+    let out = run_with(
+        config,
+        Script {
+            name: "cordon",
+            steps: vec![(20, |w| {
+                // The node running `first` (LeastAllocated put it on one of two).
+                let busy = (0..2).find(|&n| w.view.node_requested(n).0[0] > 0).unwrap();
+                vec![Action::Cordon { node: busy }]
+            })],
+            next: 0,
+        },
+    );
+    let pods = out.pods.as_ref().unwrap();
+    assert_ne!(
+        pods[0].node, pods[1].node,
+        "the new pod avoids the cordoned node"
+    );
+    assert!(pods[0].finished.is_none(), "its pods keep running");
+    assert_eq!(out.timeline.last().unwrap().nodes_cordoned, 1);
+}
+
+#[test]
+fn a_deleted_nodes_pods_are_replaced_elsewhere_and_its_id_is_not_reused() {
+    let config = config(
+        vec![elastic_pool(1, 3, 5)],
+        vec![deployment("web", template(1000, GI), 2)],
+        120,
+    );
+    let out = run_with(
+        config,
+        Script {
+            name: "replace",
+            steps: vec![
+                (10, |_| vec![Action::AddNodes { pool: 0, count: 1 }]),
+                (30, |w| {
+                    assert_eq!(w.view.node_state(1), NodeState::Ready);
+                    vec![Action::Delete { node: 0 }]
+                }),
+            ],
+            next: 0,
+        },
+    );
+    let pods = out.pods.as_ref().unwrap();
+    assert_eq!(pods.len(), 4, "two lost with node 0, two replacements");
+    assert!(pods[2..].iter().all(|p| p.node == Some(1)));
+    let last = out.timeline.last().unwrap();
+    assert_eq!((last.nodes_total, last.pods_running), (1, 2));
+    assert_eq!(out.summary.nodes_deleted, 1);
+    assert_eq!(last.cpu_allocatable_millis, 4000, "only node 1 counts");
+}
+
+#[test]
+fn controller_names_are_unique() {
+    let mut sim = Simulation::new(config(vec![pool("p", 1, 1000, GI)], vec![], 10)).unwrap();
+    let script = || {
+        Box::new(Script {
+            name: "twin",
+            steps: vec![],
+            next: 0,
+        })
+    };
+    sim.add_controller(script()).unwrap();
+    assert_eq!(
+        sim.add_controller(script()),
+        Err(ControllerError::DuplicateName("twin".into()))
+    );
+}
