@@ -11,12 +11,16 @@ use ksim_core::time::SimTime;
 
 use crate::atomic;
 use crate::fixed::{round_6dp, Fixed};
-use crate::{OutputError, CONTROL_PLANE_CSV, PODS_CSV, TIMELINE_CSV};
+use crate::{OutputError, CONTROL_PLANE_CSV, NODE_POOLS_CSV, PODS_CSV, TIMELINE_CSV};
 
-pub(crate) const TIMELINE_HEADER: [&str; 16] = [
+pub(crate) const TIMELINE_HEADER: [&str; 20] = [
     "time_s",
     "nodes_total",
     "nodes_ready",
+    "nodes_provisioning",
+    "nodes_not_ready",
+    "nodes_cordoned",
+    "nodes_draining",
     "pods_pending",
     "pods_running",
     "pods_succeeded",
@@ -31,6 +35,10 @@ pub(crate) const TIMELINE_HEADER: [&str; 16] = [
     "scheduling_latency_p50_ms",
     "scheduling_latency_p99_ms",
 ];
+
+/// Long format, one row per (sample, pool with nodes): thousands of pools
+/// (an instance catalog) would not fit as columns.
+pub(crate) const NODE_POOLS_HEADER: [&str; 4] = ["time_s", "pool", "nodes", "nodes_ready"];
 
 pub(crate) const PODS_HEADER: [&str; 8] = [
     "pod_id",
@@ -120,6 +128,10 @@ fn write_timeline_rows(mut rows: Rows, timeline: &[TimelineSample]) -> Result<()
         for count in [
             s.nodes_total,
             s.nodes_ready,
+            s.nodes_provisioning,
+            s.nodes_not_ready,
+            s.nodes_cordoned,
+            s.nodes_draining,
             s.pods_pending,
             s.pods_running,
             s.pods_succeeded,
@@ -139,6 +151,27 @@ fn write_timeline_rows(mut rows: Rows, timeline: &[TimelineSample]) -> Result<()
         rows.end_row()?;
     }
     rows.finish()
+}
+
+pub(crate) fn write_node_pools(dir: &Path, output: &RunOutput) -> Result<PathBuf, OutputError> {
+    atomic::write_file(dir, NODE_POOLS_CSV, |out, target| {
+        let mut rows = Rows::new(out, target, &NODE_POOLS_HEADER)?;
+        for s in &output.pool_timeline {
+            let Some(pool) = output.node_pool_names.get(s.pool as usize) else {
+                return Err(rows.data_error(format!(
+                    "a sample names pool {} but the run has {} pools",
+                    s.pool,
+                    output.node_pool_names.len()
+                )));
+            };
+            rows.field(Fixed::secs3(s.time.0))?;
+            rows.field(pool)?;
+            rows.field(s.nodes)?;
+            rows.field(s.nodes_ready)?;
+            rows.end_row()?;
+        }
+        rows.finish()
+    })
 }
 
 pub(crate) fn write_pods(

@@ -28,6 +28,7 @@ pub const TIMELINE_CSV: &str = "timeline.csv";
 pub const PODS_CSV: &str = "pods.csv";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const CONTROL_PLANE_CSV: &str = "control_plane.csv";
+pub const NODE_POOLS_CSV: &str = "node_pools.csv";
 
 /// Facts about the process that ran the simulation; the only part of the
 /// output allowed to differ between runs with the same seed.
@@ -112,6 +113,7 @@ impl OutputError {
 fn known_output_names() -> Vec<String> {
     let mut finals = vec![
         TIMELINE_CSV.to_string(),
+        NODE_POOLS_CSV.to_string(),
         PODS_CSV.to_string(),
         CONTROL_PLANE_CSV.to_string(),
         SUMMARY_JSON.to_string(),
@@ -207,7 +209,10 @@ pub fn write_run(
     options: &WriteOptions,
 ) -> Result<Vec<PathBuf>, OutputError> {
     let summary = summary::build_summary(dir, output, info)?;
-    let mut written = vec![csv_files::write_timeline(dir, output)?];
+    let mut written = vec![
+        csv_files::write_timeline(dir, output)?,
+        csv_files::write_node_pools(dir, output)?,
+    ];
     if let (true, Some(pods)) = (options.pods_csv, &output.pods) {
         written.push(csv_files::write_pods(dir, output, pods)?);
     }

@@ -29,6 +29,14 @@ pub(crate) struct SummaryJson<'a> {
     binds: u64,
     node_failures: u64,
     pods_evicted: u64,
+    nodes_added: u64,
+    nodes_deleted: u64,
+    controller_actions: ControllerActions,
+    /// Per pool: nodes at the end, node-hours (from each node's request to
+    /// its deletion) and their cost at the pool's price_per_hour.
+    node_pools: Vec<PoolJson<'a>>,
+    /// The pools' costs together.
+    cost_total: f64,
     /// Null when no pod was bound.
     scheduling_latency_ms: Option<LatencyMs>,
     unschedulable: Vec<UnschedulableJson<'a>>,
@@ -37,6 +45,21 @@ pub(crate) struct SummaryJson<'a> {
     control_plane: Option<ControlPlaneJson<'a>>,
     /// Last, so that it is the only part that differs between identical runs.
     run: RunJson<'a>,
+}
+
+#[derive(Serialize)]
+struct ControllerActions {
+    applied: u64,
+    /// Refused by the model: a pool at its max, a node already gone.
+    refused: u64,
+}
+
+#[derive(Serialize)]
+struct PoolJson<'a> {
+    name: &'a str,
+    nodes_at_end: u64,
+    node_hours: f64,
+    cost: f64,
 }
 
 #[derive(Serialize)]
@@ -168,6 +191,23 @@ fn summary_json<'a>(
         binds: summary.binds,
         node_failures: summary.node_failures,
         pods_evicted: summary.pods_evicted,
+        nodes_added: summary.nodes_added,
+        nodes_deleted: summary.nodes_deleted,
+        controller_actions: ControllerActions {
+            applied: summary.controller_actions_applied,
+            refused: summary.controller_actions_refused,
+        },
+        node_pools: summary
+            .node_pools
+            .iter()
+            .map(|p| PoolJson {
+                name: &p.name,
+                nodes_at_end: p.nodes_at_end,
+                node_hours: round_6dp(p.node_hours),
+                cost: round_6dp(p.cost),
+            })
+            .collect(),
+        cost_total: round_6dp(summary.node_pools.iter().map(|p| p.cost).sum()),
         scheduling_latency_ms: LatencyMs::of(&summary.scheduling_latency),
         unschedulable: summary
             .unschedulable

@@ -227,7 +227,7 @@ fn malformed_timelines_are_refused_and_leave_no_csv() {
         assert!(matches!(err, OutputError::Data { .. }), "{message}");
         assert!(message.contains("control_plane.csv"), "{message}");
         assert!(message.contains(expected), "{message}");
-        assert_eq!(dir.names(), ["pods.csv", "timeline.csv"]);
+        assert_eq!(dir.names(), ["node_pools.csv", "pods.csv", "timeline.csv"]);
     }
 }
 
@@ -432,7 +432,7 @@ fn summary_refuses_duplicate_labels_and_non_finite_peaks() {
 fn without_a_control_plane_nothing_of_it_is_written() {
     let dir = TempDir::new("cp-none");
     let written = write_run(dir.path(), &small_run(), &info(1.0), &ALL).unwrap();
-    assert_eq!(written.len(), 9);
+    assert_eq!(written.len(), 10);
     assert!(dir.names().iter().all(|n| !n.contains("control_plane")));
     let text = fs::read_to_string(dir.path().join("summary.json")).unwrap();
     assert!(!text.contains("control_plane"), "{text}");
@@ -452,6 +452,7 @@ fn write_run_returns_the_control_plane_files_in_order() {
         names,
         [
             "timeline.csv",
+            "node_pools.csv",
             "pods.csv",
             "control_plane.csv",
             "pods_by_phase.png",

@@ -17,7 +17,8 @@ fn timeline_csv_has_the_header_and_fixed_precision_values() {
     let (header, rows) = read_csv(&dir.path().join("timeline.csv"));
     assert_eq!(
         header.join(","),
-        "time_s,nodes_total,nodes_ready,pods_pending,pods_running,pods_succeeded,pods_failed,\
+        "time_s,nodes_total,nodes_ready,nodes_provisioning,nodes_not_ready,nodes_cordoned,\
+         nodes_draining,pods_pending,pods_running,pods_succeeded,pods_failed,\
          pods_unschedulable,cpu_requested_millis,cpu_allocatable_millis,memory_requested_bytes,\
          memory_allocatable_bytes,scheduling_attempts,binds,scheduling_latency_p50_ms,\
          scheduling_latency_p99_ms"
@@ -25,7 +26,7 @@ fn timeline_csv_has_the_header_and_fixed_precision_values() {
     assert_eq!(rows.len(), 3);
     assert_eq!(
         rows[1].join(","),
-        "30.000,3,2,1,2,1,0,0,1000,6000,2147483648,25769803776,7,4,1.235,"
+        "30.000,3,2,0,1,0,0,1,2,1,0,0,1000,6000,2147483648,25769803776,7,4,1.235,"
     );
     assert_eq!(rows[2][0], "60.500");
 }
@@ -68,13 +69,19 @@ fn pods_csv_is_written_only_when_asked_for_and_recorded() {
         plots: false,
     };
     write_run(not_asked.path(), &small_run(), &info(1.0), &options).unwrap();
-    assert_eq!(not_asked.names(), ["summary.json", "timeline.csv"]);
+    assert_eq!(
+        not_asked.names(),
+        ["node_pools.csv", "summary.json", "timeline.csv"]
+    );
 
     let not_recorded = TempDir::new("pods-not-recorded");
     let mut run = small_run();
     run.pods = None;
     write_run(not_recorded.path(), &run, &info(1.0), &DATA_ONLY).unwrap();
-    assert_eq!(not_recorded.names(), ["summary.json", "timeline.csv"]);
+    assert_eq!(
+        not_recorded.names(),
+        ["node_pools.csv", "summary.json", "timeline.csv"]
+    );
 }
 
 #[test]
@@ -188,7 +195,15 @@ fn prepare_with_force_removes_stale_outputs_and_keeps_other_files() {
         plots: false,
     };
     write_run(dir.path(), &small_run(), &info(1.0), &options).unwrap();
-    assert_eq!(dir.names(), ["notes.txt", "summary.json", "timeline.csv"]);
+    assert_eq!(
+        dir.names(),
+        [
+            "node_pools.csv",
+            "notes.txt",
+            "summary.json",
+            "timeline.csv"
+        ]
+    );
 }
 
 #[test]
@@ -226,6 +241,7 @@ fn write_run_returns_every_path_in_order_and_leaves_no_partial_files() {
         names,
         [
             "timeline.csv",
+            "node_pools.csv",
             "pods.csv",
             "pods_by_phase.png",
             "pods_by_phase.svg",
@@ -250,7 +266,7 @@ fn a_failed_file_leaves_neither_a_partial_nor_a_final_file() {
     let message = err.to_string();
     assert!(matches!(err, OutputError::Data { .. }), "{message}");
     assert!(message.contains("pods.csv"), "{message}");
-    assert_eq!(dir.names(), ["timeline.csv"]);
+    assert_eq!(dir.names(), ["node_pools.csv", "timeline.csv"]);
 }
 
 #[test]
@@ -382,4 +398,14 @@ fn only_a_directory_with_outputs_and_no_summary_is_called_incomplete() {
     fs::write(foreign.path().join("notes.txt"), "mine").unwrap();
     let err = prepare_out_dir(foreign.path(), false).unwrap_err();
     assert!(matches!(err, OutputError::NotEmpty { .. }), "{err}");
+}
+
+#[test]
+fn node_pools_csv_lists_each_pool_with_nodes_by_name() {
+    let dir = TempDir::new("node-pools");
+    write_run(dir.path(), &small_run(), &info(1.0), &DATA_ONLY).unwrap();
+    let (header, rows) = read_csv(&dir.path().join("node_pools.csv"));
+    assert_eq!(header.join(","), "time_s,pool,nodes,nodes_ready");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].join(","), "0.000,default,3,2");
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ksim_core::histogram::LatencyHistogram;
-use ksim_core::metrics::{PodRecord, RunOutput, RunSummary, TimelineSample, UnschedulableGroup};
+use ksim_core::metrics::{
+    PodRecord, PoolSample, PoolSummary, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
+};
 use ksim_core::pod_phase::PodPhase;
 use ksim_core::time::{SimDuration, SimTime};
 use ksim_output::{RunInfo, WriteOptions};
@@ -58,6 +60,10 @@ pub fn sample(time: SimTime, running: u64, pending: u64) -> TimelineSample {
         time,
         nodes_total: 3,
         nodes_ready: 2,
+        nodes_provisioning: 0,
+        nodes_not_ready: 1,
+        nodes_cordoned: 0,
+        nodes_draining: 0,
         pods_pending: pending,
         pods_running: running,
         pods_succeeded: 1,
@@ -99,6 +105,16 @@ pub fn small_run() -> RunOutput {
             binds: 2,
             node_failures: 1,
             pods_evicted: 2,
+            nodes_added: 1,
+            nodes_deleted: 0,
+            controller_actions_applied: 1,
+            controller_actions_refused: 0,
+            node_pools: vec![PoolSummary {
+                name: "default".to_string(),
+                nodes_at_end: 3,
+                node_hours: 0.05,
+                cost: 0.1,
+            }],
             scheduling_latency: latency(&[2, 40, 900, 15_000]),
             unschedulable: vec![UnschedulableGroup {
                 workload: "big, batch".to_string(),
@@ -112,6 +128,12 @@ pub fn small_run() -> RunOutput {
             sample(SimTime(30_000_400_000), 2, 1),
             sample(SimTime(60_500_000_000), 1, 1),
         ],
+        pool_timeline: vec![PoolSample {
+            time: secs(0),
+            pool: 0,
+            nodes: 3,
+            nodes_ready: 2,
+        }],
         workload_names: vec!["web".to_string(), "big, batch".to_string()],
         node_pool_names: vec!["default".to_string()],
         pods: Some(vec![
