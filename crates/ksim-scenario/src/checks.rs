@@ -19,7 +19,7 @@ pub(crate) fn run(ctx: &mut Ctx, config: &SimConfig, places: &[Place]) {
 }
 
 /// Human-readable amount of resource dimension `dim`.
-fn amount(dim: usize, value: u64) -> String {
+pub(crate) fn amount(dim: usize, value: u64) -> String {
     match dim {
         CPU if value.is_multiple_of(1000) => (value / 1000).to_string(),
         CPU => format!("{value}m"),
@@ -170,7 +170,8 @@ fn warn_spread_limit(
         .anti_affinity
         .iter()
         .any(|term| matching::labels_match(&term.match_labels, &template.labels));
-    let nodes: u64 = accepting.iter().map(|p| u64::from(p.count)).sum();
+    // At most `max` nodes per pool, even when the pools grow during the run.
+    let nodes: u64 = accepting.iter().map(|p| u64::from(p.max)).sum();
     if self_repelling && u64::from(deployment.replicas) > nodes {
         ctx.warn(
             &place.span,

@@ -145,7 +145,7 @@ fn read_failure(
 }
 
 /// The index of the pool a `pool` key names; an error with a suggestion otherwise.
-fn pool_index(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<usize> {
+pub(crate) fn pool_index(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<usize> {
     let name = reader::string(ctx, node)?;
     let found = pools.iter().position(|p| p.name == name);
     if found.is_none() {

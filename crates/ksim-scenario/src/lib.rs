@@ -7,6 +7,7 @@
 //!
 //! The schema is documented in `docs/scenario.md`.
 
+mod changes;
 mod checks;
 mod control_plane;
 mod distributions;

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use ksim_core::config::{Label, NodePoolSpec, Taint, TaintEffect};
+use ksim_core::config::{Label, NodePoolSpec, Taint, TaintEffect, DEFAULT_PROVISIONING_DELAY};
 use ksim_core::resources::{
     ResourceVec, CPU, EPHEMERAL_STORAGE, FIRST_EXTENDED, MAX_EXTENDED, MEMORY, NUM_RESOURCES, PODS,
 };
 
-use crate::distributions::{scalar, Unit};
+use crate::distributions::{distribution, scalar, Unit};
 use crate::names;
 use crate::reader::{self, Ctx, Node, Span};
 
@@ -21,6 +21,10 @@ const DEFAULT_MAX_PODS: u64 = 110;
 const POOL_KEYS: &[&str] = &[
     "name",
     "count",
+    "min",
+    "max",
+    "price_per_hour",
+    "provisioning_delay",
     "cpu",
     "memory",
     "ephemeral_storage",
@@ -169,13 +173,15 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNam
         .flat_map(|p| &p.labels)
         .map(|l| l.key.clone())
         .collect();
-    let total: u64 = pools.specs.iter().map(|p| u64::from(p.count)).sum();
+    // Node ids are never reused, and a pool holds at most `max` nodes at once.
+    let total: u64 = pools.specs.iter().map(|p| u64::from(p.max)).sum();
     if let (Some(node), true) = (&node, total > u64::from(u32::MAX)) {
         ctx.error(
             &node.span,
             &node.path,
             format!(
-                "{total} nodes in total is more than the {} supported",
+                "{total} nodes in total (the sum of each pool's max) is more than the {} \
+                 supported",
                 u32::MAX
             ),
         );
@@ -183,12 +189,13 @@ pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, extended: &mut ExtendedNam
     pools
 }
 
-/// Adds a pool's nodes to the cluster's allocatable, refusing a total past
-/// u64 (the core keeps cluster totals exactly).
+/// Adds a pool's nodes at its `max` to the cluster's allocatable, refusing a
+/// total past u64 (the core keeps cluster totals exactly, at any size the
+/// pools can reach).
 fn add_to_total(ctx: &mut Ctx, node: &Node, pool: &NodePoolSpec, total: &mut ResourceVec) {
     for dim in 0..NUM_RESOURCES {
         let sum = pool.allocatable.0[dim]
-            .checked_mul(u64::from(pool.count))
+            .checked_mul(u64::from(pool.max))
             .and_then(|sum| sum.checked_add(total.0[dim]));
         match sum {
             Some(sum) => total.0[dim] = sum,
@@ -201,9 +208,10 @@ fn add_to_total(ctx: &mut Ctx, node: &Node, pool: &NodePoolSpec, total: &mut Res
                     _ => "an extended resource",
                 };
                 let message = format!(
-                    "{} nodes of this pool bring the cluster's total allocatable {resource} past \
-                     2^64 - 1 (in millicores, bytes or units), which the simulator cannot count",
-                    pool.count
+                    "{} nodes of this pool (its max) bring the cluster's total allocatable \
+                     {resource} past 2^64 - 1 (in millicores, bytes or units), which the \
+                     simulator cannot count",
+                    pool.max
                 );
                 ctx.error(&node.span, &node.path, message);
                 return;
@@ -240,7 +248,15 @@ fn read_pool(
     });
     let count = fields
         .require(ctx, "count")
-        .and_then(|n| reader::count(ctx, &n, 1, u64::from(u32::MAX)));
+        .and_then(|n| reader::count(ctx, &n, 0, u64::from(u32::MAX)))
+        .map(|c| c as u32);
+    let bounds = read_bounds(ctx, &fields, count);
+    let price_per_hour = read_price(ctx, &fields);
+    let provisioning_delay = fields
+        .get("provisioning_delay")
+        .map_or(Some(DEFAULT_PROVISIONING_DELAY), |n| {
+            distribution(ctx, &n, Unit::Duration)
+        });
     let cpu = allocatable(ctx, &fields, "cpu", Unit::Cpu);
     let memory = allocatable(ctx, &fields, "memory", Unit::Bytes);
     let storage = fields
@@ -272,13 +288,72 @@ fn read_pool(
     resources.0[MEMORY] = memory?;
     resources.0[EPHEMERAL_STORAGE] = storage?;
     resources.0[PODS] = max_pods?;
+    let (min, max) = bounds?;
     Some(NodePoolSpec {
         name: name?.to_string(),
-        count: u32::try_from(count?).ok()?,
+        count: count?,
+        min,
+        max,
+        price_per_hour: price_per_hour?,
+        provisioning_delay: provisioning_delay?,
         allocatable: extended_ok.then_some(resources)?,
         labels: labels?,
         taints: taints?,
     })
+}
+
+/// `min` (default 0) and `max` (default `count`) around the starting `count`.
+fn read_bounds(ctx: &mut Ctx, fields: &reader::Fields, count: Option<u32>) -> Option<(u32, u32)> {
+    let limit = u64::from(u32::MAX);
+    let min = reader::count_or(ctx, fields, "min", 0u32, 0, limit);
+    let max = match fields.get("max") {
+        Some(n) => reader::count(ctx, &n, 0, limit).map(|m| m as u32),
+        None => count,
+    };
+    let (min, max, count) = (min?, max?, count?);
+    let at = |key: &str| (fields.key_span(key), reader::join_key(&fields.path, key));
+    if min > max {
+        // min defaults to 0, so it was written.
+        let (span, path) = at("min");
+        let max_source = if fields.has("max") {
+            ""
+        } else {
+            ", which defaults to count"
+        };
+        ctx.error(
+            &span,
+            &path,
+            format!("min ({min}) is above max ({max}{max_source})"),
+        );
+        return None;
+    }
+    if !(min..=max).contains(&count) {
+        let (span, path) = at("count");
+        ctx.error(
+            &span,
+            &path,
+            format!("count ({count}) must be within [min, max] = [{min}, {max}]: the pool starts with count nodes"),
+        );
+        return None;
+    }
+    Some((min, max))
+}
+
+/// `price_per_hour`: what one node costs per hour; default 0.
+fn read_price(ctx: &mut Ctx, fields: &reader::Fields) -> Option<f64> {
+    let Some(node) = fields.get("price_per_hour") else {
+        return Some(0.0);
+    };
+    let price = reader::number(ctx, &node)?;
+    if price < 0.0 {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!("price_per_hour must not be negative, found {price}"),
+        );
+        return None;
+    }
+    Some(price)
 }
 
 fn pool_labels(ctx: &mut Ctx, node: &Node) -> Option<Vec<Label>> {

@@ -5,6 +5,7 @@ use ksim_core::resources::ResourceNames;
 use ksim_core::time::{SimDuration, SimTime};
 use toml_edit::Table;
 
+use crate::changes::{self, Targets};
 use crate::pools::{self, ExtendedNames};
 use crate::reader::{self, Ctx, Fields, Node};
 use crate::{checks, control_plane, failures, workloads};
@@ -18,6 +19,7 @@ const ROOT_KEYS: &[&str] = &[
     "node_failures",
     "node_failure_rates",
     "control_plane",
+    "changes",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
@@ -86,10 +88,17 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
     let node_failure_rates =
         failures::read_rates(ctx, fields.get("node_failure_rates"), &pools.specs);
     let control_plane = control_plane::read(ctx, control_plane_node);
+    let targets = Targets {
+        pools: &pools.specs,
+        workloads: workloads.as_ref(),
+        end,
+    };
+    let changes = changes::read(ctx, fields.get("changes"), &targets);
     if ctx.has_errors() {
         return None;
     }
-    let (simulation, scheduler, workloads) = (simulation?, scheduler?, workloads?);
+    let (simulation, scheduler, workloads, changes) =
+        (simulation?, scheduler?, workloads?, changes?);
     let config = SimConfig {
         name: simulation.name,
         seed: simulation.seed,
@@ -104,8 +113,10 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         node_failure_rates: node_failure_rates?,
         record_pods: simulation.record_pods,
         control_plane: control_plane?,
+        changes: changes.specs,
     };
     checks::run(ctx, &config, &workloads.places);
+    changes::check_capacity(ctx, &config, &changes.places);
     Some(config)
 }
 

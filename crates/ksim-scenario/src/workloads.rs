@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ksim_core::config::{
-    AntiAffinityTerm, ArrivalProcess, DeploymentSpec, JobSpec, Label, NodeSelectorTerm,
-    PodTemplate, Request, SelectorOperator, SelectorRequirement, Toleration, TolerationOperator,
-    WorkloadKind, WorkloadSpec,
+    AntiAffinityTerm, ArrivalProcess, DeploymentSpec, DisruptionBudget, IntOrPercent, JobSpec,
+    Label, NodeSelectorTerm, PodTemplate, Request, SelectorOperator, SelectorRequirement,
+    Toleration, TolerationOperator, WorkloadKind, WorkloadSpec, DEFAULT_TERMINATION_GRACE_PERIOD,
 };
 use ksim_core::matching;
 use ksim_core::resources::{ResourceVec, CPU, EPHEMERAL_STORAGE, MEMORY, NUM_RESOURCES, PODS};
@@ -28,10 +28,13 @@ const WORKLOAD_KEYS: &[&str] = &[
     "failure_probability",
     "pod_lifetime",
     "service",
+    "disruption_budget",
+    "readiness_delay",
     "pod",
 ];
 const KINDS: &[&str] = &["deployment", "job"];
-const DEPLOYMENT_ONLY: &[&str] = &["replicas", "pod_lifetime", "service"];
+const DEPLOYMENT_ONLY: &[&str] = &["replicas", "pod_lifetime", "service", "disruption_budget"];
+const BUDGET_KEYS: &[&str] = &["max_unavailable", "min_available"];
 const JOB_ONLY: &[&str] = &[
     "arrival",
     "stop",
@@ -52,6 +55,7 @@ const POD_KEYS: &[&str] = &[
     "node_affinity",
     "tolerations",
     "anti_affinity",
+    "termination_grace_period",
 ];
 const EXPRESSION_KEYS: &[&str] = &["key", "operator", "values"];
 const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
@@ -63,6 +67,8 @@ pub(crate) struct Workloads {
     pub specs: Vec<WorkloadSpec>,
     /// Parallel to `specs`.
     pub places: Vec<Place>,
+    /// False when some workload had problems and is missing from `specs`.
+    pub complete: bool,
 }
 
 /// An anti-affinity selector, checked once every workload's labels are known.
@@ -94,6 +100,7 @@ pub(crate) fn read(
     let mut out = Workloads {
         specs: Vec::new(),
         places: Vec::new(),
+        complete: true,
     };
     let Some(node) = node else {
         ctx.warn(
@@ -121,7 +128,8 @@ pub(crate) fn read(
             });
         }
     }
-    if out.specs.len() == elements.len() {
+    out.complete = out.specs.len() == elements.len();
+    if out.complete {
         check_selectors(ctx, &env.selectors, &out.specs);
     }
     Some(out)
@@ -145,6 +153,10 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
     let template = fields
         .require(ctx, "pod")
         .and_then(|n| read_pod(ctx, &n, env));
+    let readiness_delay = match fields.get("readiness_delay") {
+        None => Some(None),
+        Some(n) => distribution(ctx, &n, Unit::Duration).map(Some),
+    };
     let start = start?;
     if let Some(end) = env.end.filter(|end| start >= *end) {
         ctx.warn(
@@ -163,6 +175,7 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
         name: name?.to_string(),
         kind,
         template: template?,
+        readiness_delay: readiness_delay?,
     })
 }
 
@@ -199,12 +212,73 @@ fn read_deployment(
         Some(n) => distribution(ctx, &n, Unit::Duration).map(Some),
     };
     let service = read_service(ctx, fields, env.control_plane);
+    let disruption_budget = match fields.get("disruption_budget") {
+        None => Some(None),
+        Some(n) => read_budget(ctx, &n).map(Some),
+    };
     Some(WorkloadKind::Deployment(DeploymentSpec {
         replicas: u32::try_from(replicas).ok()?,
         start,
         pod_lifetime: pod_lifetime?,
         service: service?,
+        disruption_budget: disruption_budget?,
     }))
+}
+
+/// `{ max_unavailable = 1 }` or `{ min_available = "50%" }`: a
+/// PodDisruptionBudget, which upstream allows only one of the two.
+fn read_budget(ctx: &mut Ctx, node: &Node) -> Option<DisruptionBudget> {
+    let fields = reader::table(ctx, node, BUDGET_KEYS)?;
+    match (fields.get("max_unavailable"), fields.get("min_available")) {
+        (Some(n), None) => int_or_percent(ctx, &n).map(DisruptionBudget::MaxUnavailable),
+        (None, Some(n)) => int_or_percent(ctx, &n).map(DisruptionBudget::MinAvailable),
+        (Some(_), Some(n)) => {
+            ctx.error(
+                &n.span,
+                &n.path,
+                "give either max_unavailable or min_available, not both (a \
+                 PodDisruptionBudget takes one)",
+            );
+            None
+        }
+        (None, None) => {
+            ctx.error(
+                &node.span,
+                &node.path,
+                "a disruption budget needs max_unavailable or min_available",
+            );
+            None
+        }
+    }
+}
+
+/// Upstream's IntOrString for PDBs: an integer, or a string `"<digits>%"`
+/// of at most 100%.
+fn int_or_percent(ctx: &mut Ctx, node: &Node) -> Option<IntOrPercent> {
+    if node.as_integer().is_some() {
+        let count = reader::count(ctx, node, 0, u64::from(u32::MAX))?;
+        return u32::try_from(count).ok().map(IntOrPercent::Count);
+    }
+    let Some(text) = node.as_str() else {
+        node.wrong_type(ctx, "an integer or a percent string like \"50%\"");
+        return None;
+    };
+    let digits = text
+        .strip_suffix('%')
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+    let message = match digits.map(str::parse::<u32>) {
+        Some(Ok(percent)) if percent <= 100 => return Some(IntOrPercent::Percent(percent)),
+        Some(_) => format!("{text} is more than 100%"),
+        None if text.trim().parse::<u32>().is_ok() => format!(
+            "`{text}` is a string: write {} without quotes for a count, or \"{}%\" for a \
+             percent",
+            text.trim(),
+            text.trim()
+        ),
+        None => format!("expected an integer or a percent like \"50%\", found `{text}`"),
+    };
+    ctx.error(&node.span, &node.path, message);
+    None
 }
 
 /// `service`: the pods back a Service, whose EndpointSlice every pod start
@@ -435,6 +509,13 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
     let anti_affinity = fields
         .get("anti_affinity")
         .map_or(Some(Vec::new()), |n| read_anti_affinity(ctx, &n, env));
+    let termination_grace_period = reader::duration_or(
+        ctx,
+        &fields,
+        "termination_grace_period",
+        DEFAULT_TERMINATION_GRACE_PERIOD,
+        false,
+    );
     let mut requests: [Request; NUM_RESOURCES] =
         std::array::from_fn(|i| Request::Fixed(extended.0[i]));
     requests[CPU] = cpu?;
@@ -449,6 +530,7 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
         node_affinity: node_affinity?,
         tolerations: tolerations?,
         anti_affinity: anti_affinity?,
+        termination_grace_period: termination_grace_period?,
     })
 }
 

@@ -184,11 +184,14 @@ fn wrong_units_and_types_are_explained() {
 
 #[test]
 fn zero_counts_and_zero_allocatable_are_errors() {
-    let all = problems(&edit("count = 10", "count = 0"));
+    let all = problems(&edit("count = 10", "count = -1"));
     assert_eq!(
         at(&all, "node_pools[0].count").message,
-        "must be at least 1, found 0"
+        "must not be negative, found -1"
     );
+    // A pool may start empty (nodes are added during the run).
+    let empty = parse(&edit("count = 10", "count = 0\nmax = 4"), "s").expect("valid");
+    assert_eq!(empty.config.nodes_total(), 0);
     let all = problems(&edit("cpu = \"16\"", "cpu = \"0\""));
     let problem = at(&all, "node_pools[0].cpu");
     assert!(
@@ -513,7 +516,7 @@ fn syntax_error_is_one_problem_with_line_and_column() {
 #[test]
 fn errors_display_one_line_each() {
     let err = parse(
-        &edit("count = 10", "count = 0").replace("replicas = 3", "x = 1"),
+        &edit("count = 10", "count = -1").replace("replicas = 3", "x = 1"),
         "f",
     )
     .unwrap_err();
