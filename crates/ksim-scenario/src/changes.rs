@@ -143,9 +143,15 @@ fn read_repeat(
     Some(Some(Repeat { every, until }))
 }
 
-/// The one action key of an entry.
+/// The one action key of an entry; any further one, in document order, is
+/// an error.
 fn read_action(ctx: &mut Ctx, fields: &Fields, targets: &Targets) -> Option<ChangeAction> {
-    let written: Vec<&str> = ACTIONS.iter().copied().filter(|k| fields.has(k)).collect();
+    let written: Vec<&str> = fields
+        .entries()
+        .into_iter()
+        .map(|e| e.key)
+        .filter(|k| ACTIONS.contains(k))
+        .collect();
     let (key, extra) = match written.split_first() {
         Some(split) => split,
         None => {
