@@ -1,12 +1,14 @@
 //! `ksim validate`, and scenario loading shared with `ksim run`.
 
 use anyhow::{anyhow, Result};
-use ksim_core::config::{SchedulerMode, SimConfig, WorkloadKind};
+use ksim_core::config::{
+    ChangeAction, NodePoolSpec, ScheduledChange, SchedulerMode, SimConfig, WorkloadKind,
+};
 use ksim_core::control_plane::config::{ApiKind, ControlPlaneConfig};
 use ksim_core::distribution::Distribution;
 use ksim_core::estimate::estimate_memory;
 use ksim_core::store::StoreConfig;
-use ksim_core::time::SimDuration;
+use ksim_core::time::{SimDuration, SimTime};
 use ksim_scenario::Scenario;
 use std::path::Path;
 
@@ -35,6 +37,9 @@ const MODELLED: &[&str] = &[
     "scheduling cost: per-pod base plus per-node-evaluated simulated time",
     "node failures at scenario times or at a random rate: lease expiry after the grace period, unreachable taints (NoExecute rate-limited \
      per zone), eviction after the default 300 s toleration, replacement of deployment pods, recovery",
+    "a living cluster: pools bounded by min and max with a price and a provisioning delay; scripted [[changes]] (scale a deployment; \
+     add, delete, drain, cordon, uncordon nodes) applied by the scripted-changes controller; readiness delays, termination grace \
+     periods, disruption budgets",
 ];
 
 /// What the control plane model covers, printed when a scenario turns it on.
@@ -55,7 +60,7 @@ const NOT_MODELLED: &[&str] = &[
      reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
      watches; store member failures and leader elections; kubelet start delays and image pulls",
     "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
-     pod deletion by users; deployment scaling after creation",
+     pod deletion by users",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
     "volumes, host ports, image locality, DaemonSets, resource limits and actual usage",
@@ -90,10 +95,15 @@ fn describe(config: &SimConfig) {
         config.sample_interval.as_secs_f64()
     );
     println!(
-        "node pools: {} ({} nodes)",
+        "node pools: {} ({} nodes at start, at most {})",
         config.node_pools.len(),
-        config.nodes_total()
+        config.nodes_total(),
+        config.nodes_max_total()
     );
+    for (index, pool) in config.node_pools.iter().enumerate() {
+        println!("  {}", describe_pool(config, index, pool));
+    }
+    describe_changes(config);
     let deployments = config
         .workloads
         .iter()
@@ -125,6 +135,105 @@ fn describe(config: &SimConfig) {
              and free, pods start the moment they are bound"
         ),
     }
+}
+
+/// A pool's size bounds, price and provisioning delay, and whether its
+/// nodes can change during the run (and why).
+fn describe_pool(config: &SimConfig, index: usize, pool: &NodePoolSpec) -> String {
+    let touching: Vec<String> = config
+        .changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action.pool() == Some(index as u32))
+        .map(|(i, _)| format!("#{i}"))
+        .collect();
+    let mut reasons = Vec::new();
+    if pool.min < pool.max {
+        reasons.push("min < max".to_string());
+    }
+    if !touching.is_empty() {
+        reasons.push(format!("changes {}", touching.join(", ")));
+    }
+    let can_change = if reasons.is_empty() {
+        "fixed".to_string()
+    } else {
+        format!("can change ({})", reasons.join("; "))
+    };
+    format!(
+        "pool `{}`: {} at start, min {}, max {}, price {} per node-hour, provisioning delay {}; \
+         {can_change}",
+        pool.name,
+        nodes(pool.count),
+        pool.min,
+        pool.max,
+        pool.price_per_hour,
+        latency(&pool.provisioning_delay)
+    )
+}
+
+/// `1 node`, `2 nodes`.
+fn nodes(n: u32) -> String {
+    format!("{n} node{}", if n == 1 { "" } else { "s" })
+}
+
+/// The scripted changes, numbered as `describe_pool` refers to them.
+fn describe_changes(config: &SimConfig) {
+    if config.changes.is_empty() {
+        println!("changes: none");
+        return;
+    }
+    println!("changes: {}", config.changes.len());
+    for (i, change) in config.changes.iter().enumerate() {
+        println!("  #{i} {}", describe_change(config, change));
+    }
+}
+
+fn describe_change(config: &SimConfig, change: &ScheduledChange) -> String {
+    let when = match &change.repeat {
+        None => format!("at {}", duration(change.at - SimTime::ZERO)),
+        Some(r) => format!(
+            "at {}, every {} until {}",
+            duration(change.at - SimTime::ZERO),
+            duration(r.every),
+            duration(r.until - SimTime::ZERO)
+        ),
+    };
+    // Ids were checked by SimConfig::check; a name is only printed.
+    let pool = |p: u32| {
+        config
+            .node_pools
+            .get(p as usize)
+            .map_or("?", |p| p.name.as_str())
+    };
+    let workload_name = |w: u32| {
+        config
+            .workloads
+            .get(w as usize)
+            .map_or("?", |w| w.name.as_str())
+    };
+    let what = match change.action {
+        ChangeAction::Scale { workload, replicas } => format!(
+            "scale deployment `{}` to {replicas} replica{}",
+            workload_name(workload),
+            if replicas == 1 { "" } else { "s" }
+        ),
+        ChangeAction::AddNodes { pool: p, count } => {
+            format!("add {} to pool `{}`", nodes(count), pool(p))
+        }
+        ChangeAction::DeleteNodes { pool: p, count } => {
+            format!("delete {} of pool `{}`", nodes(count), pool(p))
+        }
+        ChangeAction::DrainNodes { pool: p, count } => {
+            format!("drain {} of pool `{}`", nodes(count), pool(p))
+        }
+        ChangeAction::CordonNodes { pool: p, count } => {
+            format!("cordon {} of pool `{}`", nodes(count), pool(p))
+        }
+        ChangeAction::UncordonNodes { pool: p, count } => {
+            format!("uncordon {} of pool `{}`", nodes(count), pool(p))
+        }
+    };
+    format!("{when}: {what}")
 }
 
 fn describe_control_plane(cp: &ControlPlaneConfig, config: &SimConfig) {

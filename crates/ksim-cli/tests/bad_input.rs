@@ -86,8 +86,8 @@ fn wrong_units_are_explained() {
 }
 
 #[test]
-fn zero_and_negative_counts_are_refused() {
-    let err = rejected("zero-count", &VALID.replace("count = 2", "count = 0"));
+fn negative_counts_are_refused() {
+    let err = rejected("negative-count", &VALID.replace("count = 2", "count = -2"));
     assert!(err.contains("node_pools[0].count"), "{err}");
     let err = rejected("negative", &VALID.replace("replicas = 3", "replicas = -3"));
     assert!(err.contains("workloads[0].replicas"), "{err}");
@@ -282,4 +282,99 @@ fn endless_loop_at_time_0_free_scheduling_cycles_are_refused() {
             "{err}"
         );
     }
+}
+
+/// Refused by `ksim validate` and `ksim run` at `line` of the text, naming
+/// the key path and the words.
+fn refused_at(name: &str, text: &str, line: &str, path: &str, words: &[&str]) {
+    let line = line_of(text, line);
+    for err in refused_by_validate_and_run(name, text) {
+        assert!(
+            err.contains(&format!("scenario.toml:{line}:")) && err.contains(path),
+            "{err}"
+        );
+        for word in words {
+            assert!(err.contains(word), "`{word}` not in: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_pool_min_above_its_max_is_refused() {
+    let text = VALID.replace("count = 2", "count = 2\nmin = 3");
+    refused_at(
+        "pool-min-above-max",
+        &text,
+        "min = 3",
+        "node_pools[0].min",
+        &["min (3) is above max (2, which defaults to count)"],
+    );
+}
+
+#[test]
+fn a_pool_count_outside_min_and_max_is_refused() {
+    let text = VALID.replace("count = 2", "count = 20\nmax = 10");
+    refused_at(
+        "pool-count-outside",
+        &text,
+        "count = 20",
+        "node_pools[0].count",
+        &["count (20) must be within [min, max] = [0, 10]"],
+    );
+}
+
+#[test]
+fn a_negative_price_is_refused() {
+    let text = VALID.replace("count = 2", "count = 2\nprice_per_hour = -1.5");
+    refused_at(
+        "negative-price",
+        &text,
+        "price_per_hour = -1.5",
+        "node_pools[0].price_per_hour",
+        &["must not be negative"],
+    );
+}
+
+#[test]
+fn a_disruption_budget_on_a_job_is_refused() {
+    let text = format!(
+        "{VALID}\n[[workloads]]\nname = \"j\"\nkind = \"job\"\n\
+         arrival = {{ process = \"constant\", interval = \"10s\" }}\nduration = \"5s\"\n\
+         disruption_budget = {{ max_unavailable = 1 }}\n[workloads.pod]\ncpu = \"1\"\nmemory = \"1Gi\"\n"
+    );
+    refused_at(
+        "budget-on-job",
+        &text,
+        "disruption_budget = { max_unavailable = 1 }",
+        "workloads[1].disruption_budget",
+        &["only applies to kind = \"deployment\""],
+    );
+}
+
+#[test]
+fn validate_lists_pools_bounds_and_the_changes() {
+    let text = format!(
+        "{}\n[[changes]]\nat = \"30s\"\nevery = \"10s\"\nadd_nodes = {{ pool = \"p\", count = 1 }}\n",
+        VALID.replace("count = 2", "count = 2\nmin = 2\nmax = 6\nprice_per_hour = 0.5")
+    );
+    let out = ksim(&["validate", &write_scenario("living-valid", &text)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "node pools: 1 (2 nodes at start, at most 6)",
+        "pool `p`: 2 nodes at start, min 2, max 6, price 0.5 per node-hour, provisioning delay 1m; \
+         can change (min < max; changes #0)",
+        "changes: 1",
+        "#0 at 30s, every 10s until 1m: add 1 node to pool `p`",
+    ] {
+        assert!(stdout.contains(expected), "`{expected}` not in:\n{stdout}");
+    }
+    let fixed = VALID.replace("count = 2", "count = 2\nmin = 2");
+    let out = ksim(&["validate", &write_scenario("fixed-valid", &fixed)]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("min 2, max 2, price 0 per node-hour, provisioning delay 1m; fixed")
+            && stdout.contains("changes: none"),
+        "{stdout}"
+    );
 }
