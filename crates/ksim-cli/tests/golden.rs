@@ -124,12 +124,12 @@ fn first_difference_names_the_line_and_both_versions() {
 
 #[test]
 fn golden_small_kube_mode() {
-    check_golden("small", &["timeline.csv", "pods.csv"]);
+    check_golden("small", &["timeline.csv", "node_pools.csv", "pods.csv"]);
 }
 
 #[test]
 fn golden_fast_mode() {
-    check_golden("fast", &["timeline.csv", "pods.csv"]);
+    check_golden("fast", &["timeline.csv", "node_pools.csv", "pods.csv"]);
 }
 
 /// Leases and events in stores of their own, a Service with churn, a node
@@ -138,6 +138,6 @@ fn golden_fast_mode() {
 fn golden_control_plane() {
     check_golden(
         "control-plane",
-        &["timeline.csv", "pods.csv", "control_plane.csv"],
+        &["timeline.csv", "node_pools.csv", "pods.csv", "control_plane.csv"],
     );
 }
