@@ -11,7 +11,7 @@
 //! they tolerate it forever.
 
 use crate::config::NodeLifecycleConfig;
-use crate::ids::{NodeId, PodId};
+use crate::ids::PodId;
 use crate::time::{SimDuration, SimTime};
 
 /// The first controller check strictly after `last_renewal + grace`
@@ -64,10 +64,12 @@ impl EvictionLimiter {
     }
 }
 
-/// Pods bound to each node, as intrusive doubly linked lists (8 bytes per pod,
-/// 4 per node), so evicting a node's pods never scans all pods.
+/// Pods per owner (a node, a workload), as intrusive doubly linked lists
+/// (8 bytes per pod, 4 per owner), so evicting a node's pods or scaling a
+/// workload down never scans all pods. A pod is on at most one list of
+/// each `PodLists`.
 #[derive(Clone, Debug, Default)]
-pub struct NodePods {
+pub struct PodLists {
     head: Vec<PodId>,
     next: Vec<PodId>,
     prev: Vec<PodId>,
@@ -75,16 +77,17 @@ pub struct NodePods {
 
 const NONE: PodId = PodId::MAX;
 
-impl NodePods {
-    pub fn new(nodes: usize) -> Self {
-        NodePods {
-            head: vec![NONE; nodes],
+impl PodLists {
+    pub fn new(owners: usize) -> Self {
+        PodLists {
+            head: vec![NONE; owners],
             next: Vec::new(),
             prev: Vec::new(),
         }
     }
 
-    pub fn add_node(&mut self) {
+    /// One more owner (a node added to the cluster), with no pods.
+    pub fn add_owner(&mut self) {
         self.head.push(NONE);
     }
 
@@ -96,21 +99,21 @@ impl NodePods {
         }
     }
 
-    pub fn link(&mut self, node: NodeId, pod: PodId) {
+    pub fn link(&mut self, owner: u32, pod: PodId) {
         self.ensure(pod);
-        let first = self.head[node as usize];
+        let first = self.head[owner as usize];
         self.next[pod as usize] = first;
         self.prev[pod as usize] = NONE;
         if first != NONE {
             self.prev[first as usize] = pod;
         }
-        self.head[node as usize] = pod;
+        self.head[owner as usize] = pod;
     }
 
-    pub fn unlink(&mut self, node: NodeId, pod: PodId) {
+    pub fn unlink(&mut self, owner: u32, pod: PodId) {
         let (prev, next) = (self.prev[pod as usize], self.next[pod as usize]);
         if prev == NONE {
-            self.head[node as usize] = next;
+            self.head[owner as usize] = next;
         } else {
             self.next[prev as usize] = next;
         }
@@ -119,15 +122,22 @@ impl NodePods {
         }
     }
 
-    /// The pods on `node`, most recently bound first.
-    pub fn pods_on(&self, node: NodeId) -> Vec<PodId> {
-        let mut pods = Vec::new();
-        let mut pod = self.head[node as usize];
-        while pod != NONE {
-            pods.push(pod);
-            pod = self.next[pod as usize];
-        }
-        pods
+    /// The pods of `owner`, most recently linked first.
+    pub fn iter(&self, owner: u32) -> impl Iterator<Item = PodId> + '_ {
+        let mut pod = self.head[owner as usize];
+        std::iter::from_fn(move || {
+            let this = pod;
+            (this != NONE).then(|| {
+                pod = self.next[this as usize];
+                this
+            })
+        })
+    }
+
+    /// The pods of `owner`, most recently linked first, collected so the
+    /// caller may change the lists as it goes through them.
+    pub fn pods_of(&self, owner: u32) -> Vec<PodId> {
+        self.iter(owner).collect()
     }
 }
 
@@ -204,17 +214,17 @@ mod tests {
     }
 
     #[test]
-    fn node_pod_lists_link_and_unlink() {
-        let mut lists = NodePods::new(2);
+    fn pod_lists_link_and_unlink() {
+        let mut lists = PodLists::new(2);
         for pod in 0..4 {
             lists.link(pod % 2, pod);
         }
-        assert_eq!(lists.pods_on(0), vec![2, 0]);
+        assert_eq!(lists.pods_of(0), vec![2, 0]);
         lists.unlink(0, 2);
         lists.unlink(1, 1);
-        assert_eq!(lists.pods_on(0), vec![0]);
-        assert_eq!(lists.pods_on(1), vec![3]);
+        assert_eq!(lists.pods_of(0), vec![0]);
+        assert_eq!(lists.pods_of(1), vec![3]);
         lists.unlink(1, 3);
-        assert!(lists.pods_on(1).is_empty());
+        assert!(lists.pods_of(1).is_empty());
     }
 }

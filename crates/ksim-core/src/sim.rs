@@ -13,7 +13,7 @@ use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
 use crate::histogram::LatencyHistogram;
 use crate::ids::{NodeId, PodId, WorkloadId, NO_NODE};
-use crate::lifecycle::{self, EvictionLimiter, NodePods};
+use crate::lifecycle::{self, EvictionLimiter, PodLists};
 use crate::matching;
 use crate::metrics::{
     PodRecord, PoolSample, PoolSummary, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,

@@ -145,6 +145,17 @@ impl SchedulingQueue {
         self.state[pod as usize] = QueueState::Absent;
     }
 
+    /// The pod was deleted: it leaves the queue, wherever it waits, as
+    /// upstream's `Delete` takes it out of activeQ, backoffQ or
+    /// unschedulablePods. Its entries in the active heap and the waiting
+    /// lists stay until reached and are then skipped, as those of a pod that
+    /// moved on are; a deleted pod never comes back, so none is revived.
+    pub fn remove(&mut self, pod: PodId) {
+        if let Some(state) = self.state.get_mut(pod as usize) {
+            *state = QueueState::Absent;
+        }
+    }
+
     /// Backoff after `attempts` failed attempts (upstream calculateBackoffDuration).
     pub fn backoff(&self, attempts: u16) -> SimDuration {
         let mut duration = self.backoff_initial;
@@ -338,6 +349,27 @@ mod tests {
             Some(SimTime(1_000_000_000))
         );
         assert_eq!(q.state(pod), QueueState::Backoff);
+    }
+
+    #[test]
+    fn a_removed_pod_is_never_popped_or_woken() {
+        let mut q = queue();
+        let mut wake = Vec::new();
+        q.add(0, 0);
+        q.add(1, 0);
+        q.add(2, 0);
+        let failed = q.pop().unwrap();
+        let epoch = q.change_epoch();
+        q.failed(failed, 1, SimTime(0), WakeOn::PodDeleted, epoch);
+        q.remove(failed);
+        q.remove(1);
+        assert_eq!(q.state(failed), QueueState::Absent);
+        q.on_pod_deleted(SimTime(5_000_000_000), &mut wake);
+        assert!(wake.is_empty());
+        assert_eq!(q.pop(), Some(2), "pod 1 left the active queue");
+        assert_eq!(q.pop(), None, "the failed pod was not woken");
+        q.remove(7);
+        assert_eq!(q.state(7), QueueState::Absent, "a pod never queued");
     }
 
     #[test]

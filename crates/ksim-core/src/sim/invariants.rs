@@ -166,7 +166,7 @@ impl Simulation {
                     ),
                 ));
             }
-            let listed = self.nodes.pods.pods_on(n as u32);
+            let listed = self.nodes.pods.pods_of(n as u32);
             if listed.len() as u64 != holding[n]
                 || listed.iter().any(|&pod| {
                     self.pods.node[pod as usize] != n as u32

@@ -11,7 +11,8 @@ pub(super) struct NodeHealth {
     /// When the unreachable NoExecute taint was added to the node in its
     /// current failure; NEVER while it has none.
     pub(super) no_execute_since: Vec<SimTime>,
-    pub(super) pods: NodePods,
+    /// Per node: the pods bound or assumed there.
+    pub(super) pods: PodLists,
     pub(super) limiter: EvictionLimiter,
     /// Per workload: pods tolerate the unreachable NoExecute taint forever.
     pub(super) never_evicted: Vec<bool>,
@@ -62,7 +63,7 @@ impl NodeHealth {
             epoch: vec![0; nodes],
             failed: vec![false; nodes],
             no_execute_since: vec![NEVER; nodes],
-            pods: NodePods::new(nodes),
+            pods: PodLists::new(nodes),
             limiter: EvictionLimiter::new(
                 config.node_lifecycle.eviction_rate_per_s,
                 cluster.zone_count(),
@@ -83,7 +84,7 @@ impl NodeHealth {
         self.epoch.push(0);
         self.failed.push(false);
         self.no_execute_since.push(NEVER);
-        self.pods.add_node();
+        self.pods.add_owner();
     }
 
     /// A deleted node: events of its current failure, if any, go stale.
@@ -212,7 +213,7 @@ impl Simulation {
             return;
         }
         let toleration = self.config.node_lifecycle.default_toleration;
-        for pod in self.nodes.pods.pods_on(node) {
+        for pod in self.nodes.pods.pods_of(node) {
             let p = pod as usize;
             let bound = self.pods.bound[p];
             if bound == NEVER || self.nodes.never_evicted[self.pods.workload[p] as usize] {
@@ -263,7 +264,7 @@ impl Simulation {
             .checked_sub(1)
             .expect("a recovering node was counted failed");
         self.note_nodes_alive(now);
-        for pod in self.nodes.pods.pods_on(node) {
+        for pod in self.nodes.pods.pods_of(node) {
             let p = pod as usize;
             if self.pods.phase[p] == PodPhase::Running {
                 // Its containers died with the node: the kubelet reports it Failed.

@@ -234,7 +234,7 @@ impl Simulation {
     /// replaces them), its lease stops. A pod the scheduler only assumed
     /// there fails its binding when its cycle ends.
     pub(super) fn delete_node(&mut self, now: SimTime, node: NodeId) {
-        for pod in self.nodes.pods.pods_on(node) {
+        for pod in self.nodes.pods.pods_of(node) {
             let p = pod as usize;
             if self.pods.bound[p] != crate::cluster::NEVER
                 && self.pods.finished[p] == crate::cluster::NEVER
