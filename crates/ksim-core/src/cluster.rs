@@ -324,6 +324,12 @@ pub struct Pods {
     pub bound: Vec<SimTime>,
     pub started: Vec<SimTime>,
     pub finished: Vec<SimTime>,
+    /// Since when the pod is Ready; NEVER while it is not (before its
+    /// readiness delay has passed, and once it is being deleted or ended).
+    pub ready_since: Vec<SimTime>,
+    /// When its deletion was requested (upstream's deletionTimestamp less
+    /// the grace period); NEVER while it is not being deleted.
+    pub deleted: Vec<SimTime>,
     /// Scheduling attempts so far (drives the backoff).
     pub attempts: Vec<u16>,
 }
@@ -379,13 +385,15 @@ impl Pods {
         self.bound.push(NEVER);
         self.started.push(NEVER);
         self.finished.push(NEVER);
+        self.ready_since.push(NEVER);
+        self.deleted.push(NEVER);
         self.attempts.push(0);
         Some(id)
     }
 
     /// Bytes of state one pod costs, for up-front memory estimates.
     pub const BYTES_PER_POD: u64 =
-        (4 + std::mem::size_of::<ResourceVec>() + 1 + 4 + 4 * 8 + 2) as u64;
+        (4 + std::mem::size_of::<ResourceVec>() + 1 + 4 + 6 * 8 + 2) as u64;
 }
 
 /// Everything the scheduler reads: pools, templates, nodes, anti-affinity counters.

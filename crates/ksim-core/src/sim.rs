@@ -8,6 +8,7 @@
 use crate::cluster::{ClusterState, CompiledTemplate, NodeState, Pods, Pool, NEVER};
 use crate::config::{
     ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
+    WorkloadSpec,
 };
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
@@ -37,7 +38,8 @@ use node_lifecycle::NodeHealth;
 use nodes::NodeBook;
 use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
-use workloads::{exponential_gap, WorkloadState, NEVER_FITS_PREFIX};
+pub use workloads::WorkloadCounts;
+use workloads::{exponential_gap, Tally, WorkloadState, NEVER_FITS_PREFIX};
 
 /// Why a run stopped before its end. Each is a bug in the model caught by
 /// its own checks (or, for a pod id past 2^32, a run too large to represent),
@@ -55,6 +57,12 @@ pub enum SimError {
 pub enum Event {
     /// A deployment is created with all its replicas.
     DeploymentCreated { workload: WorkloadId },
+    /// A running pod's readiness delay ends: it becomes Ready, unless it
+    /// ended or its deletion started meanwhile.
+    PodReady { pod: PodId },
+    /// A deleted pod's termination grace period ends: its kubelet has
+    /// stopped it and reports it ended.
+    PodTerminated { pod: PodId },
     /// The next pod of a job workload arrives.
     JobArrival { workload: WorkloadId },
     /// The scheduler finishes the cycle it started for the in-flight pod.
@@ -118,6 +126,8 @@ struct Counters {
     /// Pods per phase, indexed by `PodPhase as usize`; changed only by `set_phase`.
     by_phase: [u64; 4],
     unschedulable: u64,
+    /// Pods whose deletion was requested (`delete_pod`, a scale-down).
+    deleted: u64,
 }
 
 impl Counters {
@@ -138,6 +148,8 @@ pub struct Simulation {
     reasons: Vec<String>,
     reason_ids: HashMap<String, u32>,
     workloads: Vec<WorkloadState>,
+    /// Per workload: its live pods (not ended), terminating ones included.
+    workload_pods: PodLists,
     scheduler_rng: SimRng,
     cycle: Option<Cycle>,
     counters: Counters,
@@ -189,14 +201,7 @@ impl Simulation {
         let workloads = config
             .workloads
             .iter()
-            .map(|w| WorkloadState {
-                arrivals: 0,
-                next_scheduled: 0,
-                arrival_rng: streams.stream(&format!("workload/{}/arrivals", w.name)),
-                request_rng: streams.stream(&format!("workload/{}/requests", w.name)),
-                duration_rng: streams.stream(&format!("workload/{}/durations", w.name)),
-                outcome_rng: streams.stream(&format!("workload/{}/outcomes", w.name)),
-            })
+            .map(|w| WorkloadState::new(w, &streams))
             .collect();
         let s = &config.scheduler;
         let queue = SchedulingQueue::new(s.backoff_initial, s.backoff_max, s.max_in_unschedulable);
@@ -210,6 +215,7 @@ impl Simulation {
             reasons: Vec::new(),
             reason_ids: HashMap::new(),
             workloads,
+            workload_pods: PodLists::new(config.workloads.len()),
             scheduler_rng: streams.stream("scheduler"),
             cycle: None,
             counters: Counters::default(),
@@ -362,6 +368,8 @@ impl Simulation {
     fn handle(&mut self, now: SimTime, event: Event) {
         match event {
             Event::DeploymentCreated { workload } => self.create_deployment(now, workload),
+            Event::PodReady { pod } => self.readiness_delay_over(now, pod),
+            Event::PodTerminated { pod } => self.grace_period_over(now, pod),
             Event::JobArrival { workload } => self.job_arrival(now, workload),
             Event::CycleDone => self.finish_cycle(now),
             Event::BackoffExpired { pod } => self.queue.backoff_expired(pod),
@@ -404,6 +412,24 @@ impl Simulation {
     pub fn queue_state(&self, pod: PodId) -> QueueState {
         self.queue.state(pod)
     }
+
+    /// A workload's desired replicas and the counts of its pods.
+    pub fn workload_counts(&self, workload: WorkloadId) -> WorkloadCounts {
+        self.workloads[workload as usize].counts
+    }
+
+    /// A workload's live pods (not ended; terminating ones included), most
+    /// recently created first. Walks that workload's pods only.
+    pub fn workload_pods(&self, workload: WorkloadId) -> impl Iterator<Item = PodId> + '_ {
+        self.workload_pods.iter(workload)
+    }
+
+    /// Pods whose deletion was requested so far. A deleted pod ends
+    /// Succeeded (or Failed if its node fails first), so this tells
+    /// deletions from completions.
+    pub fn pods_deleted(&self) -> u64 {
+        self.counters.deleted
+    }
 }
 
 mod controllers;
@@ -413,8 +439,10 @@ mod node_lifecycle;
 mod nodes;
 mod pod_api;
 mod pods;
+mod replicas;
 mod sampling;
 mod scheduling;
+mod termination;
 mod workloads;
 
 #[cfg(test)]

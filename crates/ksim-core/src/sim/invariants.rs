@@ -4,7 +4,7 @@
 //! timeline sample only when asked (`Simulation::enable_invariant_checks`:
 //! every test, and `ksim run --check-invariants`).
 
-use super::{Event, SimError, Simulation, NO_REASON};
+use super::{Event, SimError, Simulation, WorkloadCounts, NO_REASON};
 use crate::cluster::{NodeState, NEVER};
 use crate::ids::{NodeId, NO_NODE};
 use crate::pod_phase::PodPhase;
@@ -113,6 +113,68 @@ impl Simulation {
         }
         if let Err(problem) = self.check_counters() {
             return fail("counters".into(), problem);
+        }
+        if let Err((subject, problem)) = self.check_workloads() {
+            return fail(subject, problem);
+        }
+        Ok(())
+    }
+
+    /// Per workload: its pod list holds exactly its live pods, and its
+    /// counts are theirs, recounted; a Ready pod runs and is not being
+    /// deleted.
+    fn check_workloads(&self) -> Result<(), (String, String)> {
+        let mut recounted = vec![WorkloadCounts::default(); self.workloads.len()];
+        for p in 0..self.pods.len() {
+            if self.pods.finished[p] != NEVER {
+                continue;
+            }
+            let ready = self.pods.ready_since[p] != NEVER;
+            let deleted = self.pods.deleted[p] != NEVER;
+            let phase = self.pods.phase[p];
+            if ready && (phase != PodPhase::Running || deleted) {
+                let state = if deleted {
+                    "being deleted"
+                } else {
+                    phase.as_str()
+                };
+                return Err((format!("pod {p}"), format!("Ready but {state}")));
+            }
+            let counts = &mut recounted[self.pods.workload[p] as usize];
+            counts.live += 1;
+            counts.pending += u32::from(phase == PodPhase::Pending);
+            counts.running += u32::from(phase == PodPhase::Running);
+            counts.ready += u32::from(ready);
+            counts.terminating += u32::from(deleted);
+        }
+        for (w, actual) in recounted.iter().enumerate() {
+            let subject = || self.workload_subject(w as u32);
+            let counted = self.workloads[w].counts;
+            let pairs = [
+                ("live", counted.live, actual.live),
+                ("pending", counted.pending, actual.pending),
+                ("running", counted.running, actual.running),
+                ("ready", counted.ready, actual.ready),
+                ("terminating", counted.terminating, actual.terminating),
+            ];
+            for (what, counted, actual) in pairs {
+                if counted != actual {
+                    let problem = format!("{counted} pods counted {what}, {actual} are");
+                    return Err((subject(), problem));
+                }
+            }
+            let listed = self.workload_pods.pods_of(w as u32);
+            let strangers = listed.iter().any(|&pod| {
+                self.pods.workload[pod as usize] != w as u32
+                    || self.pods.finished[pod as usize] != NEVER
+            });
+            if strangers || listed.len() != actual.live as usize {
+                let problem = format!(
+                    "its pod list {listed:?} is not its {} live pods",
+                    actual.live
+                );
+                return Err((subject(), problem));
+            }
         }
         Ok(())
     }
@@ -332,6 +394,38 @@ mod tests {
         let v = violation(&sim);
         assert_eq!(v.subject, "counters");
         assert_eq!(v.problem, "4 pods counted Running, 3 are");
+    }
+
+    #[test]
+    fn a_workload_count_that_drifts_from_its_pods_is_named() {
+        let mut sim = settled();
+        assert_eq!(sim.workload_counts(0).ready, 3);
+        sim.workloads[0].counts.ready -= 1;
+        let v = violation(&sim);
+        assert_eq!(v.subject, "workload web");
+        assert_eq!(v.problem, "2 pods counted ready, 3 are");
+        sim.workloads[0].counts.ready += 1;
+        sim.workloads[0].counts.terminating += 1;
+        assert_eq!(violation(&sim).problem, "1 pods counted terminating, 0 are");
+    }
+
+    #[test]
+    fn a_workload_list_missing_a_live_pod_is_named() {
+        let mut sim = settled();
+        sim.workload_pods.unlink(0, 1);
+        let v = violation(&sim);
+        assert_eq!(v.subject, "workload web");
+        assert!(v.problem.contains("not its 3 live pods"), "{}", v.problem);
+    }
+
+    #[test]
+    fn a_ready_pod_being_deleted_is_named() {
+        let mut sim = settled();
+        sim.pods.deleted[2] = sim.now();
+        sim.workloads[0].counts.terminating += 1;
+        let v = violation(&sim);
+        assert_eq!(v.subject, "pod 2");
+        assert_eq!(v.problem, "Ready but being deleted");
     }
 
     #[test]

@@ -270,6 +270,11 @@ impl Simulation {
                 // Its containers died with the node: the kubelet reports it Failed.
                 self.defer_write(ApiRequest::PodStatus, 1, 1);
                 self.end_pod(now, pod, PodPhase::Failed);
+            } else if self.pods.bound[p] != NEVER && self.is_terminating(pod) {
+                // Deleted while the kubelet was down, never started: the
+                // kubelet only has to report it gone.
+                self.defer_write(ApiRequest::PodStatus, 1, 1);
+                self.end_pod(now, pod, PodPhase::Succeeded);
             } else if self.pods.bound[p] != NEVER {
                 // Bound while the kubelet was down: it starts the pod now.
                 self.start_bound_pod(now, pod);

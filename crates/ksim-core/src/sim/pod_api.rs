@@ -65,15 +65,16 @@ impl Simulation {
             }
             // The kubelet reported it twice: before it died and once back.
             PodStep::Running if self.pods.started[p] != NEVER => {}
+            // Deleted before its kubelet started it: it never will.
+            PodStep::Running if self.is_terminating(pod) => {}
             PodStep::Running => {
+                // Joins its Service's endpoints when Ready.
                 self.start_running(now, pod);
-                let workload = self.pods.workload[p];
                 let events = self
                     .control_plane
                     .as_ref()
                     .map_or(0, |c| c.config().kubelet_events_per_pod_start);
                 self.defer_write(ApiRequest::EventCreate, u64::from(events), 0);
-                self.update_endpoints(workload);
                 let latency = now - self.pods.created[p];
                 if let Some(control_plane) = &mut self.control_plane {
                     control_plane.record_pod_startup(latency);
@@ -143,9 +144,9 @@ impl Simulation {
         self.update_endpoints(workload);
     }
 
-    /// A pod of a Service became ready or went away: one of its
-    /// EndpointSlices changes (written at the next tick, coalesced).
-    fn update_endpoints(&mut self, workload: WorkloadId) {
+    /// A pod of a Service became ready, stopped being ready or went away:
+    /// one of its EndpointSlices changes (written at the next tick, coalesced).
+    pub(super) fn update_endpoints(&mut self, workload: WorkloadId) {
         if self.endpoint_slices_of(workload) > 0 {
             self.endpoint_changes[workload as usize] += 1;
         }

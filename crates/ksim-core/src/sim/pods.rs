@@ -1,5 +1,5 @@
-//! A pod's lifecycle on its node: phase moves, running, ending, and the
-//! accounting of its requests on the node.
+//! A pod's lifecycle on its node: phase moves, running, readiness, ending,
+//! and the accounting of its requests on the node.
 
 use super::*;
 
@@ -33,6 +33,13 @@ impl Simulation {
         }
         self.counters.by_phase[to as usize] += 1;
         self.pods.phase[pod as usize] = to;
+        let workload = self.pods.workload[pod as usize];
+        if let Some(tally) = Tally::of_phase(from) {
+            self.tally(workload, tally, false);
+        }
+        if let Some(tally) = Tally::of_phase(to) {
+            self.tally(workload, tally, true);
+        }
     }
 
     /// The kubelet runs the pod (reported Running); its run time starts.
@@ -50,6 +57,53 @@ impl Simulation {
                 SimDuration(distribution.sample(&mut self.workloads[workload].duration_rng));
             self.schedule(now + run_for, Event::PodFinished { pod });
         }
+        self.start_readiness(now, pod);
+    }
+
+    /// The pod's readiness probe starts with its containers: Ready at once
+    /// without a readiness delay (no event), else when the delay ends.
+    fn start_readiness(&mut self, now: SimTime, pod: PodId) {
+        let workload = self.pods.workload[pod as usize] as usize;
+        match &self.config.workloads[workload].readiness_delay {
+            None => self.become_ready(now, pod),
+            Some(delay) => {
+                let delay = SimDuration(delay.sample(&mut self.workloads[workload].readiness_rng));
+                self.schedule(now + delay, Event::PodReady { pod });
+            }
+        }
+    }
+
+    /// A readiness delay ended. The pod may have ended, or its deletion
+    /// started, since: then it never becomes Ready.
+    pub(super) fn readiness_delay_over(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        let still_running = self.pods.phase[p] == PodPhase::Running
+            && self.pods.finished[p] == NEVER
+            && self.pods.deleted[p] == NEVER;
+        if still_running && self.pods.ready_since[p] == NEVER {
+            self.become_ready(now, pod);
+        }
+    }
+
+    /// The pod joins its Service's ready endpoints.
+    fn become_ready(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        self.pods.ready_since[p] = now;
+        let workload = self.pods.workload[p];
+        self.tally(workload, Tally::Ready, true);
+        self.update_endpoints(workload);
+    }
+
+    /// The pod stops being Ready (its deletion started, or it ended); true
+    /// if it was. The caller updates the endpoints.
+    pub(super) fn clear_readiness(&mut self, pod: PodId) -> bool {
+        let p = pod as usize;
+        if self.pods.ready_since[p] == NEVER {
+            return false;
+        }
+        self.pods.ready_since[p] = NEVER;
+        self.tally(self.pods.workload[p], Tally::Ready, false);
+        true
     }
 
     pub(super) fn assign(&mut self, pod: PodId, node: NodeId) {
@@ -98,28 +152,47 @@ impl Simulation {
         }
     }
 
-    /// A running pod ends: its resources are freed, waiting pods may wake,
-    /// and a deployment replaces it at once (the ReplicaSet controller).
+    /// A pod ends: its resources are freed, waiting pods may wake, and a
+    /// deployment replaces it at once if it was active (the ReplicaSet
+    /// controller; a terminating pod was not, so it is not replaced now).
     pub(super) fn end_pod(&mut self, now: SimTime, pod: PodId, phase: PodPhase) {
+        self.finish_pod(now, pod, phase);
+        self.reconcile_replicas(now, self.pods.workload[pod as usize]);
+    }
+
+    /// Ends the pod without its ReplicaSet's reaction, for a deletion that
+    /// has its own (a scale-down must not react to each pod it deletes).
+    pub(super) fn finish_pod(&mut self, now: SimTime, pod: PodId, phase: PodPhase) {
         let p = pod as usize;
-        // Bound pods a dead kubelet never started end from Pending.
+        // Bound pods a dead kubelet never started end from Pending, and
+        // deleted pods before they were bound.
         if self.pods.phase[p] == PodPhase::Pending {
             self.clear_failure(pod);
         }
+        self.clear_readiness(pod);
         self.set_phase(pod, phase);
         self.pods.finished[p] = now;
-        self.unassign(pod);
-        self.queue.on_pod_deleted(now, &mut self.wake_ups);
-        self.schedule_wake_ups();
         let workload = self.pods.workload[p];
+        self.leave_workload(pod);
+        // A pod deleted before the scheduler assumed it held nothing.
+        if self.pods.node[p] != NO_NODE {
+            self.unassign(pod);
+            self.queue.on_pod_deleted(now, &mut self.wake_ups);
+            self.schedule_wake_ups();
+        }
         self.note_pod_ended(workload);
         self.notify_controllers(now, crate::controller::Subscriptions::POD_ENDED);
-        if matches!(
-            self.config.workloads[workload as usize].kind,
-            WorkloadKind::Deployment(_)
-        ) {
-            self.create_pod(now, workload);
+    }
+
+    /// The pod is no longer one of its workload's live pods.
+    fn leave_workload(&mut self, pod: PodId) {
+        let p = pod as usize;
+        let workload = self.pods.workload[p];
+        if self.pods.deleted[p] != NEVER {
+            self.tally(workload, Tally::Terminating, false);
         }
+        self.tally(workload, Tally::Live, false);
+        self.workload_pods.unlink(workload, pod);
     }
 }
 

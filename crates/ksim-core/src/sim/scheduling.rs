@@ -58,9 +58,13 @@ impl Simulation {
             return;
         };
         let p = cycle.pod as usize;
+        if self.pods.finished[p] != NEVER && self.is_terminating(cycle.pod) {
+            // Deleted during its cycle: its deletion already let go of it.
+            return;
+        }
         if self.pods.finished[p] != NEVER {
-            // Nothing ends a pod the scheduler has only assumed: the node
-            // lifecycle and kubelets see bound pods alone.
+            // Nothing else ends a pod the scheduler has only assumed: the
+            // node lifecycle and kubelets see bound pods alone.
             self.violation(
                 format!("pod {}", cycle.pod),
                 format!(

@@ -1,4 +1,5 @@
-//! Workloads: deployments' replicas and jobs' arrival processes create pods.
+//! Workloads: deployments' replicas and jobs' arrival processes create pods;
+//! per workload, its live pods and their counts.
 
 use super::*;
 
@@ -10,16 +11,134 @@ pub(super) struct WorkloadState {
     pub(super) request_rng: SimRng,
     pub(super) duration_rng: SimRng,
     pub(super) outcome_rng: SimRng,
+    pub(super) readiness_rng: SimRng,
+    /// Keys the pods' stand-in UIDs (`replicas::pod_uid`).
+    pub(super) uid_key: u64,
+    /// A deployment exists once its start has come; before, a desired
+    /// count is only recorded.
+    pub(super) exists: bool,
+    pub(super) counts: WorkloadCounts,
+}
+
+impl WorkloadState {
+    pub(super) fn new(spec: &WorkloadSpec, streams: &RngStreams) -> Self {
+        let stream = |what: &str| streams.stream(&format!("workload/{}/{what}", spec.name));
+        let desired = match &spec.kind {
+            WorkloadKind::Deployment(d) => d.replicas,
+            WorkloadKind::Job(_) => 0,
+        };
+        WorkloadState {
+            arrivals: 0,
+            next_scheduled: 0,
+            arrival_rng: stream("arrivals"),
+            request_rng: stream("requests"),
+            duration_rng: stream("durations"),
+            outcome_rng: stream("outcomes"),
+            readiness_rng: stream("readiness"),
+            uid_key: stream("uids").random::<u64>(),
+            exists: false,
+            counts: WorkloadCounts {
+                desired,
+                ..WorkloadCounts::default()
+            },
+        }
+    }
+}
+
+/// A workload's pods as its controller sees them, kept exact as pods
+/// change (never recounted by a scan): a controller reads these rather than
+/// walking pods.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadCounts {
+    /// Replicas wanted (a deployment's; 0 for a job).
+    pub desired: u32,
+    /// Pods not ended, terminating ones included.
+    pub live: u32,
+    /// Live pods in phase Pending, terminating or not.
+    pub pending: u32,
+    /// Live pods in phase Running, terminating or not.
+    pub running: u32,
+    /// Live pods Ready; a terminating pod is not (it leaves its Service's
+    /// ready endpoints when its deletion starts).
+    pub ready: u32,
+    /// Live pods whose deletion has started (graceful termination).
+    pub terminating: u32,
+}
+
+impl WorkloadCounts {
+    /// Pods the ReplicaSet controller counts against `desired`: live and
+    /// not terminating (upstream's `IsPodActive`).
+    pub fn active(&self) -> u32 {
+        self.live
+            .checked_sub(self.terminating)
+            .expect("terminating pods are live pods")
+    }
+
+    fn slot(&mut self, tally: Tally) -> &mut u32 {
+        match tally {
+            Tally::Live => &mut self.live,
+            Tally::Pending => &mut self.pending,
+            Tally::Running => &mut self.running,
+            Tally::Ready => &mut self.ready,
+            Tally::Terminating => &mut self.terminating,
+        }
+    }
+}
+
+/// One of the per-workload counts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Tally {
+    Live,
+    Pending,
+    Running,
+    Ready,
+    Terminating,
+}
+
+impl Tally {
+    /// The count a live pod in `phase` is in, if any.
+    pub(super) fn of_phase(phase: PodPhase) -> Option<Tally> {
+        match phase {
+            PodPhase::Pending => Some(Tally::Pending),
+            PodPhase::Running => Some(Tally::Running),
+            PodPhase::Succeeded | PodPhase::Failed => None,
+        }
+    }
 }
 
 impl Simulation {
-    pub(super) fn create_deployment(&mut self, now: SimTime, workload: WorkloadId) {
-        let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind else {
-            return;
+    /// Counts one pod more (`up`) or less in a workload's count; leaving
+    /// the u32 range is a bug in the bookkeeping and stops the run.
+    pub(super) fn tally(&mut self, workload: WorkloadId, tally: Tally, up: bool) {
+        let slot = self.workloads[workload as usize].counts.slot(tally);
+        let moved = if up {
+            slot.checked_add(1)
+        } else {
+            slot.checked_sub(1)
         };
-        for _ in 0..d.replicas {
-            self.create_pod(now, workload);
+        match moved {
+            Some(count) => *slot = count,
+            None => {
+                let problem = format!(
+                    "{tally:?} count {} cannot go {}",
+                    *slot,
+                    if up { "up" } else { "down" }
+                );
+                let subject = self.workload_subject(workload);
+                self.violation(subject, problem);
+            }
         }
+    }
+
+    /// How a broken invariant names a workload.
+    pub(super) fn workload_subject(&self, workload: WorkloadId) -> String {
+        format!("workload {}", self.config.workloads[workload as usize].name)
+    }
+
+    /// The deployment's start: the ReplicaSet controller creates its replicas.
+    pub(super) fn create_deployment(&mut self, now: SimTime, workload: WorkloadId) {
+        self.workloads[workload as usize].exists = true;
+        self.reconcile_replicas(now, workload);
     }
 
     pub(super) fn job_arrival(&mut self, now: SimTime, workload: WorkloadId) {
@@ -69,6 +188,9 @@ impl Simulation {
         };
         self.last_failure.push(NO_REASON);
         self.counters.by_phase[PodPhase::Pending as usize] += 1;
+        self.workload_pods.link(workload, pod);
+        self.tally(workload, Tally::Live, true);
+        self.tally(workload, Tally::Pending, true);
         if self.control_plane.is_some() {
             self.send_pod_write(now, pod, PodStep::Create);
         } else {

@@ -1,0 +1,76 @@
+//! Deleting a pod: graceful termination on its node, or at once when no
+//! kubelet has it yet.
+//!
+//! Upstream: the apiserver deletes an unscheduled pod at once (grace 0);
+//! for a scheduled one it sets the deletion timestamp, the pod stops
+//! counting for its ReplicaSet (`IsPodActive`) and leaves its Service's
+//! ready endpoints, and its kubelet stops the containers within the grace
+//! period and removes it; the pod holds its node's resources until then.
+
+use super::*;
+
+impl Simulation {
+    /// Deletes a pod (a drain, a user, a controller): its termination
+    /// starts, and its deployment, counting it no more, replaces it at once.
+    /// Deleting a pod that ended or is terminating already does nothing.
+    // Called by the drain being built (issue 8) and by the tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn delete_pod(&mut self, now: SimTime, pod: PodId) {
+        self.start_deletion(now, pod);
+        self.reconcile_replicas(now, self.pods.workload[pod as usize]);
+    }
+
+    /// The deletion itself, without the ReplicaSet's reaction: a scale-down
+    /// deletes pods it does not want replaced.
+    pub(super) fn start_deletion(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        if self.pods.finished[p] != NEVER || self.pods.deleted[p] != NEVER {
+            return;
+        }
+        self.pods.deleted[p] = now;
+        self.counters.deleted += 1;
+        let workload = self.pods.workload[p];
+        self.tally(workload, Tally::Terminating, true);
+        if self.pods.bound[p] == NEVER {
+            // No kubelet has it: queued, in a scheduling cycle, or its
+            // binding not stored yet. The scheduler drops it (an assumed
+            // pod's capacity is freed now rather than when its binding
+            // fails). The removal is the ended pod's delete write.
+            self.queue.remove(pod);
+            self.finish_pod(now, pod, PodPhase::Succeeded);
+            return;
+        }
+        // The DELETE only sets the deletion timestamp: in the store an
+        // update of the pod, which the kubelet watches, costed as a status
+        // write is (a PodDelete would remove the object now). The removal
+        // is the ended pod's PodDelete.
+        self.defer_write(ApiRequest::PodStatus, 1, 1);
+        if self.clear_readiness(pod) {
+            self.update_endpoints(workload);
+        }
+        let template = &self.config.workloads[workload as usize].template;
+        let grace = template.termination_grace_period;
+        self.schedule(now + grace, Event::PodTerminated { pod });
+    }
+
+    /// The grace period of a deleted pod ends: its containers, sent SIGTERM
+    /// at its deletion, have exited, so it ends Succeeded. A pod that ended
+    /// meanwhile (evicted, or its node's recovery ended it) is left alone;
+    /// so is one whose kubelet is down: it ends when the kubelet comes back
+    /// or eviction deletes it.
+    pub(super) fn grace_period_over(&mut self, now: SimTime, pod: PodId) {
+        let p = pod as usize;
+        if self.pods.finished[p] != NEVER || self.nodes.failed[self.pods.node[p] as usize] {
+            return;
+        }
+        if self.control_plane.is_some() {
+            self.send_pod_write(now, pod, PodStep::Ended { failed: false });
+        } else {
+            self.end_pod(now, pod, PodPhase::Succeeded);
+        }
+    }
+
+    pub(super) fn is_terminating(&self, pod: PodId) -> bool {
+        self.pods.deleted[pod as usize] != NEVER
+    }
+}
