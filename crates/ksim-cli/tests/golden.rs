@@ -138,6 +138,11 @@ fn golden_fast_mode() {
 fn golden_control_plane() {
     check_golden(
         "control-plane",
-        &["timeline.csv", "node_pools.csv", "pods.csv", "control_plane.csv"],
+        &[
+            "timeline.csv",
+            "node_pools.csv",
+            "pods.csv",
+            "control_plane.csv",
+        ],
     );
 }
