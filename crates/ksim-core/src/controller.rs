@@ -9,6 +9,8 @@
 //! counts the ones it refuses. Each controller draws only from its own
 //! random stream, `controller/<name>`.
 
+pub mod scripted;
+
 use crate::cluster::{ClusterState, NodeState};
 use crate::config::{NodePoolSpec, SimConfig};
 use crate::ids::{NodeId, PoolId, WorkloadId};
@@ -49,6 +51,8 @@ impl Subscriptions {
 /// controller's own list) produced them.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Set a deployment's desired replica count (the scale subresource).
+    SetReplicas { workload: WorkloadId, replicas: u32 },
     /// Request `count` new nodes of a pool; each is Provisioning until its
     /// pool's provisioning delay has passed. Refused past the pool's `max`.
     AddNodes { pool: PoolId, count: u32 },
@@ -65,6 +69,7 @@ impl Action {
     /// nodes, then changes to existing nodes.
     pub fn order(&self) -> u8 {
         match self {
+            Action::SetReplicas { .. } => 0,
             Action::AddNodes { .. } => 1,
             Action::Cordon { .. } | Action::Uncordon { .. } | Action::Delete { .. } => 2,
         }

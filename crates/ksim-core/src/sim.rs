@@ -12,6 +12,7 @@ use crate::config::{
 };
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
+use crate::controller::scripted::ScriptedChanges;
 use crate::histogram::LatencyHistogram;
 use crate::ids::{NodeId, PodId, WorkloadId, NO_NODE};
 use crate::lifecycle::{self, EvictionLimiter, PodLists};
@@ -254,6 +255,11 @@ impl Simulation {
             control_plane.set_endpoint_slices(slices);
         }
         sim.schedule_initial_events();
+        if !sim.config.changes.is_empty() {
+            let scripted = ScriptedChanges::new(sim.config.changes.clone());
+            sim.add_controller(Box::new(scripted))
+                .expect("the first controller of a new run");
+        }
         Ok(sim)
     }
 

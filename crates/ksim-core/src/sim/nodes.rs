@@ -102,6 +102,8 @@ impl Simulation {
             // Creating nodes is a cloud-provider call; the API write comes
             // when each node's kubelet registers it.
             Action::AddNodes { pool, count } => self.add_nodes(now, pool, count),
+            // The scale write's store cost is not modelled yet: it applies at once.
+            Action::SetReplicas { .. } => self.apply_action(now, action),
             _ if self.control_plane.is_some() => {
                 let slot = self.node_book.park(action);
                 self.send_action_write(now, slot);
@@ -115,6 +117,11 @@ impl Simulation {
             ((node as usize) < self.cluster.nodes.len()).then(|| self.cluster.nodes.state(node))
         };
         match *action {
+            Action::SetReplicas { workload, .. } => self
+                .config
+                .workloads
+                .get(workload as usize)
+                .is_some_and(|w| matches!(w.kind, crate::config::WorkloadKind::Deployment(_))),
             Action::AddNodes { pool, count } => {
                 self.config.node_pools.get(pool as usize).is_some_and(|p| {
                     count > 0
@@ -133,7 +140,7 @@ impl Simulation {
         let request = match action {
             Action::Cordon { .. } | Action::Uncordon { .. } => ApiRequest::NodePatch,
             Action::Delete { .. } => ApiRequest::NodeDelete,
-            Action::AddNodes { .. } => {
+            Action::SetReplicas { .. } | Action::AddNodes { .. } => {
                 unreachable!("sent without a node write")
             }
         };
@@ -164,6 +171,9 @@ impl Simulation {
 
     fn apply_action(&mut self, now: SimTime, action: Action) {
         match action {
+            Action::SetReplicas { workload, replicas } => {
+                self.set_desired_replicas(now, workload, replicas)
+            }
             Action::AddNodes { pool, count } => self.add_nodes(now, pool, count),
             Action::Cordon { node } => self.set_node_admin(now, node, NodeState::Cordoned),
             Action::Uncordon { node } => self.set_node_admin(now, node, NodeState::Ready),

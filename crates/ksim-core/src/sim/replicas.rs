@@ -15,7 +15,6 @@ impl Simulation {
     /// replicas; its ReplicaSet acts at once. Before the deployment's start
     /// the count is only recorded. Setting it on a job is a bug in the caller.
     // Called by the controllers being built (issue 8) and by the tests.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn set_desired_replicas(
         &mut self,
         now: SimTime,
