@@ -49,11 +49,6 @@ pub(crate) struct Targets<'a> {
     pub end: Option<SimTime>,
 }
 
-/// For keys the reader knows but the simulation does not apply yet: refused
-/// rather than read and ignored.
-pub(crate) const NOT_SIMULATED_YET: &str =
-    "is not simulated yet (it comes with drains and disruption budgets, issue 8); remove it";
-
 pub(crate) fn read(ctx: &mut Ctx, node: Option<Node>, targets: &Targets) -> Option<Changes> {
     let mut out = Changes {
         specs: Vec::new(),
@@ -249,7 +244,7 @@ fn read_nodes(
         .and_then(|n| reader::count(ctx, &n, 1, u64::from(u32::MAX)));
     let (pool, count) = (u32::try_from(pool?).ok()?, u32::try_from(count?).ok()?);
     if key == "drain_nodes" {
-        ctx.error(&node.span, &node.path, NOT_SIMULATED_YET);
+        ctx.error(&node.span, &node.path, reader::NOT_SIMULATED_YET);
         return None;
     }
     Some(match key {

@@ -215,7 +215,7 @@ fn read_deployment(
     let disruption_budget = match fields.get("disruption_budget") {
         None => Some(None),
         Some(n) => read_budget(ctx, &n).and_then(|_| {
-            ctx.error(&n.span, &n.path, crate::changes::NOT_SIMULATED_YET);
+            ctx.error(&n.span, &n.path, reader::NOT_SIMULATED_YET);
             None
         }),
     };
