@@ -37,9 +37,9 @@ const MODELLED: &[&str] = &[
     "scheduling cost: per-pod base plus per-node-evaluated simulated time",
     "node failures at scenario times or at a random rate: lease expiry after the grace period, unreachable taints (NoExecute rate-limited \
      per zone), eviction after the default 300 s toleration, replacement of deployment pods, recovery",
-    "a living cluster: pools bounded by min and max with a price and a provisioning delay; scripted [[changes]] (scale a deployment; \
-     add, delete, drain, cordon, uncordon nodes) applied by the scripted-changes controller; readiness delays, termination grace \
-     periods, disruption budgets",
+    "a living cluster: pools bounded by min and max with a price and a provisioning delay (node-hours and cost per pool); scripted \
+     [[changes]] (scale a deployment; add, delete, cordon, uncordon nodes) applied by the scripted-changes controller; desired \
+     replicas with upstream's ReplicaSet deletion order; readiness delays; graceful termination",
 ];
 
 /// What the control plane model covers, printed when a scenario turns it on.
@@ -60,7 +60,8 @@ const NOT_MODELLED: &[&str] = &[
      reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
      watches; store member failures and leader elections; kubelet start delays and image pulls",
     "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
-     pod deletion by users",
+     pod deletion by users; drains and PodDisruptionBudgets (drain_nodes and disruption_budget are refused); \
+     controller taints; the cost of the scale subresource write (a scale applies at once)",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
     "volumes, host ports, image locality, DaemonSets, resource limits and actual usage",
@@ -147,17 +148,11 @@ fn describe_pool(config: &SimConfig, index: usize, pool: &NodePoolSpec) -> Strin
         .filter(|(_, c)| c.action.pool() == Some(index as u32))
         .map(|(i, _)| format!("#{i}"))
         .collect();
-    let mut reasons = Vec::new();
-    if pool.min < pool.max {
-        reasons.push("min < max".to_string());
-    }
-    if !touching.is_empty() {
-        reasons.push(format!("changes {}", touching.join(", ")));
-    }
-    let can_change = if reasons.is_empty() {
-        "fixed".to_string()
+    // Only a controller resizes a pool; min and max bound what it may do.
+    let can_change = if touching.is_empty() {
+        "fixed (no controller resizes it)".to_string()
     } else {
-        format!("can change ({})", reasons.join("; "))
+        format!("can change (changes {})", touching.join(", "))
     };
     format!(
         "pool `{}`: {} at start, min {}, max {}, price {} per node-hour, provisioning delay {}; \

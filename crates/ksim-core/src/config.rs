@@ -70,6 +70,22 @@ pub enum ChangeAction {
     UncordonNodes { pool: PoolId, count: u32 },
 }
 
+impl ScheduledChange {
+    /// How many times the change happens within a run ending at `end`.
+    pub fn occurrences(&self, end: SimTime) -> u128 {
+        if self.at > end {
+            return 0;
+        }
+        match self.repeat {
+            None => 1,
+            Some(repeat) => {
+                let last = repeat.until.min(end);
+                u128::from(last.0.saturating_sub(self.at.0) / repeat.every.0.max(1)) + 1
+            }
+        }
+    }
+}
+
 impl ChangeAction {
     /// The pool a node action acts on; None for `Scale`.
     pub fn pool(&self) -> Option<PoolId> {
@@ -585,7 +601,8 @@ impl SimConfig {
         }
         for (i, f) in self.node_failures.iter().enumerate() {
             let pool = self.node_pools.get(f.pool as usize);
-            if pool.is_none_or(|p| f.count > p.count) {
+            // Nodes added during the run may fail too, up to the pool's max.
+            if pool.is_none_or(|p| f.count > p.max) {
                 return Err(ConfigError::BadFailure(i));
             }
         }
@@ -644,6 +661,21 @@ impl SimConfig {
     }
 
     /// The most nodes the pools can hold at once: the sum of their `max`.
+    /// The most node ids a run can create: the starting nodes plus every
+    /// node the scripted changes ask for (ids are never reused, so a node
+    /// deleted and replaced takes two).
+    pub fn node_ids_upper_bound(&self) -> u128 {
+        let added: u128 = self
+            .changes
+            .iter()
+            .map(|c| match c.action {
+                ChangeAction::AddNodes { count, .. } => u128::from(count) * c.occurrences(self.end),
+                _ => 0,
+            })
+            .sum();
+        u128::from(self.nodes_total()) + added
+    }
+
     pub fn nodes_max_total(&self) -> u64 {
         self.node_pools.iter().map(|p| u64::from(p.max)).sum()
     }

@@ -45,7 +45,8 @@ const SLACK_NUMERATOR: u64 = 11;
 const SLACK_DENOMINATOR: u64 = 10;
 
 pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
-    let nodes = config.nodes_total();
+    // Every node id the run can create: added nodes keep their state after deletion.
+    let nodes = u64::try_from(config.node_ids_upper_bound()).unwrap_or(u64::MAX);
     let expected_pods = expected_pods(config);
     let pending_events = pending_events(config);
     let timeline_rows = timeline_rows(config);

@@ -400,15 +400,13 @@ fn warn_unabsorbed(
 /// Node ids are never reused: add_nodes over the whole run, with their
 /// repeats, must leave ids for every node.
 fn warn_id_exhaustion(ctx: &mut Ctx, config: &SimConfig, places: &[Place]) {
-    let mut ids: u128 = u128::from(config.nodes_total());
-    let mut first_add = None;
-    for (change, place) in config.changes.iter().zip(places) {
-        if let ChangeAction::AddNodes { count, .. } = change.action {
-            ids += u128::from(count) * occurrences(change, config.end);
-            first_add.get_or_insert(place);
-        }
-    }
-    if let (Some(place), true) = (first_add, ids > u128::from(u32::MAX)) {
+    let ids = config.node_ids_upper_bound();
+    let first_add = config
+        .changes
+        .iter()
+        .zip(places)
+        .find(|(c, _)| matches!(c.action, ChangeAction::AddNodes { .. }));
+    if let (Some((_, place)), true) = (first_add, ids > u128::from(u32::MAX)) {
         ctx.warn(
             &place.span,
             &place.path,
@@ -418,19 +416,5 @@ fn warn_id_exhaustion(ctx: &mut Ctx, config: &SimConfig, places: &[Place]) {
                 u32::MAX
             ),
         );
-    }
-}
-
-/// How many times a change happens within a run ending at `end`.
-fn occurrences(change: &ScheduledChange, end: SimTime) -> u128 {
-    if change.at > end {
-        return 0;
-    }
-    match change.repeat {
-        None => 1,
-        Some(repeat) => {
-            let last = repeat.until.min(end);
-            u128::from(last.0.saturating_sub(change.at.0) / repeat.every.0.max(1)) + 1
-        }
     }
 }
