@@ -327,9 +327,10 @@ pub struct Pods {
     /// Since when the pod is Ready; NEVER while it is not (before its
     /// readiness delay has passed, and once it is being deleted or ended).
     pub ready_since: Vec<SimTime>,
-    /// When its deletion was requested (upstream's deletionTimestamp less
-    /// the grace period); NEVER while it is not being deleted.
-    pub deleted: Vec<SimTime>,
+    /// Its deletion was requested (upstream's deletionTimestamp is set).
+    /// A flag, not a time: nothing reads when, and a byte per pod matters at
+    /// millions of pods.
+    pub deleting: Vec<bool>,
     /// Scheduling attempts so far (drives the backoff).
     pub attempts: Vec<u16>,
 }
@@ -386,14 +387,14 @@ impl Pods {
         self.started.push(NEVER);
         self.finished.push(NEVER);
         self.ready_since.push(NEVER);
-        self.deleted.push(NEVER);
+        self.deleting.push(false);
         self.attempts.push(0);
         Some(id)
     }
 
     /// Bytes of state one pod costs, for up-front memory estimates.
     pub const BYTES_PER_POD: u64 =
-        (4 + std::mem::size_of::<ResourceVec>() + 1 + 4 + 6 * 8 + 2) as u64;
+        (4 + std::mem::size_of::<ResourceVec>() + 1 + 4 + 5 * 8 + 1 + 2) as u64;
 }
 
 /// Everything the scheduler reads: pools, templates, nodes, anti-affinity counters.

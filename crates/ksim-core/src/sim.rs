@@ -424,8 +424,9 @@ impl Simulation {
         self.workloads[workload as usize].counts
     }
 
-    /// A workload's live pods (not ended; terminating ones included), most
-    /// recently created first. Walks that workload's pods only.
+    /// A deployment's live pods (not ended; terminating ones included), most
+    /// recently created first. Walks that workload's pods only. A job's pods
+    /// are not listed: this is empty for a job.
     pub fn workload_pods(&self, workload: WorkloadId) -> impl Iterator<Item = PodId> + '_ {
         self.workload_pods.iter(workload)
     }

@@ -30,7 +30,8 @@ const KUBE_SCRATCH_BYTES_PER_NODE: u64 = 4 + 4 + 16 + 8 + 4;
 /// Per node per anti-affinity term: two u32 counters.
 const ANTI_AFFINITY_BYTES_PER_NODE_TERM: u64 = 8;
 /// Per pod besides [`Pods::BYTES_PER_POD`]: its last failure reason and its
-/// links in its node's and its workload's pod lists.
+/// links in its node's and its workload's pod lists (only deployments' pods
+/// are in a workload list: counting them for every pod is an upper bound).
 const SIM_BYTES_PER_POD: u64 = 4 + 8 + 8;
 /// The allocator's header and rounding of one small allocation.
 const ALLOCATION_OVERHEAD_BYTES: u64 = 16;

@@ -130,7 +130,7 @@ impl Simulation {
                 continue;
             }
             let ready = self.pods.ready_since[p] != NEVER;
-            let deleted = self.pods.deleted[p] != NEVER;
+            let deleted = self.pods.deleting[p];
             let phase = self.pods.phase[p];
             if ready && (phase != PodPhase::Running || deleted) {
                 let state = if deleted {
@@ -168,11 +168,14 @@ impl Simulation {
                 self.pods.workload[pod as usize] != w as u32
                     || self.pods.finished[pod as usize] != NEVER
             });
-            if strangers || listed.len() != actual.live as usize {
-                let problem = format!(
-                    "its pod list {listed:?} is not its {} live pods",
-                    actual.live
-                );
+            let expected = if self.listed(w as u32) {
+                actual.live
+            } else {
+                0
+            };
+            if strangers || listed.len() != expected as usize {
+                let problem =
+                    format!("its pod list {listed:?} is not its {expected} listed live pods");
                 return Err((subject(), problem));
             }
         }
@@ -421,7 +424,7 @@ mod tests {
     #[test]
     fn a_ready_pod_being_deleted_is_named() {
         let mut sim = settled();
-        sim.pods.deleted[2] = sim.now();
+        sim.pods.deleting[2] = true;
         sim.workloads[0].counts.terminating += 1;
         let v = violation(&sim);
         assert_eq!(v.subject, "pod 2");

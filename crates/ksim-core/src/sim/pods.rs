@@ -79,7 +79,7 @@ impl Simulation {
         let p = pod as usize;
         let still_running = self.pods.phase[p] == PodPhase::Running
             && self.pods.finished[p] == NEVER
-            && self.pods.deleted[p] == NEVER;
+            && !self.pods.deleting[p];
         if still_running && self.pods.ready_since[p] == NEVER {
             self.become_ready(now, pod);
         }
@@ -188,11 +188,13 @@ impl Simulation {
     fn leave_workload(&mut self, pod: PodId) {
         let p = pod as usize;
         let workload = self.pods.workload[p];
-        if self.pods.deleted[p] != NEVER {
+        if self.pods.deleting[p] {
             self.tally(workload, Tally::Terminating, false);
         }
         self.tally(workload, Tally::Live, false);
-        self.workload_pods.unlink(workload, pod);
+        if self.listed(workload) {
+            self.workload_pods.unlink(workload, pod);
+        }
     }
 }
 

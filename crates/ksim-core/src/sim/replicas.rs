@@ -61,7 +61,7 @@ impl Simulation {
         let active: Vec<PodId> = self
             .workload_pods
             .iter(workload)
-            .filter(|&pod| self.pods.deleted[pod as usize] == NEVER)
+            .filter(|&pod| !self.pods.deleting[pod as usize])
             .collect();
         let ranks = NodeRanks::new(&self.pods, &active);
         let uid_key = self.workloads[workload as usize].uid_key;

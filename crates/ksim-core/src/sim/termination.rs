@@ -24,10 +24,10 @@ impl Simulation {
     /// deletes pods it does not want replaced.
     pub(super) fn start_deletion(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
-        if self.pods.finished[p] != NEVER || self.pods.deleted[p] != NEVER {
+        if self.pods.finished[p] != NEVER || self.pods.deleting[p] {
             return;
         }
-        self.pods.deleted[p] = now;
+        self.pods.deleting[p] = true;
         self.counters.deleted += 1;
         let workload = self.pods.workload[p];
         self.tally(workload, Tally::Terminating, true);
@@ -71,6 +71,6 @@ impl Simulation {
     }
 
     pub(super) fn is_terminating(&self, pod: PodId) -> bool {
-        self.pods.deleted[pod as usize] != NEVER
+        self.pods.deleting[pod as usize]
     }
 }

@@ -180,6 +180,17 @@ impl Simulation {
         self.schedule(at, Event::JobArrival { workload });
     }
 
+    /// Whether the workload's live pods are kept in a list: a deployment's
+    /// are (its ReplicaSet picks among them to scale down); a job's are not,
+    /// as nothing acts on them by workload, and the lists' links cost 8
+    /// bytes for every pod id up to the last one listed.
+    pub(super) fn listed(&self, workload: WorkloadId) -> bool {
+        matches!(
+            self.config.workloads[workload as usize].kind,
+            WorkloadKind::Deployment(_)
+        )
+    }
+
     pub(super) fn create_pod(&mut self, now: SimTime, workload: WorkloadId) {
         let requests = self.draw_requests(workload);
         let Some(pod) = self.pods.push(workload, requests, now) else {
@@ -188,7 +199,9 @@ impl Simulation {
         };
         self.last_failure.push(NO_REASON);
         self.counters.by_phase[PodPhase::Pending as usize] += 1;
-        self.workload_pods.link(workload, pod);
+        if self.listed(workload) {
+            self.workload_pods.link(workload, pod);
+        }
         self.tally(workload, Tally::Live, true);
         self.tally(workload, Tally::Pending, true);
         if self.control_plane.is_some() {
