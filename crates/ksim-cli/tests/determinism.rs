@@ -78,3 +78,15 @@ fn control_plane_outputs_are_identical_for_a_seed_and_differ_for_another() {
         &["pods.csv", "control_plane.csv"],
     );
 }
+
+/// Controllers draw from their own streams (which nodes a change deletes),
+/// pools from theirs (provisioning delays): a living cluster's outputs are
+/// reproducible too, and the seed moves them.
+#[test]
+fn a_living_clusters_outputs_are_identical_for_a_seed_and_differ_for_another() {
+    check_determinism(
+        "living",
+        &["pods.csv", "timeline.csv", "node_pools.csv"],
+        &["pods.csv", "timeline.csv"],
+    );
+}

@@ -132,6 +132,14 @@ fn golden_fast_mode() {
     check_golden("fast", &["timeline.csv", "node_pools.csv", "pods.csv"]);
 }
 
+/// Scripted changes through the controller seam: a pool that starts empty
+/// and grows, cordons, deletions, a deployment scaled up and down, readiness
+/// delays and graceful termination; `node_pools.csv` and the cost.
+#[test]
+fn golden_living_cluster() {
+    check_golden("living", &["timeline.csv", "node_pools.csv", "pods.csv"]);
+}
+
 /// Leases and events in stores of their own, a Service with churn, a node
 /// failure with evictions: the control-plane summary and `control_plane.csv`.
 #[test]
