@@ -248,12 +248,7 @@ impl Simulation {
             node_book: NodeBook::new(&config, &streams),
             config,
         };
-        let slices = (0..sim.config.workloads.len() as WorkloadId)
-            .map(|w| sim.endpoint_slices_of(w))
-            .sum();
-        if let Some(control_plane) = &mut sim.control_plane {
-            control_plane.set_endpoint_slices(slices);
-        }
+        sim.resize_endpoint_slices();
         sim.schedule_initial_events();
         if !sim.config.changes.is_empty() {
             let scripted = ScriptedChanges::new(sim.config.changes.clone());

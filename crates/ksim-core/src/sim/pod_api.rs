@@ -153,9 +153,27 @@ impl Simulation {
     }
 
     /// EndpointSlices of a workload's Service (100 endpoints each), 0 without one.
-    pub(super) fn endpoint_slices_of(&self, workload: WorkloadId) -> u64 {
+    /// The Services' EndpointSlices, at the start and whenever a
+    /// deployment's desired replicas change.
+    pub(super) fn resize_endpoint_slices(&mut self) {
+        if self.control_plane.is_none() {
+            return;
+        }
+        let slices = (0..self.config.workloads.len() as WorkloadId)
+            .map(|w| self.endpoint_slices_of(w))
+            .sum();
+        if let Some(control_plane) = &mut self.control_plane {
+            control_plane.set_endpoint_slices(slices);
+        }
+    }
+
+    fn endpoint_slices_of(&self, workload: WorkloadId) -> u64 {
         match &self.config.workloads[workload as usize].kind {
-            WorkloadKind::Deployment(d) if d.service => u64::from(d.replicas.div_ceil(100).max(1)),
+            // Sized for the desired replicas, which controllers change.
+            WorkloadKind::Deployment(d) if d.service => {
+                let desired = self.workloads[workload as usize].counts.desired;
+                u64::from(desired.div_ceil(100).max(1))
+            }
             _ => 0,
         }
     }
@@ -164,7 +182,8 @@ impl Simulation {
     /// the changes of one tick cost at most one write per slice; each write
     /// reaches every node's kube-proxy.
     fn flush_endpoint_changes(&mut self) {
-        let kube_proxies = self.cluster.nodes.len() as u64;
+        // One kube-proxy per registered node (deleted nodes run none).
+        let kube_proxies = self.cluster.nodes.registered_count();
         for workload in 0..self.endpoint_changes.len() {
             let changes = std::mem::take(&mut self.endpoint_changes[workload]);
             if changes > 0 {

@@ -28,6 +28,7 @@ impl Simulation {
             return;
         }
         self.workloads[w].counts.desired = replicas;
+        self.resize_endpoint_slices();
         self.reconcile_replicas(now, workload);
     }
 
