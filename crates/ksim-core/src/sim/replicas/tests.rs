@@ -564,11 +564,11 @@ fn scaling_is_deterministic() {
             p.finished.clone(),
             p.ready_since.clone(),
         );
-        (pods, p.deleted.clone(), sim.nodes.failures)
+        (pods, p.deleting.clone(), sim.nodes.failures)
     };
     let first = run();
     assert!(
-        first.1.iter().filter(|&&t| t != NEVER).count() > 10,
+        first.1.iter().filter(|&&deleting| deleting).count() > 10,
         "pods were deleted"
     );
     assert!(first.2 > 0, "nodes failed");
