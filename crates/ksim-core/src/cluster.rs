@@ -252,6 +252,11 @@ pub struct Nodes {
     pool_members: Vec<Vec<NodeId>>,
     /// Per node, its index in its pool's member list (`NO_NODE` when not a member).
     member_index: Vec<u32>,
+    /// The pools with at least one registered node, in pool order: a
+    /// scenario may declare thousands of pools (autoscaler node groups,
+    /// instance types) of which few have nodes, and per-cycle work walks
+    /// these only.
+    nonempty_pools: Vec<PoolId>,
     /// Registered nodes in the order they registered (deleted ones dropped).
     registration_order: Vec<NodeId>,
     /// Bumped whenever a node registers or is deleted, so views of the node
@@ -293,6 +298,17 @@ impl Nodes {
     /// The registered nodes of `pool`, in joining order but for removals.
     pub fn pool_members(&self, pool: PoolId) -> &[NodeId] {
         &self.pool_members[pool as usize]
+    }
+
+    /// The pools with at least one registered node, in increasing pool id.
+    pub fn nonempty_pools(&self) -> &[PoolId] {
+        &self.nonempty_pools
+    }
+
+    /// Lets invariant tests corrupt the list the checker recounts.
+    #[cfg(test)]
+    pub(crate) fn nonempty_pools_mut(&mut self) -> &mut Vec<PoolId> {
+        &mut self.nonempty_pools
     }
 
     /// Registered nodes, in the order they registered.
@@ -491,10 +507,17 @@ impl ClusterState {
             NodeState::Provisioning,
             "only a provisioning node registers"
         );
-        let pool = self.nodes.pool[node as usize] as usize;
-        let members = &mut self.nodes.pool_members[pool];
+        let pool = self.nodes.pool[node as usize];
+        let members = &mut self.nodes.pool_members[pool as usize];
         self.nodes.member_index[node as usize] = members.len() as u32;
         members.push(node);
+        if members.len() == 1 {
+            // A pool gaining its first node is rare: an O(pools) insertion
+            // keeps the list sorted.
+            let list = &mut self.nodes.nonempty_pools;
+            let at = list.binary_search(&pool).expect_err("the pool was empty");
+            list.insert(at, pool);
+        }
         self.nodes.registration_order.push(node);
         self.nodes.membership_generation += 1;
         self.move_to(node, NodeState::Ready);
@@ -504,12 +527,17 @@ impl ClusterState {
     pub fn delete_node(&mut self, node: NodeId) {
         let n = node as usize;
         if self.nodes.state[n].is_registered() {
-            let pool = self.nodes.pool[n] as usize;
+            let pool = self.nodes.pool[n];
             let at = self.nodes.member_index[n] as usize;
-            let members = &mut self.nodes.pool_members[pool];
+            let members = &mut self.nodes.pool_members[pool as usize];
             members.swap_remove(at);
             if let Some(&moved) = members.get(at) {
                 self.nodes.member_index[moved as usize] = at as u32;
+            }
+            if members.is_empty() {
+                let list = &mut self.nodes.nonempty_pools;
+                let at = list.binary_search(&pool).expect("the pool had a node");
+                list.remove(at);
             }
             self.nodes.member_index[n] = NO_NODE;
             // Deletions are rare next to scheduling cycles: an O(n) removal
@@ -651,5 +679,38 @@ mod tests {
         assert_eq!(next_pod_id(PodId::MAX as usize - 1), Some(PodId::MAX - 1));
         assert_eq!(next_pod_id(PodId::MAX as usize), None);
         assert_eq!(next_pod_id(PodId::MAX as usize + 1), None);
+    }
+
+    fn pools(count: usize) -> Vec<Pool> {
+        (0..count)
+            .map(|i| Pool {
+                name: format!("p{i}"),
+                allocatable: ResourceVec::ZERO,
+                taints: Vec::new(),
+                zone: 0,
+            })
+            .collect()
+    }
+
+    /// The list follows registration and deletion, stays in pool order
+    /// whatever order pools fill in, and ignores provisioning nodes.
+    #[test]
+    fn nonempty_pools_follow_registration_and_deletion() {
+        let mut cluster = ClusterState::new(pools(5), Vec::new(), 0);
+        let in_3 = cluster.add_node(3, true);
+        let in_1 = cluster.add_node(1, true);
+        let provisioning = cluster.add_node(4, false);
+        let another_in_3 = cluster.add_node(3, true);
+        assert_eq!(cluster.nodes.nonempty_pools(), &[1, 3]);
+        cluster.register_node(provisioning);
+        assert_eq!(cluster.nodes.nonempty_pools(), &[1, 3, 4]);
+        cluster.delete_node(in_3);
+        assert_eq!(cluster.nodes.nonempty_pools(), &[1, 3, 4]);
+        cluster.delete_node(another_in_3);
+        assert_eq!(cluster.nodes.nonempty_pools(), &[1, 4]);
+        cluster.delete_node(in_1);
+        let never_registered = cluster.add_node(0, false);
+        cluster.delete_node(never_registered);
+        assert_eq!(cluster.nodes.nonempty_pools(), &[4]);
     }
 }

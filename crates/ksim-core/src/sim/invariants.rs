@@ -6,7 +6,7 @@
 
 use super::{Event, SimError, Simulation, WorkloadCounts, NO_REASON};
 use crate::cluster::{NodeState, NEVER};
-use crate::ids::{NodeId, NO_NODE};
+use crate::ids::{NodeId, PoolId, NO_NODE};
 use crate::pod_phase::PodPhase;
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::time::SimTime;
@@ -285,6 +285,16 @@ impl Simulation {
                 return Err((format!("pool {}", self.cluster.pools[pool].name), problem));
             }
         }
+        let nonempty: Vec<PoolId> = (0..registered.len() as PoolId)
+            .filter(|&p| registered[p as usize] > 0)
+            .collect();
+        if nodes.nonempty_pools() != nonempty {
+            let problem = format!(
+                "pools {:?} listed with nodes, {nonempty:?} have registered nodes",
+                nodes.nonempty_pools()
+            );
+            return Err(("cluster".into(), problem));
+        }
         Ok(())
     }
 
@@ -438,6 +448,19 @@ mod tests {
         let v = violation(&sim);
         assert_eq!(v.subject, "pod 1");
         assert!(v.problem.contains("node 7, which does not exist"));
+    }
+
+    #[test]
+    fn a_pool_list_missing_a_pool_with_nodes_is_reported() {
+        let mut sim = settled();
+        assert_eq!(sim.cluster.nodes.nonempty_pools(), &[0]);
+        sim.cluster.nodes.nonempty_pools_mut().clear();
+        let v = violation(&sim);
+        assert_eq!(v.subject, "cluster");
+        assert_eq!(
+            v.problem,
+            "pools [] listed with nodes, [0] have registered nodes"
+        );
     }
 
     #[test]
