@@ -113,6 +113,15 @@ struct PoolCycle {
 }
 
 impl PoolCycle {
+    /// The entry of a pool no cycle has computed: closed, never read.
+    const UNUSED: PoolCycle = PoolCycle {
+        open: false,
+        limit: ResourceVec::ZERO,
+        allocatable: Allocatable::ABSENT,
+        intolerable_taints: 0,
+        taint_score: 0,
+    };
+
     fn new(
         cluster: &ClusterState,
         template: &CompiledTemplate,
@@ -224,7 +233,8 @@ pub struct KubePlacement {
     node_tree_order: Vec<NodeId>,
     /// The cluster's membership generation `node_tree_order` was built at.
     node_tree_generation: Option<u64>,
-    /// Per pool, this cycle's constants; reused across cycles.
+    /// Per pool id, this cycle's constants; only the pools with registered
+    /// nodes are refreshed each cycle, the others hold stale entries.
     pools: Vec<PoolCycle>,
     /// Feasible nodes of the current cycle, reused across cycles.
     feasible: Vec<Feasible>,
@@ -351,7 +361,7 @@ impl KubePlacement {
             0 => None,
             // Upstream skips scoring when a single node is feasible.
             1 => Some(self.feasible[0].node),
-            _ => Some(self.select_host(&scorer, rng)),
+            _ => Some(self.select_host(cluster, &scorer, rng)),
         };
         PlacementResult {
             node,
@@ -372,10 +382,7 @@ impl KubePlacement {
         to_find: usize,
         diagnosis: &mut Diagnosis,
     ) -> u32 {
-        self.pools.clear();
-        self.pools.extend(
-            (0..cluster.pools.len()).map(|p| PoolCycle::new(cluster, template, requests, p)),
-        );
+        self.refresh_pool_cycles(cluster, template, requests);
         self.feasible.clear();
         let all_nodes = self.node_tree_order.len() as u32;
         let first = self.scan(
@@ -390,6 +397,27 @@ impl KubePlacement {
             return first;
         }
         first + self.scan(cluster, template, requests, 0..start, to_find, diagnosis)
+    }
+
+    /// Computes this cycle's constants for the pools with registered nodes
+    /// only: the scan and the scores read a pool's entry only through a
+    /// node of the node-tree order, which is registered, so the entries of
+    /// empty pools (thousands in a scenario of autoscaler node groups) are
+    /// never read and are left as they were.
+    fn refresh_pool_cycles(
+        &mut self,
+        cluster: &ClusterState,
+        template: &CompiledTemplate,
+        requests: &ResourceVec,
+    ) {
+        if self.pools.len() != cluster.pools.len() {
+            self.pools.clear();
+            self.pools.resize(cluster.pools.len(), PoolCycle::UNUSED);
+        }
+        for &pool in cluster.nodes.nonempty_pools() {
+            let p = pool as usize;
+            self.pools[p] = PoolCycle::new(cluster, template, requests, p);
+        }
     }
 
     /// Filters the nodes at `positions` of the node-tree order until
@@ -443,14 +471,20 @@ impl KubePlacement {
     /// A node whose score without BalancedAllocation, plus the most that
     /// plugin can add, is below the best so far can neither win nor tie, so
     /// its BalancedAllocation score is not computed: same result, same draws.
-    fn select_host(&mut self, scorer: &NodeScorer, rng: &mut SimRng) -> NodeId {
+    fn select_host(
+        &mut self,
+        cluster: &ClusterState,
+        scorer: &NodeScorer,
+        rng: &mut SimRng,
+    ) -> NodeId {
         let max_taints = self
             .feasible
             .iter()
             .map(|f| self.pools[f.pool as usize].intolerable_taints)
             .max()
             .unwrap_or(0);
-        for pool in &mut self.pools {
+        for &p in cluster.nodes.nonempty_pools() {
+            let pool = &mut self.pools[p as usize];
             pool.taint_score = self
                 .taint_weight
                 .saturating_mul(taint_toleration_score(pool.intolerable_taints, max_taints));

@@ -56,6 +56,13 @@ pub struct Allocatable {
 const FAST_PERCENT_LIMIT: u64 = (i64::MAX / 128) as u64;
 
 impl Allocatable {
+    /// No cpu or memory at all, as `Allocatable::new([0, 0])`.
+    pub const ABSENT: Allocatable = Allocatable {
+        amounts: [0, 0],
+        percent_per_unit: [0.0, 0.0],
+        per_unit: [0.0, 0.0],
+    };
+
     pub fn new(amounts: CpuMemory) -> Self {
         let inverse = |scale: f64| amounts.map(|a| if a == 0 { 0.0 } else { scale / a as f64 });
         Allocatable {
