@@ -5,7 +5,7 @@
 //! time t reflects every event at times <= t. All randomness comes from
 //! streams labelled by component (`scheduler`, `workload/<name>/...`).
 
-use crate::cluster::{ClusterState, CompiledTemplate, NodeState, Pods, Pool, NEVER};
+use crate::cluster::{ClusterState, NodeState, Pods, NEVER};
 use crate::config::{
     ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
     WorkloadSpec,
@@ -22,9 +22,7 @@ use crate::metrics::{
 };
 use crate::pod_phase::PodPhase;
 use crate::queue::EventQueue;
-use crate::resources::{
-    format_amount, ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS,
-};
+use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
 use crate::rng::{RngStreams, SimRng};
 use crate::scheduler::queue::{QueueState, SchedulingQueue, WakeOn};
 use crate::scheduler::{Diagnosis, Placement};
@@ -35,12 +33,13 @@ use std::collections::{BTreeMap, HashMap};
 pub use controllers::ControllerError;
 use controllers::Controllers;
 pub use invariants::{InvariantViolation, RecentEvents};
+use never_fits::{NeverFits, NEVER_FITS_PREFIX};
 use node_lifecycle::NodeHealth;
 use nodes::NodeBook;
 use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
 pub use workloads::WorkloadCounts;
-use workloads::{exponential_gap, Tally, WorkloadState, NEVER_FITS_PREFIX};
+use workloads::{exponential_gap, Tally, WorkloadState};
 
 /// Why a run stopped before its end. Each is a bug in the model caught by
 /// its own checks (or, for a pod id past 2^32, a run too large to represent),
@@ -149,6 +148,8 @@ pub struct Simulation {
     reasons: Vec<String>,
     reason_ids: HashMap<String, u32>,
     workloads: Vec<WorkloadState>,
+    /// Per workload: what deciding that its pods can never fit needs.
+    never_fits: Vec<NeverFits>,
     /// Per workload: its live pods (not ended), terminating ones included.
     workload_pods: PodLists,
     scheduler_rng: SimRng,
@@ -204,6 +205,11 @@ impl Simulation {
             .iter()
             .map(|w| WorkloadState::new(w, &streams))
             .collect();
+        let never_fits = cluster
+            .templates
+            .iter()
+            .map(|t| NeverFits::new(&config.node_pools, t))
+            .collect();
         let s = &config.scheduler;
         let queue = SchedulingQueue::new(s.backoff_initial, s.backoff_max, s.max_in_unschedulable);
         let mut sim = Simulation {
@@ -216,6 +222,7 @@ impl Simulation {
             reasons: Vec::new(),
             reason_ids: HashMap::new(),
             workloads,
+            never_fits,
             workload_pods: PodLists::new(config.workloads.len()),
             scheduler_rng: streams.stream("scheduler"),
             cycle: None,
@@ -437,6 +444,7 @@ impl Simulation {
 mod controllers;
 pub(crate) mod footprint;
 mod invariants;
+mod never_fits;
 mod node_lifecycle;
 mod nodes;
 mod pod_api;

@@ -216,18 +216,16 @@ impl Simulation {
         let p = pod as usize;
         let workload = self.pods.workload[p];
         let requests = self.pods.requests[p];
-        let template = &self.cluster.templates[workload as usize];
-        match never_fits_reason(
-            &self.cluster,
-            template,
-            &requests,
-            &self.config.resource_names,
-        ) {
+        let never_fits = &self.never_fits[workload as usize];
+        match never_fits.reason(&requests, &self.config.resource_names) {
             Some(reason) => {
                 self.queue.park(pod);
                 self.mark_failed(pod, reason);
             }
-            None => self.queue.add(pod, template.priority),
+            None => {
+                let priority = self.cluster.templates[workload as usize].priority;
+                self.queue.add(pod, priority);
+            }
         }
     }
 
@@ -244,61 +242,6 @@ impl Simulation {
         requests.0[PODS] = 1;
         requests
     }
-}
-
-pub(super) const NEVER_FITS_PREFIX: &str = "never fits: ";
-
-/// Why a pod can never be placed on any node of any pool, if so: no pool
-/// passes its taint/affinity filters, or its requests exceed the allocatable
-/// of every pool that does.
-pub(super) fn never_fits_reason(
-    cluster: &ClusterState,
-    template: &CompiledTemplate,
-    requests: &ResourceVec,
-    names: &ResourceNames,
-) -> Option<String> {
-    let admitting: Vec<&Pool> = cluster
-        .pools
-        .iter()
-        .zip(&template.pool_filter)
-        .filter(|(_, f)| f.is_none())
-        .map(|(p, _)| p)
-        .collect();
-    if admitting.is_empty() {
-        // Pool-level filters are only taints and node affinity/selector.
-        return Some(format!(
-            "{NEVER_FITS_PREFIX}no node pool passes the pod's node selector, affinity and tolerations"
-        ));
-    }
-    if admitting
-        .iter()
-        .any(|p| ResourceVec::ZERO.fits_with(requests, &p.allocatable))
-    {
-        return None;
-    }
-    let mut shortfalls = Vec::new();
-    for dim in 0..NUM_RESOURCES {
-        let largest = admitting
-            .iter()
-            .map(|p| p.allocatable.0[dim])
-            .max()
-            .unwrap_or(0);
-        if requests.0[dim] > largest {
-            shortfalls.push(format!(
-                "{} requested {} > largest allocatable {}",
-                names.name(dim),
-                format_amount(dim, requests.0[dim]),
-                format_amount(dim, largest)
-            ));
-        }
-    }
-    if shortfalls.is_empty() {
-        shortfalls.push("no single node pool has room for all of its requests".into());
-    }
-    Some(format!(
-        "{NEVER_FITS_PREFIX}requests exceed every node pool that admits the pod: {}",
-        shortfalls.join("; ")
-    ))
 }
 
 pub(super) fn exponential_gap(rng: &mut SimRng, mean: SimDuration) -> SimDuration {
