@@ -8,6 +8,8 @@
 //!
 //! The queueing side (active, backoff, unschedulable) lives in [`queue`].
 
+#[cfg(test)]
+mod empty_pool_tests;
 pub mod fast;
 pub mod kube;
 pub mod queue;
