@@ -289,6 +289,12 @@ impl Nodes {
         self.state[node as usize]
     }
 
+    /// Ready, Cordoned or Draining: what an administrator or autoscaler set,
+    /// whatever the node's readiness (a NotReady node keeps it).
+    pub fn admin_state(&self, node: NodeId) -> NodeState {
+        self.admin[node as usize]
+    }
+
     /// Ready and not cordoned: the only state that admits new pods.
     #[inline]
     pub fn is_schedulable(&self, node: NodeId) -> bool {

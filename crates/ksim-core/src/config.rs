@@ -497,36 +497,12 @@ pub enum ConfigError {
          cluster totals exactly"
     )]
     AllocatableOverflow(String),
-    #[error("{0} is not simulated yet (drains and disruption budgets come later)")]
-    NotSimulatedYet(String),
     #[error(transparent)]
     ControlPlane(#[from] ControlPlaneConfigError),
 }
 
 impl SimConfig {
-    /// Keys the scenario format has but the simulation does not apply yet:
-    /// refused rather than ignored.
-    fn check_simulated(&self) -> Result<(), ConfigError> {
-        let not_yet = |what: String| Err(ConfigError::NotSimulatedYet(what));
-        for w in &self.workloads {
-            if matches!(&w.kind, WorkloadKind::Deployment(d) if d.disruption_budget.is_some()) {
-                return not_yet(format!("workload `{}`: disruption_budget", w.name));
-            }
-        }
-        for (i, change) in self.changes.iter().enumerate() {
-            if matches!(change.action, ChangeAction::DrainNodes { .. }) {
-                return not_yet(format!("change #{}: {:?}", i + 1, change.action));
-            }
-        }
-        Ok(())
-    }
-
     pub fn check(&self) -> Result<(), ConfigError> {
-        self.check_valid()?;
-        self.check_simulated()
-    }
-
-    fn check_valid(&self) -> Result<(), ConfigError> {
         if self.end >= END_LIMIT {
             return Err(ConfigError::EndOutOfRange(self.end));
         }
@@ -980,7 +956,7 @@ mod tests {
             DisruptionBudget::MinAvailable(IntOrPercent::Percent(100)),
             DisruptionBudget::MaxUnavailable(IntOrPercent::Count(1000)),
         ] {
-            assert_eq!(with_budget(budget).check_valid(), Ok(()));
+            assert_eq!(with_budget(budget).check(), Ok(()));
         }
     }
 
@@ -1031,7 +1007,7 @@ mod tests {
                 until: SimTime::ZERO + secs(until_s),
             })
         };
-        assert_eq!(with_change(5, repeat(1, 30), drain).check_valid(), Ok(()));
+        assert_eq!(with_change(5, repeat(1, 30), drain).check(), Ok(()));
         assert_eq!(
             with_change(5, repeat(0, 30), drain).check(),
             Err(ConfigError::ZeroRepeatInterval(0))
@@ -1040,7 +1016,7 @@ mod tests {
             with_change(5, repeat(1, 4), drain).check(),
             Err(ConfigError::UntilBeforeAt(0))
         );
-        assert_eq!(with_change(5, repeat(1, 5), drain).check_valid(), Ok(()));
+        assert_eq!(with_change(5, repeat(1, 5), drain).check(), Ok(()));
     }
 
     #[test]

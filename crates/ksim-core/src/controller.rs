@@ -62,6 +62,12 @@ pub enum Action {
     Uncordon { node: NodeId },
     /// Delete a node at once; its pods are lost and replaced elsewhere.
     Delete { node: NodeId },
+    /// Drain a node as `kubectl drain` does, then delete it: cordon it, evict
+    /// its pods through the Eviction API (honouring their deployments'
+    /// disruption budgets, retrying refused evictions every 5 s), and
+    /// delete the node once its last pod has terminated. Allowed on a
+    /// registered node not already draining.
+    Drain { node: NodeId },
 }
 
 impl Action {
@@ -71,7 +77,10 @@ impl Action {
         match self {
             Action::SetReplicas { .. } => 0,
             Action::AddNodes { .. } => 1,
-            Action::Cordon { .. } | Action::Uncordon { .. } | Action::Delete { .. } => 2,
+            Action::Cordon { .. }
+            | Action::Uncordon { .. }
+            | Action::Delete { .. }
+            | Action::Drain { .. } => 2,
         }
     }
 }

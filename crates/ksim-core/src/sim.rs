@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub use controllers::ControllerError;
 use controllers::Controllers;
+use drains::Drains;
 pub use invariants::{InvariantViolation, RecentEvents};
 use never_fits::{NeverFits, NEVER_FITS_PREFIX};
 use node_lifecycle::NodeHealth;
@@ -101,6 +102,9 @@ pub enum Event {
     ActionAcked { slot: u32 },
     /// A controller action's API write refused earlier is tried again.
     ActionRetry { slot: u32 },
+    /// A draining node's evictions refused by a disruption budget (429) are
+    /// tried again, 5 s later as kubectl drain does; one event per node.
+    DrainRetry { node: NodeId },
 }
 
 /// The writes on a pod's path through the control plane, in order.
@@ -114,6 +118,9 @@ pub enum PodStep {
     Running,
     /// The kubelet reports it ended (Succeeded or Failed).
     Ended { failed: bool },
+    /// A drain evicts it (`create pods/eviction`); its termination starts
+    /// when the eviction is stored.
+    Evict,
 }
 
 #[derive(Default)]
@@ -180,6 +187,7 @@ pub struct Simulation {
     check_invariants: bool,
     controllers: Controllers,
     node_book: NodeBook,
+    drains: Drains,
 }
 
 impl Simulation {
@@ -253,6 +261,7 @@ impl Simulation {
             check_invariants: false,
             controllers: Controllers::default(),
             node_book: NodeBook::new(&config, &streams),
+            drains: Drains::default(),
             config,
         };
         sim.resize_endpoint_slices();
@@ -396,6 +405,7 @@ impl Simulation {
             Event::NodeRegistered { node } => self.register_node(now, node),
             Event::ActionAcked { slot } => self.action_acked(now, slot),
             Event::ActionRetry { slot } => self.action_retry(now, slot),
+            Event::DrainRetry { node } => self.drain_retry(now, node),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -439,9 +449,22 @@ impl Simulation {
     pub fn pods_deleted(&self) -> u64 {
         self.counters.deleted
     }
+
+    /// Evictions that took effect so far (drains).
+    pub fn evictions(&self) -> u64 {
+        self.drains.evicted
+    }
+
+    /// Evictions a disruption budget refused so far (429), each retry
+    /// counted again.
+    pub fn evictions_refused(&self) -> u64 {
+        self.drains.refused
+    }
 }
 
 mod controllers;
+mod disruption;
+mod drains;
 pub(crate) mod footprint;
 mod invariants;
 mod never_fits;

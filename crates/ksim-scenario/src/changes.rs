@@ -243,10 +243,6 @@ fn read_nodes(
         .require(ctx, "count")
         .and_then(|n| reader::count(ctx, &n, 1, u64::from(u32::MAX)));
     let (pool, count) = (u32::try_from(pool?).ok()?, u32::try_from(count?).ok()?);
-    if key == "drain_nodes" {
-        ctx.error(&node.span, &node.path, reader::NOT_SIMULATED_YET);
-        return None;
-    }
     Some(match key {
         "add_nodes" => ChangeAction::AddNodes { pool, count },
         "delete_nodes" => ChangeAction::DeleteNodes { pool, count },

@@ -674,11 +674,6 @@ pub(crate) fn choice<'o>(ctx: &mut Ctx, node: &Node, options: &[&'o str]) -> Opt
     None
 }
 
-/// For keys the reader knows but the simulation does not apply yet: refused
-/// rather than read and ignored.
-pub(crate) const NOT_SIMULATED_YET: &str =
-    "is not simulated yet (it comes with drains and disruption budgets, issue 8); remove it";
-
 #[cfg(test)]
 mod tests {
     use super::*;

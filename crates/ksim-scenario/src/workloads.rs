@@ -214,10 +214,7 @@ fn read_deployment(
     let service = read_service(ctx, fields, env.control_plane);
     let disruption_budget = match fields.get("disruption_budget") {
         None => Some(None),
-        Some(n) => read_budget(ctx, &n).and_then(|_| {
-            ctx.error(&n.span, &n.path, reader::NOT_SIMULATED_YET);
-            None
-        }),
+        Some(n) => read_budget(ctx, &n).map(Some),
     };
     Some(WorkloadKind::Deployment(DeploymentSpec {
         replicas: u32::try_from(replicas).ok()?,

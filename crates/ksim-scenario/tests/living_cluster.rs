@@ -245,7 +245,6 @@ fn budget_of(text: &str) -> Option<DisruptionBudget> {
 }
 
 #[test]
-#[ignore = "drain_nodes and disruption_budget are refused until drains are simulated (issue 8)"]
 fn disruption_budgets_take_a_count_or_a_percent() {
     assert_eq!(budget_of(BASE), None);
     let with = |budget: &str| edit("replicas = 12\n", &format!("replicas = 12\n{budget}\n"));
@@ -336,7 +335,6 @@ fn a_disruption_budget_on_a_job_is_an_error_naming_the_key() {
 }
 
 #[test]
-#[ignore = "drain_nodes and disruption_budget are refused until drains are simulated (issue 8)"]
 fn every_action_is_read_into_the_config() {
     let text = with_changes(
         r#"[[changes]]
@@ -539,7 +537,6 @@ fn a_change_after_the_end_of_the_run_is_a_warning() {
 }
 
 #[test]
-#[ignore = "drain_nodes and disruption_budget are refused until drains are simulated (issue 8)"]
 fn a_drain_the_rest_of_the_cluster_cannot_absorb_is_a_warning_at_its_line() {
     // web requests 24 cpus of 40; draining both general nodes leaves 8.
     let text =

@@ -75,10 +75,14 @@ pub enum ApiRequest {
     NodeDelete,
     /// A node is cordoned or uncordoned (`patch nodes`, spec.unschedulable).
     NodePatch,
+    /// A drain evicts a pod (`create pods/eviction`): the apiserver checks
+    /// the pod's disruption budget and sets its deletion timestamp. The
+    /// object stays until the pod has terminated and is deleted.
+    PodEviction,
 }
 
 impl ApiRequest {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     pub const ALL: [ApiRequest; ApiRequest::COUNT] = [
         ApiRequest::PodCreate,
         ApiRequest::PodBind,
@@ -92,6 +96,7 @@ impl ApiRequest {
         ApiRequest::NodeCreate,
         ApiRequest::NodeDelete,
         ApiRequest::NodePatch,
+        ApiRequest::PodEviction,
     ];
 
     pub fn kind(self) -> ApiKind {
@@ -99,7 +104,8 @@ impl ApiRequest {
             ApiRequest::PodCreate
             | ApiRequest::PodBind
             | ApiRequest::PodStatus
-            | ApiRequest::PodDelete => ApiKind::Pods,
+            | ApiRequest::PodDelete
+            | ApiRequest::PodEviction => ApiKind::Pods,
             ApiRequest::NodeStatus
             | ApiRequest::NodeGet
             | ApiRequest::NodeCreate
@@ -117,7 +123,8 @@ impl ApiRequest {
             ApiRequest::PodCreate
             | ApiRequest::PodBind
             | ApiRequest::EventCreate
-            | ApiRequest::NodeCreate => "create",
+            | ApiRequest::NodeCreate
+            | ApiRequest::PodEviction => "create",
             ApiRequest::PodStatus | ApiRequest::NodeStatus | ApiRequest::NodePatch => "patch",
             ApiRequest::PodDelete | ApiRequest::NodeDelete => "delete",
             ApiRequest::NodeGet => "get",
@@ -140,6 +147,7 @@ impl ApiRequest {
             ApiRequest::NodeCreate => "create nodes",
             ApiRequest::NodeDelete => "delete nodes",
             ApiRequest::NodePatch => "patch nodes",
+            ApiRequest::PodEviction => "create pods/eviction",
         }
     }
 

@@ -74,8 +74,8 @@ impl ScriptedChanges {
             ChangeAction::Scale { workload, replicas } => {
                 out.push(Action::SetReplicas { workload, replicas })
             }
-            ChangeAction::DrainNodes { .. } => {
-                unreachable!("refused by SimConfig::check until simulated")
+            ChangeAction::DrainNodes { pool, count } => {
+                pick(pool, count, removable, |node| Action::Drain { node })
             }
             ChangeAction::AddNodes { pool, count } => out.push(Action::AddNodes { pool, count }),
             ChangeAction::CordonNodes { pool, count } => pick(

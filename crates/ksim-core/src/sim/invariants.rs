@@ -117,6 +117,9 @@ impl Simulation {
         if let Err((subject, problem)) = self.check_workloads() {
             return fail(subject, problem);
         }
+        if let Err((subject, problem)) = self.check_drains() {
+            return fail(subject, problem);
+        }
         Ok(())
     }
 

@@ -132,13 +132,20 @@ impl Simulation {
             Action::Cordon { node } => state(node) == Some(NodeState::Ready),
             Action::Uncordon { node } => state(node) == Some(NodeState::Cordoned),
             Action::Delete { node } => state(node).is_some_and(|s| s != NodeState::Deleted),
+            Action::Drain { node } => {
+                state(node).is_some_and(NodeState::is_registered)
+                    && self.cluster.nodes.admin_state(node) != NodeState::Draining
+            }
         }
     }
 
     fn send_action_write(&mut self, now: SimTime, slot: u32) {
         let action = self.node_book.in_flight[slot as usize].expect("a parked action");
         let request = match action {
-            Action::Cordon { .. } | Action::Uncordon { .. } => ApiRequest::NodePatch,
+            // A drain starts with its cordon; its evictions are writes of their own.
+            Action::Cordon { .. } | Action::Uncordon { .. } | Action::Drain { .. } => {
+                ApiRequest::NodePatch
+            }
             Action::Delete { .. } => ApiRequest::NodeDelete,
             Action::SetReplicas { .. } | Action::AddNodes { .. } => {
                 unreachable!("sent without a node write")
@@ -178,7 +185,15 @@ impl Simulation {
             Action::Cordon { node } => self.set_node_admin(now, node, NodeState::Cordoned),
             Action::Uncordon { node } => self.set_node_admin(now, node, NodeState::Ready),
             Action::Delete { node } => self.delete_node(now, node),
+            Action::Drain { node } => self.start_drain(now, node),
         }
+    }
+
+    /// A node write of the model's own (a finished drain's `delete nodes`),
+    /// applied when stored like a controller's, but not counted as one.
+    pub(super) fn send_node_delete(&mut self, now: SimTime, action: Action) {
+        let slot = self.node_book.park(action);
+        self.send_action_write(now, slot);
     }
 
     /// New nodes of `pool`, Provisioning until their delay has passed.
@@ -244,6 +259,8 @@ impl Simulation {
     /// replaces them), its lease stops. A pod the scheduler only assumed
     /// there fails its binding when its cycle ends.
     pub(super) fn delete_node(&mut self, now: SimTime, node: NodeId) {
+        // First, so the pods ended below do not finish the drain again.
+        self.forget_drain(node);
         for pod in self.nodes.pods.pods_of(node) {
             let p = pod as usize;
             if self.pods.bound[p] != crate::cluster::NEVER

@@ -21,6 +21,7 @@ impl Simulation {
             PodStep::Create => (ApiRequest::PodCreate, 0),
             PodStep::Bind => (ApiRequest::PodBind, 1),
             PodStep::Running | PodStep::Ended { .. } => (ApiRequest::PodStatus, 1),
+            PodStep::Evict => unreachable!("evictions are sent by the drain, budget first"),
         };
         let control_plane = self.control_plane.as_mut().expect("a control plane");
         match control_plane.write(now, request, kubelet_watches) {
@@ -38,6 +39,9 @@ impl Simulation {
     }
 
     pub(super) fn pod_write_retry(&mut self, now: SimTime, pod: PodId, step: PodStep) {
+        if step == PodStep::Evict {
+            return self.eviction_retry(now, pod);
+        }
         if self.pods.finished[pod as usize] == NEVER {
             self.send_pod_write(now, pod, step);
         }
@@ -45,6 +49,10 @@ impl Simulation {
 
     pub(super) fn pod_write_acked(&mut self, now: SimTime, pod: PodId, step: PodStep) {
         let p = pod as usize;
+        // The drain's bookkeeping ends with the answer, whatever the pod did.
+        if step == PodStep::Evict {
+            return self.eviction_acked(now, pod);
+        }
         // Evicted while its write was in flight: nothing left to do.
         if self.pods.finished[p] != NEVER {
             return;
@@ -81,6 +89,7 @@ impl Simulation {
                 }
             }
             PodStep::Ended { failed } => self.end_pod(now, pod, ended_phase(failed)),
+            PodStep::Evict => unreachable!("handled above"),
         }
     }
 
@@ -88,8 +97,10 @@ impl Simulation {
     /// and retries it after its backoff.
     pub(super) fn binding_refused(&mut self, now: SimTime, pod: PodId, reason: String) {
         let p = pod as usize;
+        let node = self.pods.node[p];
         self.unassign(pod);
         self.pods.node[p] = NO_NODE;
+        self.finish_drain_if_empty(now, node);
         self.mark_failed(pod, reason);
         if let Some(until) = self
             .queue

@@ -175,10 +175,12 @@ impl Simulation {
         let workload = self.pods.workload[p];
         self.leave_workload(pod);
         // A pod deleted before the scheduler assumed it held nothing.
-        if self.pods.node[p] != NO_NODE {
+        let node = self.pods.node[p];
+        if node != NO_NODE {
             self.unassign(pod);
             self.queue.on_pod_deleted(now, &mut self.wake_ups);
             self.schedule_wake_ups();
+            self.finish_drain_if_empty(now, node);
         }
         self.note_pod_ended(workload);
         self.notify_controllers(now, crate::controller::Subscriptions::POD_ENDED);

@@ -10,19 +10,32 @@
 use super::*;
 
 impl Simulation {
-    /// Deletes a pod (a drain, a user, a controller): its termination
-    /// starts, and its deployment, counting it no more, replaces it at once.
-    /// Deleting a pod that ended or is terminating already does nothing.
-    // Called by the drain being built (issue 8) and by the tests.
+    /// Deletes a pod (a user, a controller): its termination starts, and
+    /// its deployment, counting it no more, replaces it at once. Deleting a
+    /// pod that ended or is terminating already does nothing.
+    // Called by the tests; drains delete through `delete_evicted_pod`.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(super) fn delete_pod(&mut self, now: SimTime, pod: PodId) {
         self.start_deletion(now, pod);
         self.reconcile_replicas(now, self.pods.workload[pod as usize]);
     }
 
+    /// `delete_pod` for a pod the Eviction API evicts: the eviction's own
+    /// write set the deletion timestamp, so the DELETE is not written again.
+    pub(super) fn delete_evicted_pod(&mut self, now: SimTime, pod: PodId) {
+        self.begin_termination(now, pod, false);
+        self.reconcile_replicas(now, self.pods.workload[pod as usize]);
+    }
+
     /// The deletion itself, without the ReplicaSet's reaction: a scale-down
     /// deletes pods it does not want replaced.
     pub(super) fn start_deletion(&mut self, now: SimTime, pod: PodId) {
+        self.begin_termination(now, pod, true);
+    }
+
+    /// Starts the pod's deletion; `write_delete`: the DELETE setting its
+    /// deletion timestamp is still to be written.
+    fn begin_termination(&mut self, now: SimTime, pod: PodId, write_delete: bool) {
         let p = pod as usize;
         if self.pods.finished[p] != NEVER || self.pods.deleting[p] {
             return;
@@ -44,7 +57,9 @@ impl Simulation {
         // update of the pod, which the kubelet watches, costed as a status
         // write is (a PodDelete would remove the object now). The removal
         // is the ended pod's PodDelete.
-        self.defer_write(ApiRequest::PodStatus, 1, 1);
+        if write_delete {
+            self.defer_write(ApiRequest::PodStatus, 1, 1);
+        }
         if self.clear_readiness(pod) {
             self.update_endpoints(workload);
         }
