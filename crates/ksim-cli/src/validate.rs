@@ -60,8 +60,9 @@ const NOT_MODELLED: &[&str] = &[
      reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
      watches; store member failures and leader elections; kubelet start delays and image pulls",
     "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
-     pod deletion by users; drains and PodDisruptionBudgets (drain_nodes and disruption_budget are refused); \
-     controller taints; the cost of the scale subresource write (a scale applies at once)",
+     pod deletion by users; PodDisruptionBudgets' unhealthyPodEvictionPolicy (IfHealthyBudget only) \
+     and the cost of a refused eviction; controller taints; the cost of the scale subresource write \
+     (a scale applies at once)",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
     "volumes, host ports, image locality, DaemonSets, resource limits and actual usage",

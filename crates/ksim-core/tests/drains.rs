@@ -292,3 +292,28 @@ fn drains_are_deterministic() {
     };
     assert_eq!(once(), once());
 }
+
+/// A scenario's `drain_nodes` change runs through the scripted controller.
+#[test]
+fn scripted_drain_nodes_drain_then_delete() {
+    use ksim_core::config::{ChangeAction, ScheduledChange};
+    let mut c = config(
+        vec![pool("p", 3, 4000, 8 * GI)],
+        vec![deployment("web", template(1000, GI), 3)],
+        120,
+    );
+    c.changes = vec![ScheduledChange {
+        at: s(10),
+        repeat: None,
+        action: ChangeAction::DrainNodes { pool: 0, count: 2 },
+    }];
+    let mut sim = Simulation::new(c).unwrap();
+    sim.enable_invariant_checks();
+    while !sim.run_batch(1 << 20).unwrap() {}
+    assert_eq!(sim.evictions(), 2, "one pod on each drained node");
+    let out = sim.run().unwrap();
+    assert_eq!(row(&out, 20).nodes_draining, 2);
+    assert_eq!(out.summary.nodes_deleted, 2);
+    let last = out.timeline.last().unwrap();
+    assert_eq!((last.nodes_total, last.pods_running), (1, 3));
+}
