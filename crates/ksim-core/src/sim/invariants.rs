@@ -431,7 +431,11 @@ mod tests {
         sim.workload_pods.unlink(0, 1);
         let v = violation(&sim);
         assert_eq!(v.subject, "workload web");
-        assert!(v.problem.contains("not its 3 listed live pods"), "{}", v.problem);
+        assert!(
+            v.problem.contains("not its 3 listed live pods"),
+            "{}",
+            v.problem
+        );
     }
 
     #[test]
