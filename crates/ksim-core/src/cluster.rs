@@ -262,6 +262,10 @@ pub struct Nodes {
     /// Bumped whenever a node registers or is deleted, so views of the node
     /// list (the scheduler's node-tree order) know when to rebuild.
     membership_generation: u64,
+    /// Per topology zone: registered nodes, and those of them NotReady, so
+    /// the node-lifecycle controller's zone states never scan nodes.
+    zone_registered: Vec<u64>,
+    zone_not_ready: Vec<u64>,
 }
 
 impl Nodes {
@@ -293,6 +297,16 @@ impl Nodes {
     /// whatever the node's readiness (a NotReady node keeps it).
     pub fn admin_state(&self, node: NodeId) -> NodeState {
         self.admin[node as usize]
+    }
+
+    /// A zone's registered nodes and, of them, the NotReady ones (0 and 0
+    /// for a zone no node has joined yet).
+    pub fn zone_counts(&self, zone: u32) -> (u64, u64) {
+        let z = zone as usize;
+        (
+            self.zone_registered.get(z).copied().unwrap_or(0),
+            self.zone_not_ready.get(z).copied().unwrap_or(0),
+        )
     }
 
     /// Ready and not cordoned: the only state that admits new pods.
@@ -593,6 +607,32 @@ impl ClusterState {
             .checked_sub(1)
             .expect("a node leaving a state was counted in it");
         self.nodes.by_state[to as usize] += 1;
+        let zone = self.pools[self.nodes.pool[node as usize] as usize].zone as usize;
+        let nodes = &mut self.nodes;
+        if nodes.zone_registered.len() <= zone {
+            nodes.zone_registered.resize(zone + 1, 0);
+            nodes.zone_not_ready.resize(zone + 1, 0);
+        }
+        for (counter, was, is) in [
+            (
+                &mut nodes.zone_registered[zone],
+                from.is_registered(),
+                to.is_registered(),
+            ),
+            (
+                &mut nodes.zone_not_ready[zone],
+                from == NodeState::NotReady,
+                to == NodeState::NotReady,
+            ),
+        ] {
+            if was && !is {
+                *counter = counter
+                    .checked_sub(1)
+                    .expect("a node leaving a zone's count was counted in it");
+            } else if is && !was {
+                *counter += 1;
+            }
+        }
     }
 
     /// How many topology zones the pools span (at least one).

@@ -124,6 +124,19 @@ pub struct NodeLifecycleConfig {
     pub default_toleration: SimDuration,
     /// NoExecute taints added per second per zone (`--node-eviction-rate`, 0.1).
     pub eviction_rate_per_s: f64,
+    /// NoExecute taints per second per zone in a partially disrupted zone
+    /// larger than `large_cluster_size_threshold` (`--secondary-node-eviction-rate`, 0.01).
+    pub secondary_eviction_rate_per_s: f64,
+    /// Nodes a zone must exceed to keep evicting, at the secondary rate, when
+    /// partially disrupted; a smaller zone stops (`--large-cluster-size-threshold`, 50).
+    pub large_cluster_size_threshold: u32,
+    /// Fraction of not-ready nodes (with more than 2 of them) at which a zone
+    /// is partially disrupted (`--unhealthy-zone-threshold`, 0.55).
+    pub unhealthy_zone_threshold: f64,
+    /// Live kubelets renew their leases in this many cohorts, each a slice of
+    /// the renew interval; a cohort whose renewals the control plane refuses
+    /// or acknowledges too late goes NotReady as one (model parameter, 100).
+    pub lease_cohorts: u32,
 }
 
 impl Default for NodeLifecycleConfig {
@@ -134,6 +147,10 @@ impl Default for NodeLifecycleConfig {
             node_monitor_grace_period: SimDuration::from_secs(50),
             default_toleration: SimDuration::from_secs(300),
             eviction_rate_per_s: 0.1,
+            secondary_eviction_rate_per_s: 0.01,
+            large_cluster_size_threshold: 50,
+            unhealthy_zone_threshold: 0.55,
+            lease_cohorts: 100,
         }
     }
 }
@@ -488,6 +505,12 @@ pub enum ConfigError {
     },
     #[error("node_lifecycle: eviction_rate_per_s must be finite and > 0, found {0}")]
     BadEvictionRate(f64),
+    #[error("node_lifecycle: secondary_eviction_rate_per_s must be finite and >= 0, found {0}")]
+    BadSecondaryEvictionRate(f64),
+    #[error("node_lifecycle: unhealthy_zone_threshold must be within [0, 1], found {0}")]
+    BadUnhealthyZoneThreshold(f64),
+    #[error("node_lifecycle: lease_cohorts must be at least 1")]
+    NoLeaseCohorts,
     #[error("node failure #{0}: no such pool, or more nodes than the pool has")]
     BadFailure(usize),
     #[error("node failure rate: no such pool, or a zero mean interval")]
@@ -569,6 +592,17 @@ impl SimConfig {
         }
         if !(l.eviction_rate_per_s.is_finite() && l.eviction_rate_per_s > 0.0) {
             return Err(ConfigError::BadEvictionRate(l.eviction_rate_per_s));
+        }
+        let secondary = l.secondary_eviction_rate_per_s;
+        if !(secondary.is_finite() && secondary >= 0.0) {
+            return Err(ConfigError::BadSecondaryEvictionRate(secondary));
+        }
+        let threshold = l.unhealthy_zone_threshold;
+        if !(0.0..=1.0).contains(&threshold) {
+            return Err(ConfigError::BadUnhealthyZoneThreshold(threshold));
+        }
+        if l.lease_cohorts == 0 {
+            return Err(ConfigError::NoLeaseCohorts);
         }
         if self.node_failure_rates.iter().any(|r| {
             r.pool as usize >= self.node_pools.len() || r.mean_interval == SimDuration::ZERO

@@ -11,8 +11,13 @@
 //! they tolerate it forever.
 
 use crate::config::NodeLifecycleConfig;
-use crate::ids::PodId;
+pub use crate::control_plane::LeaseRound;
+use crate::ids::{NodeId, PodId};
 use crate::time::{SimDuration, SimTime};
+use std::collections::VecDeque;
+
+/// A time that never comes (the same value as `cluster::NEVER`).
+const NEVER: SimTime = SimTime::MAX;
 
 /// The first controller check strictly after `last_renewal + grace`
 /// (upstream marks a node when `now - probeTime > grace`), checks running at
@@ -41,27 +46,484 @@ pub fn next_check(config: &NodeLifecycleConfig, t: SimTime) -> SimTime {
     SimTime(t.0.div_ceil(period).saturating_mul(period))
 }
 
-/// Per-zone token bucket (burst 1) for adding NoExecute taints.
+/// Per-zone token buckets (burst 1) for adding NoExecute taints, each with
+/// its queue of nodes waiting for their taint: upstream's
+/// `zoneNoExecuteTainter`, one `RateLimitedTimedQueue` per zone
+/// (pkg/controller/nodelifecycle/scheduler/rate_limited_queue.go). A zone's
+/// rate changes with its disruption state (`set_rate`, upstream's
+/// `SwapLimiter`); a rate of 0 stops it.
+///
+/// While a zone's rate stays put, a node's taint time is known when it is
+/// queued (the bucket's next token), so it is given at once and no event
+/// polls the queue; only a rate change re-times the nodes still waiting.
 #[derive(Clone, Debug)]
 pub struct EvictionLimiter {
-    interval: SimDuration,
-    next_free: Vec<SimTime>,
+    zones: Vec<ZoneTainter>,
+    /// Per node: bumped whenever its taint is requested or withdrawn, so a
+    /// queue entry of an earlier request is known to be stale.
+    generation: Vec<u32>,
+}
+
+#[derive(Clone, Debug)]
+struct ZoneTainter {
+    rate_per_s: f64,
+    /// Between tokens; None while stopped (rate 0: upstream's never-limiter).
+    interval: Option<SimDuration>,
+    /// When the bucket holds its next token.
+    next_free: SimTime,
+    /// Nodes whose taint is still to come (NEVER: while stopped), in queue order.
+    waiting: VecDeque<Waiting>,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Waiting {
+    node: NodeId,
+    generation: u32,
+    at: SimTime,
+}
+
+/// What a rate change did to one waiting node: its new taint time, or None
+/// while the zone is stopped.
+pub type Retimed = (NodeId, Option<SimTime>);
+
+fn interval_of(rate_per_s: f64) -> Option<SimDuration> {
+    (rate_per_s > 0.0).then(|| SimDuration::from_secs_f64(1.0 / rate_per_s))
 }
 
 impl EvictionLimiter {
-    pub fn new(rate_per_s: f64, zones: usize) -> Self {
+    pub fn new(rate_per_s: f64, zones: usize, nodes: usize) -> Self {
         EvictionLimiter {
-            interval: SimDuration::from_secs_f64(1.0 / rate_per_s),
-            next_free: vec![SimTime::ZERO; zones],
+            zones: vec![
+                ZoneTainter {
+                    rate_per_s,
+                    interval: interval_of(rate_per_s),
+                    next_free: SimTime::ZERO,
+                    waiting: VecDeque::new(),
+                };
+                zones
+            ],
+            generation: vec![0; nodes],
         }
     }
 
-    /// When a NoExecute taint requested at `now` in `zone` is actually added.
-    pub fn admit(&mut self, zone: usize, now: SimTime) -> SimTime {
-        let at = now.max(self.next_free[zone]);
-        self.next_free[zone] = at + self.interval;
+    /// A node added during the run.
+    pub fn add_node(&mut self) {
+        self.generation.push(0);
+    }
+
+    pub fn rate(&self, zone: usize) -> f64 {
+        self.zones[zone].rate_per_s
+    }
+
+    /// Nodes queued in `zone` whose taint is still to come or undecided
+    /// (stale entries included until the queue is next pruned).
+    pub fn queued(&self, zone: usize) -> usize {
+        self.zones[zone].waiting.len()
+    }
+
+    fn bump(&mut self, node: NodeId) -> u32 {
+        let generation = &mut self.generation[node as usize];
+        *generation = generation
+            .checked_add(1)
+            .expect("taint requests per node fit in u32");
+        *generation
+    }
+
+    /// Queues `node` in `zone` for its NoExecute taint at `now` (upstream's
+    /// `markNodeForTainting`): the time it is tainted, or None while the
+    /// zone is stopped (it waits for a rate change).
+    pub fn request(&mut self, zone: usize, node: NodeId, now: SimTime) -> Option<SimTime> {
+        let generation = self.bump(node);
+        let z = &mut self.zones[zone];
+        // Entries already tainted leave the queue's front as it goes.
+        while z.waiting.front().is_some_and(|w| w.at <= now) {
+            z.waiting.pop_front();
+        }
+        let at = z.interval.map(|interval| {
+            let at = now.max(z.next_free);
+            z.next_free = at + interval;
+            at
+        });
+        if at.is_none_or(|at| at > now) {
+            z.waiting.push_back(Waiting {
+                node,
+                generation,
+                at: at.unwrap_or(NEVER),
+            });
+        }
         at
     }
+
+    /// The node is ready again, or its taints were lifted: an entry still
+    /// queued for it is dropped (upstream's `markNodeAsReachable` removes
+    /// it from the queue).
+    pub fn withdraw(&mut self, node: NodeId) {
+        self.bump(node);
+    }
+
+    /// Upstream's `SwapLimiter`: the same rate changes nothing; otherwise a
+    /// new bucket (burst 1) replaces the old one, holding a token only if
+    /// the old one did, and the nodes still waiting are re-timed in queue
+    /// order. Returns them with their new times.
+    pub fn set_rate(&mut self, zone: usize, rate_per_s: f64, now: SimTime) -> Vec<Retimed> {
+        let generation = &self.generation;
+        let z = &mut self.zones[zone];
+        if z.rate_per_s == rate_per_s {
+            return Vec::new();
+        }
+        let had_token = z.interval.is_some() && z.next_free <= now;
+        z.rate_per_s = rate_per_s;
+        z.interval = interval_of(rate_per_s);
+        z.next_free = match z.interval {
+            Some(interval) if !had_token => now + interval,
+            _ => now,
+        };
+        let mut retimed = Vec::new();
+        let mut kept = VecDeque::new();
+        for mut w in std::mem::take(&mut z.waiting) {
+            if generation[w.node as usize] != w.generation || w.at <= now {
+                continue;
+            }
+            let at = z.interval.map(|interval| {
+                let at = now.max(z.next_free);
+                z.next_free = at + interval;
+                at
+            });
+            w.at = at.unwrap_or(NEVER);
+            if w.at > now {
+                kept.push_back(w);
+            }
+            retimed.push((w.node, at));
+        }
+        z.waiting = kept;
+        retimed
+    }
+}
+
+/// A zone's state as the node-lifecycle controller sees it
+/// (`ZoneState` in node_lifecycle_controller.go).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ZoneState {
+    /// Not evaluated since nodes joined it.
+    Initial,
+    Normal,
+    PartialDisruption,
+    FullDisruption,
+}
+
+impl ZoneState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneState::Initial => "initial",
+            ZoneState::Normal => "normal",
+            ZoneState::PartialDisruption => "partial_disruption",
+            ZoneState::FullDisruption => "full_disruption",
+        }
+    }
+
+    /// A number for timelines: 0 normal (or initial), 1 partial, 2 full.
+    pub fn level(self) -> u8 {
+        match self {
+            ZoneState::Initial | ZoneState::Normal => 0,
+            ZoneState::PartialDisruption => 1,
+            ZoneState::FullDisruption => 2,
+        }
+    }
+}
+
+/// Upstream's `ComputeZoneState` over a zone's node counts: fully disrupted
+/// when no node is ready and at least one is not; partially disrupted when
+/// more than 2 are not ready and they are at least `unhealthy_threshold` of
+/// the zone; normal otherwise.
+pub fn compute_zone_state(ready: u64, not_ready: u64, unhealthy_threshold: f64) -> ZoneState {
+    let total = ready + not_ready;
+    if ready == 0 && not_ready > 0 {
+        ZoneState::FullDisruption
+    } else if not_ready > 2 && not_ready as f64 / total as f64 >= unhealthy_threshold {
+        ZoneState::PartialDisruption
+    } else {
+        ZoneState::Normal
+    }
+}
+
+/// Upstream's `setLimiterInZone`: the taint rate of a zone of `zone_size`
+/// nodes in `state`. Normal: the eviction rate. Partial: `ReducedQPSFunc`,
+/// the secondary rate in a zone larger than the large-cluster threshold, 0
+/// in a smaller one. Full: `HealthyQPSFunc`, the eviction rate (the zone is
+/// down but others are not; when all are, `ZoneStates::update` stops them all).
+pub fn zone_rate(config: &NodeLifecycleConfig, state: ZoneState, zone_size: u64) -> f64 {
+    match state {
+        ZoneState::Initial | ZoneState::Normal | ZoneState::FullDisruption => {
+            config.eviction_rate_per_s
+        }
+        ZoneState::PartialDisruption => {
+            if zone_size > u64::from(config.large_cluster_size_threshold) {
+                config.secondary_eviction_rate_per_s
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// What one evaluation of the zones changes (upstream's `handleDisruption`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Disruption {
+    /// Nothing: no zone changed state, or every zone was and still is fully disrupted.
+    Unchanged,
+    /// Some zones changed state: their new taint rates.
+    Rates(Vec<(usize, f64)>),
+    /// Every zone with nodes is now fully disrupted: the controller assumes
+    /// the control plane is the problem, lifts every NoExecute taint and
+    /// stops tainting everywhere (rate 0 in every zone).
+    EnterFullDisruption,
+    /// Every zone was fully disrupted and now at least one is not: the
+    /// controller gives every node a fresh grace period and sets every
+    /// zone's rate for its new state.
+    ExitFullDisruption(Vec<(usize, f64)>),
+}
+
+/// The controller's zone states; zones without registered nodes have none.
+#[derive(Clone, Debug, Default)]
+pub struct ZoneStates {
+    states: Vec<Option<ZoneState>>,
+}
+
+impl ZoneStates {
+    pub fn new(zones: usize) -> Self {
+        ZoneStates {
+            states: vec![None; zones],
+        }
+    }
+
+    /// The zone's state (Initial until first evaluated; None without nodes).
+    pub fn state(&self, zone: usize) -> Option<ZoneState> {
+        self.states.get(zone).copied().flatten()
+    }
+
+    /// One `handleDisruption` pass over `counts`, per zone its registered
+    /// nodes and the NotReady ones among them.
+    pub fn update(&mut self, counts: &[(u64, u64)], config: &NodeLifecycleConfig) -> Disruption {
+        if self.states.len() < counts.len() {
+            self.states.resize(counts.len(), None);
+        }
+        let new: Vec<Option<ZoneState>> = counts
+            .iter()
+            .map(|&(registered, not_ready)| {
+                (registered > 0).then(|| {
+                    compute_zone_state(
+                        registered - not_ready,
+                        not_ready,
+                        config.unhealthy_zone_threshold,
+                    )
+                })
+            })
+            .collect();
+        // A zone seen for the first time starts Initial; a zone left without
+        // nodes is forgotten.
+        for (state, new) in self.states.iter_mut().zip(&new) {
+            match (new, &state) {
+                (None, _) => *state = None,
+                (Some(_), None) => *state = Some(ZoneState::Initial),
+                _ => {}
+            }
+        }
+        let present = || {
+            new.iter()
+                .enumerate()
+                .filter_map(|(z, s)| s.map(|s| (z, s)))
+        };
+        let all_are_full = present().all(|(_, s)| s == ZoneState::FullDisruption);
+        let all_were_full = self
+            .states
+            .iter()
+            .flatten()
+            .all(|&s| s == ZoneState::FullDisruption);
+        if all_are_full && all_were_full {
+            return Disruption::Unchanged;
+        }
+        let size = |z: usize| counts[z].0;
+        if all_are_full {
+            for state in self.states.iter_mut().flatten() {
+                *state = ZoneState::FullDisruption;
+            }
+            return Disruption::EnterFullDisruption;
+        }
+        let mut rates = Vec::new();
+        for (zone, state) in present() {
+            if all_were_full || self.states[zone] != Some(state) {
+                rates.push((zone, zone_rate(config, state, size(zone))));
+                self.states[zone] = Some(state);
+            }
+        }
+        if all_were_full {
+            Disruption::ExitFullDisruption(rates)
+        } else if rates.is_empty() {
+            Disruption::Unchanged
+        } else {
+            Disruption::Rates(rates)
+        }
+    }
+}
+
+/// The leases of the live kubelets, renewed in cohorts by phase so that a
+/// million kubelets cost O(cohorts) per tick: cohort `c` holds the nodes
+/// whose id is `c` modulo the cohort count and first renews at
+/// `c × renew interval / cohorts`. Each cohort renews as one kubelet would
+/// (upstream's lease controller, component-helpers/apimachinery/lease): the
+/// next renewal is one renew interval after the previous one returned
+/// (`wait.JitterUntil`, sliding, jitter not modelled); a write refused with
+/// 429 is retried after its Retry-After (client-go); a write the store
+/// refuses (NOSPACE) fails the whole sync, retried a renew interval later.
+/// The node-lifecycle controller, at every monitor check, finds a cohort
+/// stale when the last renewal it has seen acknowledged is older than the
+/// grace period, and fresh again once a newer one is acknowledged.
+#[derive(Clone, Debug)]
+pub struct LeaseCohorts {
+    renew: SimDuration,
+    grace: SimDuration,
+    period: SimDuration,
+    cohorts: Vec<Cohort>,
+    last_check: SimTime,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Cohort {
+    /// The latest renewal the controller has seen acknowledged.
+    observed: SimTime,
+    /// A stored renewal not yet acknowledged (NEVER: none).
+    acked_at: SimTime,
+    /// When the cohort's kubelets next renew.
+    next_attempt: SimTime,
+    stale: bool,
+}
+
+/// A cohort whose staleness changed at a monitor check: true when it went stale.
+pub type CohortChange = (u32, bool);
+
+impl LeaseCohorts {
+    pub fn new(config: &NodeLifecycleConfig) -> Self {
+        let count = config.lease_cohorts.max(1);
+        let renew = config.lease_renew_interval;
+        let cohorts = (0..count)
+            .map(|c| Cohort {
+                // Registration at 0 is the first sign of life.
+                observed: SimTime::ZERO,
+                acked_at: NEVER,
+                next_attempt: SimTime::ZERO
+                    + SimDuration(mul_div(renew.0, u64::from(c), u64::from(count))),
+                stale: false,
+            })
+            .collect();
+        LeaseCohorts {
+            renew,
+            grace: config.node_monitor_grace_period,
+            period: config.node_monitor_period,
+            cohorts,
+            last_check: SimTime::ZERO,
+        }
+    }
+
+    pub fn count(&self) -> u32 {
+        self.cohorts.len() as u32
+    }
+
+    /// The cohort of `node`.
+    pub fn cohort_of(&self, node: NodeId) -> u32 {
+        node % self.count()
+    }
+
+    pub fn is_stale(&self, cohort: u32) -> bool {
+        self.cohorts[cohort as usize].stale
+    }
+
+    pub fn stale_count(&self) -> u32 {
+        self.cohorts.iter().filter(|c| c.stale).count() as u32
+    }
+
+    /// The oldest lease the controller holds among the fresh cohorts, as an
+    /// age at `now` (how close the next cohort is to its grace period).
+    pub fn oldest_fresh_age(&self, now: SimTime) -> Option<SimDuration> {
+        self.cohorts
+            .iter()
+            .filter(|c| !c.stale)
+            .map(|c| now.saturating_since(c.observed))
+            .max()
+    }
+
+    /// Closes the tick ending at `now`: first the controller's monitor check
+    /// at or before `now` (if it has not run yet), against the renewals
+    /// acknowledged by then; then the renewals acknowledged by `now` are
+    /// seen; then the cohorts due to renew in the tick send their renewals,
+    /// treated as `round` says. `draw` gives a uniform in [0, 1) for a
+    /// cohort whose renewal was only partly stored. Returns the cohorts
+    /// whose staleness changed.
+    pub fn tick(
+        &mut self,
+        now: SimTime,
+        round: &LeaseRound,
+        mut draw: impl FnMut() -> f64,
+    ) -> Vec<CohortChange> {
+        let mut changes = Vec::new();
+        let period = self.period.0.max(1);
+        let check = SimTime(now.0 / period * period);
+        if check > self.last_check {
+            self.last_check = check;
+            for (index, c) in self.cohorts.iter_mut().enumerate() {
+                let seen = if c.acked_at <= check {
+                    c.acked_at
+                } else {
+                    c.observed
+                };
+                // Upstream marks a node when now - probeTime > grace.
+                let stale = check > seen + self.grace;
+                if stale != c.stale {
+                    c.stale = stale;
+                    changes.push((index as u32, stale));
+                }
+            }
+        }
+        for c in &mut self.cohorts {
+            if c.acked_at <= now {
+                c.observed = c.observed.max(c.acked_at);
+                c.acked_at = NEVER;
+            }
+            if c.next_attempt >= now || c.acked_at != NEVER {
+                continue;
+            }
+            let stored = if round.refused_by_store {
+                false
+            } else if round.stored_fraction >= 1.0 {
+                true
+            } else if round.stored_fraction <= 0.0 {
+                false
+            } else {
+                draw() < round.stored_fraction
+            };
+            if stored {
+                c.acked_at = now + round.ack_lag;
+                c.next_attempt = c.acked_at + self.renew;
+            } else if round.refused_by_store {
+                c.next_attempt = now + self.renew;
+            } else {
+                c.next_attempt = now + round.retry_after;
+            }
+        }
+        changes
+    }
+
+    /// Leaving full disruption, upstream gives every node a fresh probe
+    /// time: the fresh cohorts count their leases from `now`.
+    pub fn refresh(&mut self, now: SimTime) {
+        for c in self.cohorts.iter_mut().filter(|c| !c.stale) {
+            c.observed = c.observed.max(now);
+        }
+    }
+}
+
+/// `a * b / c` without overflow for u64 operands (c > 0).
+fn mul_div(a: u64, b: u64, c: u64) -> u64 {
+    (u128::from(a) * u128::from(b) / u128::from(c)) as u64
 }
 
 /// Pods per owner (a node, a workload), as intrusive doubly linked lists
@@ -205,12 +667,12 @@ mod tests {
 
     #[test]
     fn limiter_spaces_taints_per_zone() {
-        let mut limiter = EvictionLimiter::new(0.1, 2);
+        let mut limiter = EvictionLimiter::new(0.1, 2, 4);
         let t = SimTime::ZERO + secs(100);
-        assert_eq!(limiter.admit(0, t), t);
-        assert_eq!(limiter.admit(0, t), t + secs(10));
-        assert_eq!(limiter.admit(1, t), t, "zones are independent");
-        assert_eq!(limiter.admit(0, t + secs(60)), t + secs(60));
+        assert_eq!(limiter.request(0, 0, t), Some(t));
+        assert_eq!(limiter.request(0, 1, t), Some(t + secs(10)));
+        assert_eq!(limiter.request(1, 2, t), Some(t), "zones are independent");
+        assert_eq!(limiter.request(0, 3, t + secs(60)), Some(t + secs(60)));
     }
 
     #[test]

@@ -203,4 +203,8 @@ pub struct RunOutput {
     pub pods: Option<Vec<PodRecord>>,
     /// Present when the scenario models the control plane.
     pub control_plane: Option<ControlPlaneOutput>,
+    /// The node-lifecycle controller's view at every sample (leases, zone
+    /// states, taint rates); present when a lease cohort went stale or a
+    /// zone left the normal state during the run.
+    pub node_lifecycle: Option<ControlPlaneTimeline>,
 }

@@ -15,10 +15,11 @@ use crate::control_plane::ControlPlane;
 use crate::controller::scripted::ScriptedChanges;
 use crate::histogram::LatencyHistogram;
 use crate::ids::{NodeId, PodId, WorkloadId, NO_NODE};
-use crate::lifecycle::{self, EvictionLimiter, PodLists};
+use crate::lifecycle::{self, Disruption, EvictionLimiter, LeaseCohorts, PodLists, ZoneStates};
 use crate::matching;
 use crate::metrics::{
-    PodRecord, PoolSample, PoolSummary, RunOutput, RunSummary, TimelineSample, UnschedulableGroup,
+    ControlPlaneTimeline, PodRecord, PoolSample, PoolSummary, RunOutput, RunSummary, SeriesName,
+    TimelineSample, UnschedulableGroup,
 };
 use crate::pod_phase::PodPhase;
 use crate::queue::EventQueue;

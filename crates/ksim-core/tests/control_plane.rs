@@ -177,7 +177,9 @@ fn a_full_store_raises_nospace_and_pods_can_no_longer_be_created() {
         config(
             vec![pool("p", 10, 64_000, 256 * GI)],
             vec![deployment("d", template(100, GI / 8), 500)],
-            60,
+            // Over before the refused lease renewals make the nodes NotReady
+            // (grace period 50 s): `a_full_store_makes_every_node_not_ready`.
+            45,
         ),
         c,
     ));

@@ -37,6 +37,14 @@ fn with_control_plane(mut c: SimConfig) -> SimConfig {
     c
 }
 
+/// A node no pod here fits: with it the zone is not fully disrupted when
+/// pool "a"'s node fails, so evictions go on. Upstream's
+/// TestMonitorNodeHealthEvictPodsWithDisruption adds a healthy node for the
+/// same reason: with every node NotReady the controller evicts nothing.
+fn spare() -> ksim_core::config::NodePoolSpec {
+    pool("spare", 1, 500, GI)
+}
+
 fn row(out: &RunOutput, s: u64) -> &ksim_core::metrics::TimelineSample {
     out.timeline
         .iter()
@@ -75,7 +83,7 @@ fn a_pod_ending_during_its_own_scheduling_cycle_is_not_bound_and_started_anyway(
 #[test]
 fn a_pod_bound_to_a_failed_undetected_node_stays_pending_with_and_without_a_control_plane() {
     let base = first_fit(config(
-        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![pool("a", 1, 4000, 8 * GI), spare()],
         vec![job("j", template(1000, GI), &[110], 1000)],
         600,
     ));
@@ -137,7 +145,7 @@ fn a_pod_bound_to_a_failed_node_starts_when_its_kubelet_comes_back() {
 #[test]
 fn a_pod_bound_after_the_no_execute_taint_is_evicted_a_toleration_later() {
     let mut c = first_fit(config(
-        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![pool("a", 1, 4000, 8 * GI), spare()],
         vec![job("j", template(1000, GI), &[140], 1000)],
         900,
     ));

@@ -491,6 +491,7 @@ fn lifecycle() -> impl Strategy<Value = NodeLifecycleConfig> {
                     node_monitor_grace_period: lease + SimDuration::from_millis(extra_ms),
                     default_toleration: secs(toleration_s),
                     eviction_rate_per_s: rate,
+                    ..NodeLifecycleConfig::default()
                 }
             }),
     ]
@@ -835,8 +836,24 @@ fn check_workloads(config: &SimConfig, out: &RunOutput) -> Result<(), String> {
         }
     }
     if !failures_possible {
-        if s.pods_evicted > 0 || out.timeline.iter().any(|r| r.nodes_ready != r.nodes_total) {
-            return Err("evictions or nodes not ready without node failures".into());
+        // Without failures, only lease renewals the control plane refused or
+        // acknowledged too late make nodes NotReady (stale lease cohorts).
+        let cohorts_went_stale = out.node_lifecycle.as_ref().is_some_and(|t| {
+            let stale = t
+                .series
+                .iter()
+                .position(|s| s.metric == "lease_cohorts_stale")
+                .expect("the stale-cohort series");
+            t.values
+                .iter()
+                .any(|row| row[stale].is_some_and(|v| v > 0.0))
+        });
+        let disturbed =
+            s.pods_evicted > 0 || out.timeline.iter().any(|r| r.nodes_ready != r.nodes_total);
+        if disturbed && !cohorts_went_stale {
+            return Err(
+                "evictions or nodes not ready without node failures or stale leases".into(),
+            );
         }
         // Without failures and API latency, a bound pod starts at once.
         if config.control_plane.is_none() {

@@ -359,8 +359,10 @@ fn a_failed_nodes_pods_are_evicted_after_grace_plus_toleration_and_come_back_els
 
 #[test]
 fn job_pods_on_a_failed_node_do_not_complete_and_end_failed() {
+    // A second node the pod does not fit keeps the zone from full
+    // disruption, in which upstream evicts nothing.
     let mut c = first_fit(config(
-        vec![pool("a", 1, 4000, 8 * GI)],
+        vec![pool("a", 1, 4000, 8 * GI), pool("spare", 1, 500, GI)],
         vec![job("j", template(1000, GI), &[0], 200)],
         900,
     ));

@@ -217,7 +217,17 @@ pub(crate) fn write_control_plane(
     dir: &Path,
     timeline: &ControlPlaneTimeline,
 ) -> Result<PathBuf, OutputError> {
-    atomic::write_file(dir, CONTROL_PLANE_CSV, |out, target| {
+    write_series(dir, CONTROL_PLANE_CSV, timeline)
+}
+
+/// A long-format timeline (`time_s,component,metric,value`) under `name`:
+/// `control_plane.csv`, `node_lifecycle.csv`.
+pub(crate) fn write_series(
+    dir: &Path,
+    name: &str,
+    timeline: &ControlPlaneTimeline,
+) -> Result<PathBuf, OutputError> {
+    atomic::write_file(dir, name, |out, target| {
         let rows = Rows::new(out, target, &CONTROL_PLANE_HEADER)?;
         write_control_plane_rows(rows, timeline)
     })

@@ -29,6 +29,7 @@ pub const PODS_CSV: &str = "pods.csv";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const CONTROL_PLANE_CSV: &str = "control_plane.csv";
 pub const NODE_POOLS_CSV: &str = "node_pools.csv";
+pub const NODE_LIFECYCLE_CSV: &str = "node_lifecycle.csv";
 
 /// Facts about the process that ran the simulation; the only part of the
 /// output allowed to differ between runs with the same seed.
@@ -116,6 +117,7 @@ fn known_output_names() -> Vec<String> {
         NODE_POOLS_CSV.to_string(),
         PODS_CSV.to_string(),
         CONTROL_PLANE_CSV.to_string(),
+        NODE_LIFECYCLE_CSV.to_string(),
         SUMMARY_JSON.to_string(),
     ];
     for plot in plots::PLOTS {
@@ -220,6 +222,13 @@ pub fn write_run(
         written.push(csv_files::write_control_plane(
             dir,
             &control_plane.timeline,
+        )?);
+    }
+    if let Some(node_lifecycle) = &output.node_lifecycle {
+        written.push(csv_files::write_series(
+            dir,
+            NODE_LIFECYCLE_CSV,
+            node_lifecycle,
         )?);
     }
     if options.plots {

@@ -146,6 +146,7 @@ fn control_plane(bottlenecks: Vec<Bottleneck>) -> ControlPlaneOutput {
 fn cp_run(bottlenecks: Vec<Bottleneck>) -> RunOutput {
     RunOutput {
         control_plane: Some(control_plane(bottlenecks)),
+        node_lifecycle: None,
         ..small_run()
     }
 }

@@ -12,6 +12,10 @@ const LIFECYCLE_KEYS: &[&str] = &[
     "node_monitor_grace_period",
     "default_toleration",
     "eviction_rate_per_s",
+    "secondary_eviction_rate_per_s",
+    "large_cluster_size_threshold",
+    "unhealthy_zone_threshold",
+    "lease_cohorts",
 ];
 const FAILURE_KEYS: &[&str] = &["at", "pool", "count", "recover_after"];
 const RATE_KEYS: &[&str] = &["pool", "per_hour", "recover_after"];
@@ -50,6 +54,30 @@ pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLi
     );
     let eviction_rate_per_s =
         reader::positive_number_or(ctx, &fields, "eviction_rate_per_s", d.eviction_rate_per_s);
+    let secondary_eviction_rate_per_s = number_in_or(
+        ctx,
+        &fields,
+        "secondary_eviction_rate_per_s",
+        d.secondary_eviction_rate_per_s,
+        (0.0, f64::INFINITY),
+    );
+    let unhealthy_zone_threshold = number_in_or(
+        ctx,
+        &fields,
+        "unhealthy_zone_threshold",
+        d.unhealthy_zone_threshold,
+        (0.0, 1.0),
+    );
+    let large_cluster_size_threshold = reader::count_or(
+        ctx,
+        &fields,
+        "large_cluster_size_threshold",
+        d.large_cluster_size_threshold,
+        0,
+        u64::from(u32::MAX),
+    );
+    let lease_cohorts =
+        reader::count_or(ctx, &fields, "lease_cohorts", d.lease_cohorts, 1, 1_000_000);
     let (renew, grace) = (lease_renew_interval?, node_monitor_grace_period?);
     if grace <= renew {
         // Both at their defaults pass, so one of them was written.
@@ -78,7 +106,39 @@ pub(crate) fn read_lifecycle(ctx: &mut Ctx, node: Option<Node>) -> Option<NodeLi
         node_monitor_grace_period: grace,
         default_toleration: default_toleration?,
         eviction_rate_per_s: eviction_rate_per_s?,
+        secondary_eviction_rate_per_s: secondary_eviction_rate_per_s?,
+        large_cluster_size_threshold: large_cluster_size_threshold?,
+        unhealthy_zone_threshold: unhealthy_zone_threshold?,
+        lease_cohorts: lease_cohorts?,
     })
+}
+
+/// An optional finite number within `[min, max]`, with a default.
+fn number_in_or(
+    ctx: &mut Ctx,
+    fields: &reader::Fields,
+    key: &str,
+    default: f64,
+    (min, max): (f64, f64),
+) -> Option<f64> {
+    let Some(node) = fields.get(key) else {
+        return Some(default);
+    };
+    let value = reader::number(ctx, &node)?;
+    if (min..=max).contains(&value) {
+        return Some(value);
+    }
+    let range = if max.is_infinite() {
+        format!("at least {min}")
+    } else {
+        format!("within [{min}, {max}]")
+    };
+    ctx.error(
+        &node.span,
+        &node.path,
+        format!("{key} must be {range}, found {value}"),
+    );
+    None
 }
 
 pub(crate) fn read_failures(

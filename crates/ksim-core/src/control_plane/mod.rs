@@ -20,7 +20,7 @@ use crate::metrics::{
     StoreSummary,
 };
 use crate::rng::RngStreams;
-use crate::store::{Store, StoreError};
+use crate::store::{BackgroundOutcome, Store, StoreError};
 use crate::time::{SimDuration, SimTime};
 use config::{ApiKind, ApiRequest, ControlPlaneConfig};
 use std::cmp::Reverse;
@@ -35,6 +35,31 @@ pub enum Write {
     Throttled(SimTime),
     /// Refused by the store (NOSPACE alarm, or too large).
     Refused(StoreError),
+}
+
+/// How the control plane treated one tick's lease renewals
+/// (`ControlPlane::lease_round`).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct LeaseRound {
+    /// Fraction of the tick's lease writes that were stored (the rest were
+    /// refused with 429 by the in-flight limit or by the store).
+    pub stored_fraction: f64,
+    /// The lease store refuses every write (NOSPACE alarm).
+    pub refused_by_store: bool,
+    /// Mean time from a stored renewal's submission to its acknowledgement.
+    pub ack_lag: SimDuration,
+    /// The apiserver's Retry-After for a 429.
+    pub retry_after: SimDuration,
+}
+
+impl LeaseRound {
+    /// Every renewal stored at once: what a cluster without a control plane sees.
+    pub const ALL_STORED: LeaseRound = LeaseRound {
+        stored_fraction: 1.0,
+        refused_by_store: false,
+        ack_lag: SimDuration::ZERO,
+        retry_after: SimDuration::ZERO,
+    };
 }
 
 /// Counts over one sample interval (and, separately, the whole run).
@@ -98,6 +123,8 @@ pub struct ControlPlane {
     pod_writes_refused_nospace: u64,
     pod_startup_latency: LatencyHistogram,
     last_sample: SimTime,
+    /// How the last tick treated the lease renewals.
+    lease_round: LeaseRound,
 }
 
 impl ControlPlane {
@@ -154,6 +181,10 @@ impl ControlPlane {
             pod_writes_refused_nospace: 0,
             pod_startup_latency: LatencyHistogram::default(),
             last_sample: SimTime::ZERO,
+            lease_round: LeaseRound {
+                retry_after: config.apiserver.retry_after,
+                ..LeaseRound::ALL_STORED
+            },
             config,
         }
     }
@@ -261,12 +292,18 @@ impl ControlPlane {
         self.serve_reads(gets);
         let deferred = std::mem::take(&mut self.deferred);
         let admitted = self.admit_background(now, &deferred);
+        let lease = ApiRequest::LeaseUpdate.index();
+        let mut leases_stored = None;
         for request in ApiRequest::ALL {
             let (writes, watch_events) = admitted[request.index()];
             if writes > 0 {
-                self.send_background(now, request, writes, watch_events);
+                let outcome = self.send_background(now, request, writes, watch_events);
+                if request == ApiRequest::LeaseUpdate {
+                    leases_stored = Some(outcome);
+                }
             }
         }
+        self.note_lease_round(deferred.writes[lease], leases_stored);
         self.expire_events(now);
         if now >= self.next_compaction {
             self.compact();
@@ -403,13 +440,40 @@ impl ControlPlane {
         }
     }
 
+    /// How the control plane treated the renewals of the tick just closed:
+    /// the lease-expiry feedback reads it (`lifecycle::LeaseCohorts`).
+    pub fn lease_round(&self) -> LeaseRound {
+        self.lease_round
+    }
+
+    /// `offered`: the tick's lease writes (retries included); `stored`: what
+    /// their store did with those the apiservers admitted (None: none were).
+    fn note_lease_round(&mut self, offered: u64, stored: Option<BackgroundOutcome>) {
+        let store = self.config.store_of(ApiKind::Leases);
+        let alarm = self.stores[store].no_space_alarm();
+        let accepted = stored.map_or(0, |o| o.accepted);
+        let round = &mut self.lease_round;
+        round.retry_after = self.config.apiserver.retry_after;
+        if offered == 0 {
+            // No renewal this tick (a small cluster): the store's state decides.
+            round.stored_fraction = if alarm { 0.0 } else { 1.0 };
+            round.refused_by_store = alarm;
+            return;
+        }
+        round.stored_fraction = accepted as f64 / offered as f64;
+        round.refused_by_store = alarm && accepted == 0;
+        if let Some(lag) = stored.and_then(|o| o.mean_latency) {
+            round.ack_lag = lag;
+        }
+    }
+
     fn send_background(
         &mut self,
         now: SimTime,
         request: ApiRequest,
         writes: u64,
         watch_events: u64,
-    ) {
+    ) -> BackgroundOutcome {
         let kind = request.kind();
         let store = self.config.store_of(kind);
         let until = now + self.config.tick;
@@ -424,6 +488,7 @@ impl ControlPlane {
             self.live[ApiKind::Events.index()] += outcome.accepted;
             self.event_times.push_back((now, outcome.accepted));
         }
+        outcome
     }
 
     fn expire_events(&mut self, now: SimTime) {

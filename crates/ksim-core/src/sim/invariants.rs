@@ -262,10 +262,24 @@ impl Simulation {
         }
         let mut by_state = [0u64; NodeState::COUNT];
         let mut registered = vec![0usize; self.cluster.pools.len()];
+        let mut zones = vec![(0u64, 0u64); self.cluster.zone_count()];
         for n in 0..nodes.len() as NodeId {
             by_state[nodes.state(n) as usize] += 1;
             if nodes.state(n).is_registered() {
-                registered[nodes.pool[n as usize] as usize] += 1;
+                let pool = nodes.pool[n as usize] as usize;
+                registered[pool] += 1;
+                let zone = &mut zones[self.cluster.pools[pool].zone as usize];
+                zone.0 += 1;
+                zone.1 += u64::from(nodes.state(n) == NodeState::NotReady);
+            }
+        }
+        for (zone, &actual) in zones.iter().enumerate() {
+            let counted = nodes.zone_counts(zone as u32);
+            if counted != actual {
+                let problem = format!(
+                    "zone {zone}: (registered, not ready) counted {counted:?}, actual {actual:?}"
+                );
+                return Err(("cluster".into(), problem));
             }
         }
         for state in NodeState::ALL {

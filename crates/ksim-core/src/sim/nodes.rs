@@ -244,6 +244,7 @@ impl Simulation {
         self.queue.on_node_change(now, &mut self.wake_ups);
         self.schedule_wake_ups();
         self.notify_controllers(now, Subscriptions::NODE_READY);
+        self.update_zones(now);
     }
 
     fn set_node_admin(&mut self, now: SimTime, node: NodeId, to: NodeState) {
@@ -283,6 +284,7 @@ impl Simulation {
             self.allocatable_total
                 .sub_assign(&self.cluster.pools[pool as usize].allocatable);
             self.note_nodes_alive(now);
+            self.update_zones(now);
         }
     }
 

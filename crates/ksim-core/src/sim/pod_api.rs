@@ -120,6 +120,7 @@ impl Simulation {
         if next <= self.config.end {
             self.schedule(next, Event::ControlPlaneTick);
         }
+        self.lease_tick(now);
     }
 
     /// A kubelet stopped or came back: heartbeats follow the live count.

@@ -44,6 +44,7 @@ impl Simulation {
             scheduling_latency_p99: self.latency_interval.quantile(0.99),
         });
         self.sample_pools(time);
+        self.sample_lifecycle(time);
         self.counters.interval_attempts = 0;
         self.counters.interval_binds = 0;
         self.latency_interval.clear();
@@ -131,6 +132,7 @@ impl Simulation {
                 .collect(),
             pods,
             control_plane: self.control_plane.map(ControlPlane::finish),
+            node_lifecycle: self.nodes.disrupted.then_some(self.nodes.timeline),
         }
     }
 

@@ -159,6 +159,7 @@ pub fn small_run() -> RunOutput {
             },
         ]),
         control_plane: None,
+        node_lifecycle: None,
     }
 }
 
