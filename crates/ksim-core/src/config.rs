@@ -1100,6 +1100,29 @@ mod tests {
     }
 
     #[test]
+    fn zone_disruption_parameters_are_checked() {
+        let mut c = config();
+        c.node_lifecycle.secondary_eviction_rate_per_s = 0.0;
+        c.node_lifecycle.unhealthy_zone_threshold = 1.0;
+        assert_eq!(
+            c.check(),
+            Ok(()),
+            "0 stops a partial zone; 1 needs every node"
+        );
+        c.node_lifecycle.secondary_eviction_rate_per_s = f64::NAN;
+        assert!(matches!(
+            c.check(),
+            Err(ConfigError::BadSecondaryEvictionRate(_))
+        ));
+        c.node_lifecycle.secondary_eviction_rate_per_s = 0.01;
+        c.node_lifecycle.unhealthy_zone_threshold = -0.1;
+        assert_eq!(c.check(), Err(ConfigError::BadUnhealthyZoneThreshold(-0.1)));
+        c.node_lifecycle.unhealthy_zone_threshold = 0.55;
+        c.node_lifecycle.lease_cohorts = 0;
+        assert_eq!(c.check(), Err(ConfigError::NoLeaseCohorts));
+    }
+
+    #[test]
     fn failure_never_noticed_grace_not_above_lease_renew_is_refused() {
         let mut c = config();
         c.node_lifecycle.node_monitor_grace_period = secs(1);

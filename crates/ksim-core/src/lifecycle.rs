@@ -115,10 +115,14 @@ impl EvictionLimiter {
         self.zones[zone].rate_per_s
     }
 
-    /// Nodes queued in `zone` whose taint is still to come or undecided
-    /// (stale entries included until the queue is next pruned).
-    pub fn queued(&self, zone: usize) -> usize {
-        self.zones[zone].waiting.len()
+    /// Nodes queued in `zone` whose taint is still to come at `now`, or
+    /// undecided while the zone is stopped. O(queue): for samples.
+    pub fn waiting(&self, zone: usize, now: SimTime) -> usize {
+        self.zones[zone]
+            .waiting
+            .iter()
+            .filter(|w| w.at > now && self.generation[w.node as usize] == w.generation)
+            .count()
     }
 
     fn bump(&mut self, node: NodeId) -> u32 {
@@ -491,6 +495,10 @@ impl LeaseCohorts {
             if c.next_attempt >= now || c.acked_at != NEVER {
                 continue;
             }
+            // The renewal is made at its own time, in the tick just closed;
+            // the one-tick shift of the background writes is not charged to
+            // the kubelet's cadence.
+            let made = c.next_attempt;
             let stored = if round.refused_by_store {
                 false
             } else if round.stored_fraction >= 1.0 {
@@ -501,12 +509,16 @@ impl LeaseCohorts {
                 draw() < round.stored_fraction
             };
             if stored {
-                c.acked_at = now + round.ack_lag;
+                c.acked_at = made + round.ack_lag;
                 c.next_attempt = c.acked_at + self.renew;
+                if c.acked_at <= now {
+                    c.observed = c.observed.max(c.acked_at);
+                    c.acked_at = NEVER;
+                }
             } else if round.refused_by_store {
-                c.next_attempt = now + self.renew;
+                c.next_attempt = made + self.renew;
             } else {
-                c.next_attempt = now + round.retry_after;
+                c.next_attempt = (made + round.retry_after).max(now);
             }
         }
         changes
@@ -673,6 +685,250 @@ mod tests {
         assert_eq!(limiter.request(0, 1, t), Some(t + secs(10)));
         assert_eq!(limiter.request(1, 2, t), Some(t), "zones are independent");
         assert_eq!(limiter.request(0, 3, t + secs(60)), Some(t + secs(60)));
+    }
+
+    fn at(s: u64) -> SimTime {
+        SimTime::ZERO + secs(s)
+    }
+
+    /// ComputeZoneState's rule, with the cases of upstream's
+    /// TestMonitorNodeHealthEvictPodsWithDisruption (every node of a zone
+    /// Unknown: full; a zone with a Ready node among Unknown ones) and the
+    /// thresholds around it.
+    #[test]
+    fn zone_states_follow_compute_zone_state() {
+        let t = 0.55;
+        // "Only zone is down": two nodes, both not ready.
+        assert_eq!(compute_zone_state(0, 2, t), ZoneState::FullDisruption);
+        assert_eq!(compute_zone_state(0, 1, t), ZoneState::FullDisruption);
+        // No nodes at all is not a disruption.
+        assert_eq!(compute_zone_state(0, 0, t), ZoneState::Normal);
+        // One ready node among unknown ones: not full; partial needs more than 2 not ready.
+        assert_eq!(compute_zone_state(1, 1, t), ZoneState::Normal);
+        assert_eq!(compute_zone_state(1, 2, t), ZoneState::Normal);
+        assert_eq!(compute_zone_state(1, 3, t), ZoneState::PartialDisruption);
+        // The threshold is inclusive: 11 of 20 is exactly 0.55.
+        assert_eq!(compute_zone_state(9, 11, t), ZoneState::PartialDisruption);
+        assert_eq!(compute_zone_state(10, 10, t), ZoneState::Normal);
+        assert_eq!(compute_zone_state(1, 999, t), ZoneState::PartialDisruption);
+    }
+
+    fn rates(d: Disruption) -> Vec<(usize, f64)> {
+        match d {
+            Disruption::Rates(r) | Disruption::ExitFullDisruption(r) => r,
+            other => panic!("expected rates, got {other:?}"),
+        }
+    }
+
+    /// handleDisruption over upstream's TestMonitorNodeHealthEvictPodsWithDisruption
+    /// cases: "Only zone is down" and "Both zones down" stop evictions; "One
+    /// zone is down" keeps the normal rate in the disrupted zone (HealthyQPSFunc);
+    /// "Initially both zones down, one comes back" leaves master disruption
+    /// and resets every zone's rate; "Zone is partially disrupted" slows it.
+    #[test]
+    fn zone_disruption_follows_handle_disruption() {
+        let c = NodeLifecycleConfig::default();
+        // Only zone is down.
+        let mut z = ZoneStates::new(1);
+        assert_eq!(z.update(&[(2, 2)], &c), Disruption::EnterFullDisruption);
+        assert_eq!(z.state(0), Some(ZoneState::FullDisruption));
+        assert_eq!(
+            z.update(&[(2, 2)], &c),
+            Disruption::Unchanged,
+            "stays stopped"
+        );
+        // Both zones down.
+        let mut z = ZoneStates::new(2);
+        assert_eq!(
+            z.update(&[(1, 1), (1, 1)], &c),
+            Disruption::EnterFullDisruption
+        );
+        // One zone is down: it keeps tainting at the normal rate.
+        let mut z = ZoneStates::new(2);
+        assert_eq!(
+            rates(z.update(&[(1, 1), (1, 0)], &c)),
+            vec![(0, 0.1), (1, 0.1)]
+        );
+        assert_eq!(z.state(0), Some(ZoneState::FullDisruption));
+        assert_eq!(z.update(&[(1, 1), (1, 0)], &c), Disruption::Unchanged);
+        // Initially both zones down, one comes back.
+        let mut z = ZoneStates::new(2);
+        assert_eq!(
+            z.update(&[(1, 1), (1, 1)], &c),
+            Disruption::EnterFullDisruption
+        );
+        match z.update(&[(1, 1), (1, 0)], &c) {
+            Disruption::ExitFullDisruption(r) => assert_eq!(r, vec![(0, 0.1), (1, 0.1)]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(z.state(1), Some(ZoneState::Normal));
+        // Partial disruption: the secondary rate above the large-cluster
+        // threshold (50 nodes), none at or below it (ReducedQPSFunc).
+        let mut z = ZoneStates::new(2);
+        assert_eq!(
+            rates(z.update(&[(60, 40), (10, 0)], &c)),
+            vec![(0, 0.01), (1, 0.1)]
+        );
+        assert_eq!(z.state(0), Some(ZoneState::PartialDisruption));
+        let mut z = ZoneStates::new(2);
+        assert_eq!(
+            rates(z.update(&[(50, 40), (10, 0)], &c)),
+            vec![(0, 0.0), (1, 0.1)]
+        );
+        // Back to normal: the normal rate again, only for the zone that changed.
+        assert_eq!(rates(z.update(&[(50, 1), (10, 0)], &c)), vec![(0, 0.1)]);
+        // A zone without nodes takes no part.
+        let mut z = ZoneStates::new(2);
+        assert_eq!(
+            z.update(&[(0, 0), (3, 3)], &c),
+            Disruption::EnterFullDisruption
+        );
+        assert_eq!(z.state(0), None);
+    }
+
+    /// SwapLimiter: a new bucket holds a token only if the old one did;
+    /// the waiting nodes are re-timed in queue order; rate 0 stops them.
+    #[test]
+    fn a_rate_change_retimes_the_waiting_nodes() {
+        let mut l = EvictionLimiter::new(0.1, 1, 8);
+        let t = at(100);
+        assert_eq!(l.request(0, 0, t), Some(t));
+        assert_eq!(l.request(0, 1, t), Some(at(110)));
+        assert_eq!(l.request(0, 2, t), Some(at(120)));
+        assert_eq!(l.waiting(0, t), 2);
+        // At 105 s the bucket is empty (next token at 130): the new one starts drained.
+        let r = l.set_rate(0, 0.01, at(105));
+        assert_eq!(r, vec![(1, Some(at(205))), (2, Some(at(305)))]);
+        assert!(
+            l.set_rate(0, 0.01, at(106)).is_empty(),
+            "same rate: no swap"
+        );
+        // Stopped: nobody is tainted, everybody waits.
+        let r = l.set_rate(0, 0.0, at(110));
+        assert_eq!(r, vec![(1, None), (2, None)]);
+        assert_eq!(l.request(0, 3, at(111)), None);
+        assert_eq!(l.waiting(0, at(111)), 3);
+        // A node made ready again leaves the queue.
+        l.withdraw(2);
+        // Restarted from a stopped bucket (no token): the first taint one interval on.
+        let r = l.set_rate(0, 0.1, at(200));
+        assert_eq!(r, vec![(1, Some(at(210))), (3, Some(at(220)))]);
+        // From a bucket with a token: at once.
+        let mut l = EvictionLimiter::new(0.1, 1, 2);
+        assert_eq!(l.request(0, 0, at(0)), Some(at(0)));
+        l.set_rate(0, 0.0, at(5));
+        assert_eq!(l.request(0, 1, at(5)), None);
+        // The stopped bucket (upstream's never-limiter) has no token to hand on.
+        assert_eq!(l.set_rate(0, 0.01, at(50)), vec![(1, Some(at(150)))]);
+        let mut l = EvictionLimiter::new(0.1, 1, 2);
+        assert_eq!(l.request(0, 0, at(0)), Some(at(0)));
+        assert_eq!(l.request(0, 1, at(5)), Some(at(10)));
+        assert_eq!(
+            l.set_rate(0, 0.5, at(20)),
+            Vec::<Retimed>::new(),
+            "already tainted"
+        );
+    }
+
+    fn round(stored_fraction: f64, refused_by_store: bool, lag_s: u64) -> LeaseRound {
+        LeaseRound {
+            stored_fraction,
+            refused_by_store,
+            ack_lag: secs(lag_s),
+            retry_after: secs(1),
+        }
+    }
+
+    /// Runs `cohorts` over one-second ticks from `from` to `to`, treating
+    /// every renewal as `r`; returns the changes with their times.
+    fn run_ticks(
+        cohorts: &mut LeaseCohorts,
+        from: u64,
+        to: u64,
+        r: LeaseRound,
+    ) -> Vec<(u64, CohortChange)> {
+        let mut changes = Vec::new();
+        for t in from..=to {
+            for c in cohorts.tick(at(t), &r, || 0.5) {
+                changes.push((t, c));
+            }
+        }
+        changes
+    }
+
+    #[test]
+    fn a_cohort_refused_past_the_grace_period_goes_stale_and_comes_back() {
+        let config = NodeLifecycleConfig {
+            lease_cohorts: 2,
+            ..NodeLifecycleConfig::default()
+        };
+        let mut cohorts = LeaseCohorts::new(&config);
+        assert_eq!(cohorts.cohort_of(7), 1);
+        // Renewals every 10 s: cohort 0 at 0, 10, ..., cohort 1 at 5, 15, ...,
+        // each sent with the tick that closes its second.
+        assert!(run_ticks(&mut cohorts, 1, 100, round(1.0, false, 0)).is_empty());
+        // From the tick at 101 s the store refuses every renewal: cohort 0
+        // last renewed at 90 s, cohort 1 at 95 s. Stale at the first check
+        // strictly after renewal + 50 s: 145 s and 150 s.
+        let changes = run_ticks(&mut cohorts, 101, 200, round(0.0, true, 0));
+        assert_eq!(changes, vec![(145, (0, true)), (150, (1, true))]);
+        assert_eq!(cohorts.stale_count(), 2);
+        // Renewals stored again from the tick at 201 s (cohort 0 renews at
+        // 200 s, cohort 1 at 205 s): fresh at the next check after each.
+        let changes = run_ticks(&mut cohorts, 201, 230, round(1.0, false, 0));
+        assert_eq!(changes, vec![(205, (0, false)), (210, (1, false))]);
+    }
+
+    #[test]
+    fn renewals_acknowledged_past_the_grace_period_make_the_cohort_stale() {
+        let config = NodeLifecycleConfig {
+            lease_cohorts: 1,
+            ..NodeLifecycleConfig::default()
+        };
+        let mut cohorts = LeaseCohorts::new(&config);
+        // Each renewal is acknowledged 60 s after it is made; the next is
+        // made 10 s after the acknowledgement (sliding period): seen at 60,
+        // 130, 200, stale in between once 50 s have passed.
+        let changes = run_ticks(&mut cohorts, 1, 210, round(1.0, false, 60));
+        assert_eq!(
+            changes,
+            vec![
+                (55, (0, true)),
+                (60, (0, false)),
+                (115, (0, true)),
+                (130, (0, false)),
+                (185, (0, true)),
+                (200, (0, false)),
+            ]
+        );
+        // Just inside the grace period: never stale.
+        let mut cohorts = LeaseCohorts::new(&config);
+        assert!(run_ticks(&mut cohorts, 1, 400, round(1.0, false, 39)).is_empty());
+    }
+
+    /// A renewal stored only in part (429s) is retried after Retry-After:
+    /// a cohort then needs a run of refusals as long as the grace period.
+    #[test]
+    fn partly_stored_renewals_are_retried_and_keep_the_cohort_fresh() {
+        let config = NodeLifecycleConfig {
+            lease_cohorts: 4,
+            ..NodeLifecycleConfig::default()
+        };
+        let mut cohorts = LeaseCohorts::new(&config);
+        let mut draws = 0u64;
+        for t in 1..=600 {
+            // Alternate refused and stored draws at a fraction of 0.5.
+            let changes = cohorts.tick(at(t), &round(0.5, false, 0), || {
+                draws += 1;
+                if draws.is_multiple_of(2) {
+                    0.9
+                } else {
+                    0.1
+                }
+            });
+            assert!(changes.is_empty());
+        }
+        assert!(draws > 0);
     }
 
     #[test]

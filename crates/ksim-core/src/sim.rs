@@ -444,6 +444,13 @@ impl Simulation {
         self.workload_pods.iter(workload)
     }
 
+    /// An operator defragments store `store` and disarms its NOSPACE alarm
+    /// now (between batches): `ControlPlane::defragment_and_disarm`. None
+    /// without a control plane or such a store.
+    pub fn defragment_and_disarm_store(&mut self, store: usize) -> Option<u64> {
+        self.control_plane.as_mut()?.defragment_and_disarm(store)
+    }
+
     /// Pods whose deletion was requested so far. A deleted pod ends
     /// Succeeded (or Failed if its node fails first), so this tells
     /// deletions from completions.

@@ -703,6 +703,48 @@ fn node_failures_and_lifecycle_are_read_and_checked() {
 }
 
 #[test]
+fn zone_disruption_keys_are_read_and_checked() {
+    let text = format!(
+        "{BASE}\n[node_lifecycle]\nsecondary_eviction_rate_per_s = 0.02\n\
+         large_cluster_size_threshold = 20\nunhealthy_zone_threshold = 0.6\nlease_cohorts = 10\n"
+    );
+    let l = parse(&text, "scenario.toml")
+        .expect("valid")
+        .config
+        .node_lifecycle;
+    assert_eq!(l.secondary_eviction_rate_per_s, 0.02);
+    assert_eq!(l.large_cluster_size_threshold, 20);
+    assert_eq!(l.unhealthy_zone_threshold, 0.6);
+    assert_eq!(l.lease_cohorts, 10);
+    let defaults = parse(BASE, "scenario.toml")
+        .expect("valid")
+        .config
+        .node_lifecycle;
+    assert_eq!(
+        (
+            defaults.secondary_eviction_rate_per_s,
+            defaults.large_cluster_size_threshold,
+            defaults.unhealthy_zone_threshold,
+            defaults.lease_cohorts
+        ),
+        (0.01, 50, 0.55, 100),
+        "upstream's defaults (and 100 cohorts)"
+    );
+    let bad = format!(
+        "{BASE}\n[node_lifecycle]\nsecondary_eviction_rate_per_s = -1\n\
+         unhealthy_zone_threshold = 1.5\nlease_cohorts = 0\n"
+    );
+    let all = problems(&bad);
+    assert!(at(&all, "node_lifecycle.secondary_eviction_rate_per_s")
+        .message
+        .contains("at least 0"));
+    assert!(at(&all, "node_lifecycle.unhealthy_zone_threshold")
+        .message
+        .contains("within [0, 1]"));
+    at(&all, "node_lifecycle.lease_cohorts");
+}
+
+#[test]
 fn node_failure_rates_are_read_and_checked() {
     let text = format!("{BASE}\n[[node_failure_rates]]\npool = \"general\"\nper_hour = 12\nrecover_after = \"30m\"\n");
     let config = parse(&text, "scenario.toml").expect("valid").config;

@@ -440,6 +440,13 @@ impl ControlPlane {
         }
     }
 
+    /// An operator's recovery of store `store` (`etcdctl defrag`, then
+    /// `etcdctl alarm disarm`): see `Store::defragment_and_disarm`. Returns
+    /// the file size after, or None without such a store.
+    pub fn defragment_and_disarm(&mut self, store: usize) -> Option<u64> {
+        self.stores.get_mut(store).map(Store::defragment_and_disarm)
+    }
+
     /// How the control plane treated the renewals of the tick just closed:
     /// the lease-expiry feedback reads it (`lifecycle::LeaseCohorts`).
     pub fn lease_round(&self) -> LeaseRound {

@@ -531,7 +531,7 @@ impl Simulation {
             row.push(Some(registered as f64));
             row.push(Some(not_ready as f64));
             row.push(Some(self.nodes.limiter.rate(zone)));
-            row.push(Some(self.nodes.limiter.queued(zone) as f64));
+            row.push(Some(self.nodes.limiter.waiting(zone, time) as f64));
         }
         self.nodes.timeline.times.push(time);
         self.nodes.timeline.values.push(row);
