@@ -36,10 +36,12 @@ const MODELLED: &[&str] = &[
     "fast scheduler mode: same filters through an index over free capacity",
     "scheduling cost: per-pod base plus per-node-evaluated simulated time",
     "node failures at scenario times or at a random rate: lease expiry after the grace period, unreachable taints (NoExecute rate-limited \
-     per zone), eviction after the default 300 s toleration, replacement of deployment pods, recovery",
+     per zone), eviction after the default 300 s toleration, replacement of deployment pods, recovery; zone disruption modes \
+     (a partially disrupted zone at the secondary rate, no evictions when every zone is fully disrupted)",
     "a living cluster: pools bounded by min and max with a price and a provisioning delay (node-hours and cost per pool); scripted \
-     [[changes]] (scale a deployment; add, delete, cordon, uncordon nodes) applied by the scripted-changes controller; desired \
-     replicas with upstream's ReplicaSet deletion order; readiness delays; graceful termination",
+     [[changes]] (scale a deployment; add, delete, drain, cordon, uncordon nodes) applied by the scripted-changes controller; \
+     desired replicas with upstream's ReplicaSet deletion order; readiness delays; graceful termination; drains evicting \
+     through PodDisruptionBudgets, then deleting the node",
 ];
 
 /// What the control plane model covers, printed when a scenario turns it on.
@@ -50,19 +52,22 @@ const CONTROL_PLANE_MODELLED: &str =
      writes; node leases, node status, events, pod deletes and EndpointSlice updates counted \
      exactly per tick and written as background load under the same limit; node reads served by \
      the watch cache; watch-cache ingest and fan-out to controllers, kubelets and kube-proxies; \
-     compaction and event TTL; bottlenecks ranked by demand over capacity";
+     compaction and event TTL; bottlenecks ranked by demand over capacity; lease renewals refused \
+     or acknowledged past the grace period make their cohort of nodes NotReady; controller actions \
+     (node create, delete and patch, evictions, the scale subresource) as writes that take effect \
+     when stored";
 
 /// What ksim does not model yet; scenario keys for these do not exist, so nothing is silently ignored.
 const NOT_MODELLED: &[&str] = &[
     "control plane: API Priority and Fairness (only the max-inflight limits); client-side QPS limits \
-     and client-go's retry cap; lease expiry caused by a slow store (nodes become NotReady only \
-     when they fail); node taint writes; LIST requests, informer relists and watch bookmarks; reads \
+     and client-go's retry cap; request timeouts (a lease renewal is acknowledged however late); \
+     node taint writes; LIST requests, informer relists and watch bookmarks; reads \
      reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
      watches; store member failures and leader elections; kubelet start delays and image pulls",
-    "zone disruption modes of the node-lifecycle controller; node pressure conditions; \
-     pod deletion by users; PodDisruptionBudgets' unhealthyPodEvictionPolicy (IfHealthyBudget only) \
-     and the cost of a refused eviction; controller taints; the cost of the scale subresource write \
-     (a scale applies at once)",
+    "node pressure conditions; pod deletion by users; PodDisruptionBudgets' \
+     unhealthyPodEvictionPolicy (IfHealthyBudget only) and the cost of a refused eviction; \
+     controller taints; the deployment controller's ReplicaSet writes after a scale (the scale \
+     subresource write itself is costed)",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
     "volumes, host ports, image locality, DaemonSets, resource limits and actual usage",

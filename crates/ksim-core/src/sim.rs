@@ -266,6 +266,16 @@ impl Simulation {
             config,
         };
         sim.resize_endpoint_slices();
+        let deployments = sim
+            .config
+            .workloads
+            .iter()
+            .filter(|w| matches!(w.kind, WorkloadKind::Deployment(_)))
+            .count() as u64;
+        if let Some(control_plane) = &mut sim.control_plane {
+            // Stored from the start, whenever each is created.
+            control_plane.set_deployments(deployments);
+        }
         sim.schedule_initial_events();
         if !sim.config.changes.is_empty() {
             let scripted = ScriptedChanges::new(sim.config.changes.clone());

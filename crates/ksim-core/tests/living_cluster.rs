@@ -193,3 +193,42 @@ fn controller_names_are_unique() {
         Err(ControllerError::DuplicateName("twin".into()))
     );
 }
+
+/// With a control plane a scale is an `update deployments/scale` write: the
+/// ReplicaSet creates the new pods once it is stored, not at the decision.
+#[test]
+fn a_scale_takes_effect_when_its_write_is_stored() {
+    let mut c = config(
+        vec![pool("p", 4, 8000, 32 * GI)],
+        vec![deployment("web", template(100, GI / 4), 1)],
+        60,
+    );
+    c.control_plane = Some(ksim_core::control_plane::config::ControlPlaneConfig::default());
+    let out = run_with(
+        c,
+        Script {
+            name: "scaler",
+            steps: vec![(10, |_| {
+                vec![Action::SetReplicas {
+                    workload: 0,
+                    replicas: 3,
+                }]
+            })],
+            next: 0,
+        },
+    );
+    let pods = out.pods.as_ref().unwrap();
+    assert_eq!(pods.len(), 3);
+    let decided = SimTime::ZERO + secs(10);
+    assert!(
+        pods[1..].iter().all(|p| p.created > decided),
+        "created at {:?}, after the write's acknowledgement",
+        pods[1..].iter().map(|p| p.created).collect::<Vec<_>>()
+    );
+    let requests = &out.control_plane.as_ref().unwrap().apiserver.requests;
+    let scale = requests
+        .iter()
+        .find(|(label, _)| label == "update deployments/scale")
+        .map(|(_, n)| *n);
+    assert_eq!(scale, Some(1));
+}

@@ -37,13 +37,21 @@ const APISERVER_KEYS: &[&str] = &[
     "network_bytes_per_s",
 ];
 /// Parallel to `ApiKind::ALL`.
-const OBJECT_KEYS: [&str; ApiKind::COUNT] = ["pod", "node", "lease", "event", "endpoint_slice"];
+const OBJECT_KEYS: [&str; ApiKind::COUNT] = [
+    "pod",
+    "node",
+    "lease",
+    "event",
+    "endpoint_slice",
+    "deployment",
+];
 const WATCHER_KEYS: &[&str] = &[
     "pod_controllers",
     "node_controllers",
     "lease_controllers",
     "event_watchers",
     "endpoint_slice_controllers",
+    "deployment_controllers",
 ];
 const STORE_KEYS: &[&str] = &[
     "name",
@@ -233,13 +241,15 @@ fn read_objects(
             None => ok = false,
         }
     }
-    let [pod_bytes, node_bytes, lease_bytes, event_bytes, endpoint_slice_bytes] = sizes;
+    let [pod_bytes, node_bytes, lease_bytes, event_bytes, endpoint_slice_bytes, deployment_bytes] =
+        sizes;
     let objects = ObjectSizes {
         pod_bytes,
         node_bytes,
         lease_bytes,
         event_bytes,
         endpoint_slice_bytes,
+        deployment_bytes,
     };
     ok.then_some((objects, places))
 }
@@ -255,12 +265,14 @@ fn read_watchers(ctx: &mut Ctx, node: &Node) -> Option<Watchers> {
     let leases = watchers("lease_controllers", d.lease_controllers);
     let events = watchers("event_watchers", d.event_watchers);
     let slices = watchers("endpoint_slice_controllers", d.endpoint_slice_controllers);
+    let deployments = watchers("deployment_controllers", d.deployment_controllers);
     Some(Watchers {
         pod_controllers: pods?,
         node_controllers: nodes?,
         lease_controllers: leases?,
         event_watchers: events?,
         endpoint_slice_controllers: slices?,
+        deployment_controllers: deployments?,
     })
 }
 

@@ -410,7 +410,7 @@ fn an_unknown_kind_in_routing_suggests_a_kind() {
         &all,
         "control_plane.routing.lease",
         "unknown kind `lease`: did you mean `leases`? (kinds are `pods`, `nodes`, `leases`, \
-         `events` or `endpointslices`)",
+         `events`, `endpointslices` or `deployments`)",
     );
     let all = problems(&with(
         "[control_plane.routing]",

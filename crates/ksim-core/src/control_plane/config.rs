@@ -16,16 +16,19 @@ pub enum ApiKind {
     Leases,
     Events,
     EndpointSlices,
+    /// Deployments (their scale subresource).
+    Deployments,
 }
 
 impl ApiKind {
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 6;
     pub const ALL: [ApiKind; ApiKind::COUNT] = [
         ApiKind::Pods,
         ApiKind::Nodes,
         ApiKind::Leases,
         ApiKind::Events,
         ApiKind::EndpointSlices,
+        ApiKind::Deployments,
     ];
 
     /// The resource name as kube-apiserver and scenarios spell it.
@@ -36,6 +39,7 @@ impl ApiKind {
             ApiKind::Leases => "leases",
             ApiKind::Events => "events",
             ApiKind::EndpointSlices => "endpointslices",
+            ApiKind::Deployments => "deployments",
         }
     }
 
@@ -79,10 +83,12 @@ pub enum ApiRequest {
     /// the pod's disruption budget and sets its deletion timestamp. The
     /// object stays until the pod has terminated and is deleted.
     PodEviction,
+    /// A controller sets a deployment's replicas (`update deployments/scale`).
+    ScaleUpdate,
 }
 
 impl ApiRequest {
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 14;
     pub const ALL: [ApiRequest; ApiRequest::COUNT] = [
         ApiRequest::PodCreate,
         ApiRequest::PodBind,
@@ -97,6 +103,7 @@ impl ApiRequest {
         ApiRequest::NodeDelete,
         ApiRequest::NodePatch,
         ApiRequest::PodEviction,
+        ApiRequest::ScaleUpdate,
     ];
 
     pub fn kind(self) -> ApiKind {
@@ -114,6 +121,7 @@ impl ApiRequest {
             ApiRequest::LeaseUpdate => ApiKind::Leases,
             ApiRequest::EventCreate => ApiKind::Events,
             ApiRequest::EndpointSliceUpdate => ApiKind::EndpointSlices,
+            ApiRequest::ScaleUpdate => ApiKind::Deployments,
         }
     }
 
@@ -128,7 +136,9 @@ impl ApiRequest {
             ApiRequest::PodStatus | ApiRequest::NodeStatus | ApiRequest::NodePatch => "patch",
             ApiRequest::PodDelete | ApiRequest::NodeDelete => "delete",
             ApiRequest::NodeGet => "get",
-            ApiRequest::LeaseUpdate | ApiRequest::EndpointSliceUpdate => "update",
+            ApiRequest::LeaseUpdate | ApiRequest::EndpointSliceUpdate | ApiRequest::ScaleUpdate => {
+                "update"
+            }
         }
     }
 
@@ -148,6 +158,7 @@ impl ApiRequest {
             ApiRequest::NodeDelete => "delete nodes",
             ApiRequest::NodePatch => "patch nodes",
             ApiRequest::PodEviction => "create pods/eviction",
+            ApiRequest::ScaleUpdate => "update deployments/scale",
         }
     }
 
@@ -169,6 +180,7 @@ pub struct ObjectSizes {
     pub lease_bytes: u32,
     pub event_bytes: u32,
     pub endpoint_slice_bytes: u32,
+    pub deployment_bytes: u32,
 }
 
 impl Default for ObjectSizes {
@@ -179,6 +191,8 @@ impl Default for ObjectSizes {
             lease_bytes: 512,
             event_bytes: 1024,
             endpoint_slice_bytes: 8192,
+            // A model estimate: a Deployment with one container's template.
+            deployment_bytes: 4096,
         }
     }
 }
@@ -191,6 +205,7 @@ impl ObjectSizes {
             ApiKind::Leases => self.lease_bytes,
             ApiKind::Events => self.event_bytes,
             ApiKind::EndpointSlices => self.endpoint_slice_bytes,
+            ApiKind::Deployments => self.deployment_bytes,
         }
     }
 }
@@ -245,6 +260,9 @@ pub struct Watchers {
     pub event_watchers: u32,
     /// Controllers watching endpoint slices (the EndpointSlice controller), besides kube-proxies.
     pub endpoint_slice_controllers: u32,
+    /// Controllers watching deployments: the deployment controller and the
+    /// disruption controller.
+    pub deployment_controllers: u32,
 }
 
 impl Default for Watchers {
@@ -255,6 +273,7 @@ impl Default for Watchers {
             lease_controllers: 1,
             event_watchers: 0,
             endpoint_slice_controllers: 1,
+            deployment_controllers: 2,
         }
     }
 }

@@ -190,6 +190,11 @@ impl ControlPlane {
     }
 
     /// The Services' EndpointSlices, for coalescing their refused updates.
+    /// The deployments stored, for the store's size.
+    pub fn set_deployments(&mut self, deployments: u64) {
+        self.live[ApiKind::Deployments.index()] = deployments;
+    }
+
     pub fn set_endpoint_slices(&mut self, slices: u64) {
         self.endpoint_slices = slices;
         self.live[ApiKind::EndpointSlices.index()] = slices;
@@ -546,6 +551,7 @@ impl ControlPlane {
             ApiKind::Leases => w.lease_controllers,
             ApiKind::Events => w.event_watchers,
             ApiKind::EndpointSlices => w.endpoint_slice_controllers,
+            ApiKind::Deployments => w.deployment_controllers,
         }
     }
 

@@ -102,8 +102,6 @@ impl Simulation {
             // Creating nodes is a cloud-provider call; the API write comes
             // when each node's kubelet registers it.
             Action::AddNodes { pool, count } => self.add_nodes(now, pool, count),
-            // The scale write's store cost is not modelled yet: it applies at once.
-            Action::SetReplicas { .. } => self.apply_action(now, action),
             _ if self.control_plane.is_some() => {
                 let slot = self.node_book.park(action);
                 self.send_action_write(now, slot);
@@ -147,9 +145,9 @@ impl Simulation {
                 ApiRequest::NodePatch
             }
             Action::Delete { .. } => ApiRequest::NodeDelete,
-            Action::SetReplicas { .. } | Action::AddNodes { .. } => {
-                unreachable!("sent without a node write")
-            }
+            // The scale subresource; the ReplicaSet acts once it is stored.
+            Action::SetReplicas { .. } => ApiRequest::ScaleUpdate,
+            Action::AddNodes { .. } => unreachable!("sent without a write"),
         };
         let control_plane = self.control_plane.as_mut().expect("a control plane");
         match control_plane.write(now, request, 0) {
