@@ -448,10 +448,15 @@ impl ClusterState {
         (4 + std::mem::size_of::<ResourceVec>() + 8 + 2 + 4 + 4 + 4) as u64;
 
     pub fn new(pools: Vec<Pool>, templates: Vec<CompiledTemplate>, term_count: usize) -> Self {
+        let nodes = Nodes {
+            // Every pool has a member list from the start, empty or not.
+            pool_members: vec![Vec::new(); pools.len()],
+            ..Nodes::default()
+        };
         ClusterState {
             pools,
             templates,
-            nodes: Nodes::default(),
+            nodes,
             anti_affinity: AntiAffinityIndex::new(term_count, 0),
         }
     }
@@ -497,9 +502,6 @@ impl ClusterState {
     /// starts) or Provisioning until [`ClusterState::register_node`].
     pub fn add_node(&mut self, pool: PoolId, registered: bool) -> NodeId {
         let id = self.nodes.len() as NodeId;
-        if self.nodes.pool_members.len() < self.pools.len() {
-            self.nodes.pool_members.resize(self.pools.len(), Vec::new());
-        }
         self.nodes.pool.push(pool);
         self.nodes.requested.push(ResourceVec::ZERO);
         self.nodes.zero_request_pods.push([0, 0]);

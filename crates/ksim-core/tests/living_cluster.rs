@@ -232,3 +232,72 @@ fn a_scale_takes_effect_when_its_write_is_stored() {
         .map(|(_, n)| *n);
     assert_eq!(scale, Some(1));
 }
+
+/// Found by the living-cluster fuzzer: a controller reading a pool that never
+/// had a node hit an unsized member list.
+#[test]
+fn a_pool_that_never_had_a_node_has_an_empty_member_list() {
+    let out = run_with(
+        config(vec![elastic_pool(0, 2, 5)], vec![], 30),
+        Script {
+            name: "reader",
+            steps: vec![(1, |w| {
+                assert!(w.view.pool_members(0).is_empty());
+                vec![]
+            })],
+            next: 0,
+        },
+    );
+    assert_eq!(out.summary.node_pools[0].nodes_at_end, 0);
+}
+
+fn with_control_plane(mut c: ksim_core::config::SimConfig) -> ksim_core::config::SimConfig {
+    c.control_plane = Some(ksim_core::control_plane::config::ControlPlaneConfig::default());
+    c
+}
+
+/// Found by the living-cluster fuzzer: two deletions of one node in flight
+/// at once each took a node and a lease out of the store's live counts
+/// ("a deleted node was created first"). The second finds nothing.
+#[test]
+fn deleting_a_node_twice_at_once_removes_its_object_once() {
+    let out = run_with(
+        with_control_plane(config(vec![pool("p", 1, 4000, 8 * GI)], vec![], 60)),
+        Script {
+            name: "twice",
+            steps: vec![(5, |_| {
+                vec![Action::Delete { node: 0 }, Action::Delete { node: 0 }]
+            })],
+            next: 0,
+        },
+    );
+    assert_eq!(out.summary.nodes_deleted, 1);
+    assert_eq!(
+        out.summary.controller_actions_refused, 1,
+        "the second finds it gone"
+    );
+    assert_eq!(out.timeline.last().unwrap().nodes_total, 0);
+}
+
+/// Found by the living-cluster fuzzer: a node deleted while Provisioning has
+/// no object yet, so no `delete nodes` write may take one from the store.
+#[test]
+fn deleting_a_provisioning_node_removes_no_node_object() {
+    let out = run_with(
+        with_control_plane(config(vec![elastic_pool(0, 3, 30)], vec![], 120)),
+        Script {
+            name: "hasty",
+            steps: vec![
+                (5, |_| vec![Action::AddNodes { pool: 0, count: 1 }]),
+                (10, |w| {
+                    assert_eq!(w.view.node_state(0), NodeState::Provisioning);
+                    vec![Action::Delete { node: 0 }]
+                }),
+            ],
+            next: 0,
+        },
+    );
+    let last = out.timeline.last().unwrap();
+    assert_eq!((last.nodes_total, last.nodes_provisioning), (0, 0));
+    assert_eq!(out.summary.nodes_deleted, 1);
+}

@@ -250,22 +250,27 @@ impl ControlPlane {
         }
     }
 
-    /// Objects created or deleted by a stored write: pods, and nodes with their leases.
+    /// Objects a stored write creates: a pod; a node with its lease.
     fn count_live(&mut self, request: ApiRequest) {
-        let (kinds, add): (&[ApiKind], bool) = match request {
-            ApiRequest::PodCreate => (&[ApiKind::Pods], true),
-            ApiRequest::NodeCreate => (&[ApiKind::Nodes, ApiKind::Leases], true),
-            ApiRequest::NodeDelete => (&[ApiKind::Nodes, ApiKind::Leases], false),
+        let kinds: &[ApiKind] = match request {
+            ApiRequest::PodCreate => &[ApiKind::Pods],
+            ApiRequest::NodeCreate => &[ApiKind::Nodes, ApiKind::Leases],
             _ => return,
         };
         for kind in kinds {
+            self.live[kind.index()] += 1;
+        }
+    }
+
+    /// A node object (and its lease) left the store. Counted when the
+    /// deletion takes effect, not when its write is stored: two deletions of
+    /// one node store one (the second finds nothing, upstream's 404).
+    pub fn node_object_deleted(&mut self) {
+        for kind in [ApiKind::Nodes, ApiKind::Leases] {
             let live = &mut self.live[kind.index()];
-            *live = if add {
-                *live + 1
-            } else {
-                live.checked_sub(1)
-                    .expect("a deleted node was created first")
-            };
+            *live = live
+                .checked_sub(1)
+                .expect("a deleted node was created first");
         }
     }
 

@@ -102,6 +102,13 @@ impl Simulation {
             // Creating nodes is a cloud-provider call; the API write comes
             // when each node's kubelet registers it.
             Action::AddNodes { pool, count } => self.add_nodes(now, pool, count),
+            // A node not registered yet has no object to delete: removing
+            // its machine is a cloud-provider call.
+            Action::Delete { node }
+                if self.cluster.nodes.state(node) == NodeState::Provisioning =>
+            {
+                self.apply_action(now, action)
+            }
             _ if self.control_plane.is_some() => {
                 let slot = self.node_book.park(action);
                 self.send_action_write(now, slot);
@@ -230,6 +237,18 @@ impl Simulation {
     }
 
     pub(super) fn register_node(&mut self, now: SimTime, node: NodeId) {
+        if self.cluster.nodes.state(node) == NodeState::Deleted {
+            if self.control_plane.is_some() {
+                // Its registration was stored after its machine was removed:
+                // the cloud node-lifecycle controller deletes the orphan object.
+                self.defer_write(ApiRequest::NodeDelete, 1, 0);
+                self.control_plane
+                    .as_mut()
+                    .expect("checked")
+                    .node_object_deleted();
+            }
+            return;
+        }
         if self.cluster.nodes.state(node) != NodeState::Provisioning {
             return;
         }
@@ -266,7 +285,9 @@ impl Simulation {
                 && self.pods.finished[p] == crate::cluster::NEVER
             {
                 if self.pods.phase[p] == PodPhase::Running {
-                    self.defer_write(ApiRequest::PodDelete, 1, 0);
+                    // The pod garbage collector marks the orphan Failed;
+                    // ending it deletes the object (`note_pod_ended`).
+                    self.defer_write(ApiRequest::PodStatus, 1, 0);
                 }
                 self.end_pod(now, pod, PodPhase::Failed);
             }
@@ -279,6 +300,9 @@ impl Simulation {
         self.node_book.resize(pool, now, false);
         self.node_book.nodes_deleted += 1;
         if was_registered {
+            if let Some(control_plane) = &mut self.control_plane {
+                control_plane.node_object_deleted();
+            }
             self.allocatable_total
                 .sub_assign(&self.cluster.pools[pool as usize].allocatable);
             self.note_nodes_alive(now);

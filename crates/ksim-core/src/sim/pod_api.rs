@@ -58,7 +58,11 @@ impl Simulation {
             return;
         }
         match step {
-            PodStep::Create => self.admit_pod(pod),
+            PodStep::Create => {
+                self.admit_pod(pod);
+                // A scale-down waiting for this pod to be observed goes on.
+                self.reconcile_replicas(now, self.pods.workload[p]);
+            }
             PodStep::Bind if self.node_gone(self.pods.node[p]) => {
                 let reason = format!("node {} was deleted before the binding", self.pods.node[p]);
                 self.binding_refused(now, pod, reason);

@@ -49,10 +49,29 @@ impl Simulation {
                 }
             }
         } else if active > desired {
+            // Upstream's expectations: the ReplicaSet does not sync while
+            // pods it created are not observed yet; the create's storing
+            // brings it back here.
+            if self
+                .workload_pods
+                .iter(workload)
+                .any(|pod| self.create_unstored(pod))
+            {
+                return;
+            }
             for pod in self.pods_to_delete(now, workload, active - desired) {
                 self.start_deletion(now, pod);
             }
         }
+    }
+
+    /// A pod whose create write is not stored yet (in flight, or refused and
+    /// waiting to be retried): the ReplicaSet has not observed it. Only with
+    /// a control plane: without one a pod is stored when created.
+    fn create_unstored(&self, pod: PodId) -> bool {
+        self.control_plane.is_some()
+            && self.pods.node[pod as usize] == NO_NODE
+            && self.queue.state(pod) == QueueState::Absent
     }
 
     /// The `surplus` active pods upstream's ReplicaSet deletes first. Sorts

@@ -574,3 +574,32 @@ fn scaling_is_deterministic() {
     assert!(first.2 > 0, "nodes failed");
     assert_eq!(first, run());
 }
+
+/// Found by the living-cluster fuzzer: a scale-down right after a scale-up
+/// deleted pods whose create writes were still in flight, and their removal
+/// took pods the store never held ("deleted pods were created first"). As
+/// upstream's expectations make it, the ReplicaSet waits until it has
+/// observed the pods it created, then deletes in its usual order.
+#[test]
+fn a_scale_down_spares_pods_whose_create_is_not_stored() {
+    let mut config = SimConfig::for_tests(big_and_small(), vec![web(1)], 3600);
+    config.control_plane = Some(crate::control_plane::config::ControlPlaneConfig::default());
+    let mut sim = Simulation::new(config).unwrap();
+    sim.enable_invariant_checks();
+    run_to(&mut sim, at(10));
+    scale(&mut sim, at(10), 4);
+    scale(&mut sim, at(10), 1);
+    assert_eq!(
+        counted(&sim),
+        counts(4, 3, 1, 1, 0),
+        "nothing is deleted before the creates are observed"
+    );
+    run_to(&mut sim, at(60));
+    assert_eq!(counted(&sim), counts(1, 0, 1, 1, 0));
+    let running = pods_where(&sim, |p| sim.pods.phase[p] == PodPhase::Running);
+    assert_eq!(
+        running,
+        vec![0],
+        "the pending pods went first, as upstream ranks them"
+    );
+}

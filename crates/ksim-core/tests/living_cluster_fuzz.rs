@@ -1,0 +1,220 @@
+//! A controller acting at random on small random clusters, with the
+//! invariant checker on: adds, deletes, cordons, uncordons, drains and
+//! scales in any order, at any time, with and without a control plane, node
+//! failures and disruption budgets. Every case must finish without a
+//! `SimError`, give the same outputs twice and split into batches, and keep
+//! its books: pods add up, pools never pass their max, nodes by state add up.
+//!
+//! To hunt: `KSIM_FUZZ_CASES=2000 cargo test -p ksim-core --release --test living_cluster_fuzz`.
+
+use ksim_core::config::*;
+use ksim_core::control_plane::config::ControlPlaneConfig;
+use ksim_core::controller::{Action, Controller, Subscriptions, Wake};
+use ksim_core::distribution::Distribution;
+use ksim_core::metrics::RunOutput;
+use ksim_core::sim::Simulation;
+use ksim_core::time::{SimDuration, SimTime};
+use proptest::prelude::*;
+use rand::Rng;
+
+mod common;
+use common::*;
+
+/// Wakes every `period_s` and asks for one to three random actions, drawn
+/// from its own stream: what it does follows the scenario's seed.
+struct Chaos {
+    period: SimDuration,
+    subscribed: bool,
+}
+
+impl Controller for Chaos {
+    fn name(&self) -> &str {
+        "chaos"
+    }
+    fn subscriptions(&self) -> Subscriptions {
+        if self.subscribed {
+            Subscriptions::POD_UNSCHEDULABLE.union(Subscriptions::POD_ENDED)
+        } else {
+            Subscriptions::NONE
+        }
+    }
+    fn first_wake(&self) -> Option<SimTime> {
+        Some(SimTime::ZERO + self.period)
+    }
+    fn wake(&mut self, wake: Wake) -> Option<SimTime> {
+        let view = wake.view;
+        for _ in 0..wake.rng.random_range(1..=3u32) {
+            let pool = wake.rng.random_range(0..view.pools().len() as u32);
+            let members = view.pool_members(pool);
+            let node =
+                (!members.is_empty()).then(|| members[wake.rng.random_range(0..members.len())]);
+            let action = match (wake.rng.random_range(0..6u32), node) {
+                (0, _) => Action::AddNodes {
+                    pool,
+                    count: wake.rng.random_range(1..=3),
+                },
+                (1, Some(node)) => Action::Delete { node },
+                (2, Some(node)) => Action::Cordon { node },
+                (3, Some(node)) => Action::Uncordon { node },
+                (4, Some(node)) => Action::Drain { node },
+                _ => Action::SetReplicas {
+                    workload: 0,
+                    replicas: wake.rng.random_range(0..12),
+                },
+            };
+            wake.actions.push(action);
+        }
+        Some(wake.now + self.period)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    pools: Vec<(u32, u32, u64)>, // count, extra max, cpu cores
+    replicas: u32,
+    budget: Option<u32>,
+    job_rate_per_s: f64,
+    period_s: u64,
+    subscribed: bool,
+    control_plane: bool,
+    failure: bool,
+    seed: u64,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        prop::collection::vec((0..4u32, 0..4u32, 1..5u64), 1..4),
+        0..10u32,
+        prop::option::of(0..3u32),
+        0.0..0.5f64,
+        1..40u64,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(pools, replicas, budget, job_rate_per_s, period_s, subscribed, cp, failure, seed)| {
+                Case {
+                    pools,
+                    replicas,
+                    budget,
+                    job_rate_per_s,
+                    period_s,
+                    subscribed,
+                    control_plane: cp,
+                    failure,
+                    seed,
+                }
+            },
+        )
+}
+
+fn scenario(c: &Case) -> SimConfig {
+    let pools = c
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(i, &(count, extra, cores))| {
+            let mut p = pool(&format!("p{i}"), count, cores * 1000, cores * 4 * GI);
+            p.max = count + extra;
+            p.price_per_hour = 1.0;
+            p.provisioning_delay = Distribution::uniform(0.0, secs(30).0 as f64).unwrap();
+            p
+        })
+        .collect();
+    let mut web = deployment("web", template(500, GI), c.replicas);
+    if let (WorkloadKind::Deployment(d), Some(n)) = (&mut web.kind, c.budget) {
+        d.disruption_budget = Some(DisruptionBudget::MaxUnavailable(IntOrPercent::Count(n)));
+    }
+    web.readiness_delay = Some(Distribution::uniform(0.0, secs(10).0 as f64).unwrap());
+    let mut workloads = vec![web];
+    if c.job_rate_per_s > 0.0 {
+        workloads.push(WorkloadSpec {
+            name: "batch".into(),
+            kind: WorkloadKind::Job(JobSpec {
+                arrival: ArrivalProcess::Poisson {
+                    mean_interval: SimDuration::from_secs_f64(1.0 / c.job_rate_per_s),
+                },
+                start: SimTime::ZERO,
+                stop: None,
+                max_pods: None,
+                duration: Distribution::constant(secs(45).0 as f64).unwrap(),
+                failure_probability: 0.0,
+            }),
+            template: template(250, GI / 2),
+            readiness_delay: None,
+        });
+    }
+    let mut config = config(pools, workloads, 300);
+    config.seed = c.seed;
+    if c.control_plane {
+        config.control_plane = Some(ControlPlaneConfig::default());
+    }
+    if c.failure && c.pools[0].0 > 0 {
+        config.node_failures = vec![NodeFailureSpec {
+            at: SimTime::ZERO + secs(50),
+            pool: 0,
+            count: 1,
+            recover_after: Some(secs(120)),
+        }];
+    }
+    config
+}
+
+fn run_case(c: &Case, batch: Option<u64>) -> Result<RunOutput, String> {
+    let mut sim = Simulation::new(scenario(c)).map_err(|e| e.to_string())?;
+    sim.enable_invariant_checks();
+    sim.add_controller(Box::new(Chaos {
+        period: secs(c.period_s),
+        subscribed: c.subscribed,
+    }))
+    .map_err(|e| e.to_string())?;
+    match batch {
+        None => sim.run().map_err(|e| e.to_string()),
+        Some(size) => {
+            while !sim.run_batch(size).map_err(|e| e.to_string())? {}
+            Ok(sim.into_output())
+        }
+    }
+}
+
+fn check(c: &Case) -> Result<(), TestCaseError> {
+    let out = run_case(c, None).map_err(TestCaseError::fail)?;
+    let again = run_case(c, Some(7)).map_err(TestCaseError::fail)?;
+    prop_assert_eq!(&out.timeline, &again.timeline);
+    prop_assert_eq!(&out.pods, &again.pods);
+    prop_assert_eq!(&out.pool_timeline, &again.pool_timeline);
+    let s = &out.summary;
+    prop_assert_eq!(
+        s.pods_total,
+        s.pods_pending + s.pods_running + s.pods_succeeded + s.pods_failed
+    );
+    for (pool, spec) in out.summary.node_pools.iter().zip(&scenario(c).node_pools) {
+        prop_assert!(
+            pool.nodes_at_end <= u64::from(spec.max),
+            "{pool:?} past max"
+        );
+    }
+    for row in &out.timeline {
+        let counted = row.nodes_ready
+            + row.nodes_provisioning
+            + row.nodes_not_ready
+            + row.nodes_cordoned
+            + row.nodes_draining;
+        prop_assert_eq!(counted, row.nodes_total, "nodes by state at {}", row.time);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("KSIM_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+    #[test]
+    fn a_random_controller_never_breaks_the_books(c in case()) {
+        check(&c)?;
+    }
+}
