@@ -10,6 +10,7 @@ use crate::ids::{NodeId, PodId, PoolId, WorkloadId, NO_NODE};
 use crate::matching;
 use crate::pod_phase::PodPhase;
 use crate::resources::{ResourceVec, CPU, MEMORY};
+use crate::taints::{ControllerTaint, ControllerTaints};
 use crate::time::SimTime;
 
 /// Marks "not yet" in the pod timestamps.
@@ -24,6 +25,9 @@ pub enum FilterReason {
     NodeNotReady,
     /// A NoSchedule/NoExecute taint of the pool (index into the pool's taints).
     UntoleratedTaint(u16),
+    /// A NoSchedule/NoExecute taint a controller put on the node, after the
+    /// pool's own in TaintToleration.
+    ControllerTaint(ControllerTaint),
     /// nodeSelector or required node affinity does not match.
     NodeAffinity,
     /// Not enough of this resource dimension.
@@ -49,6 +53,12 @@ pub struct CompiledTemplate {
     pub pool_filter: Vec<Option<FilterReason>>,
     /// Per pool: PreferNoSchedule taints the pod does not tolerate.
     pub pool_intolerable_taints: Vec<i64>,
+    /// The NoSchedule/NoExecute controller taints no toleration covers: a
+    /// node carrying one fails TaintToleration.
+    pub untolerated_controller_taints: ControllerTaints,
+    /// The PreferNoSchedule controller taints the pod does not tolerate:
+    /// TaintToleration's score counts them with the pool's.
+    pub intolerable_controller_taints: ControllerTaints,
     /// Anti-affinity terms this pod carries (ids into [`AntiAffinityIndex`]).
     pub carried_terms: Vec<u32>,
     /// Terms whose selector matches this pod's labels.
@@ -84,14 +94,39 @@ impl CompiledTemplate {
             .iter()
             .map(|t| terms.intern(&t.match_labels))
             .collect();
+        let (untolerated_controller_taints, intolerable_controller_taints) =
+            controller_taint_verdicts(template);
         CompiledTemplate {
             priority: template.priority,
             pool_filter,
             pool_intolerable_taints,
+            untolerated_controller_taints,
+            intolerable_controller_taints,
             carried_terms,
             matched_terms: Vec::new(),
         }
     }
+}
+
+/// The controller taints a template's tolerations leave it exposed to:
+/// (those that filter, those that count against a node's score), decided by
+/// the same matching as the pools' taints.
+fn controller_taint_verdicts(template: &PodTemplate) -> (ControllerTaints, ControllerTaints) {
+    let tolerations = &template.tolerations;
+    let exposed = |scored: bool| {
+        ControllerTaint::ALL
+            .into_iter()
+            .filter(|t| {
+                let taint = [t.taint()];
+                if scored {
+                    matching::intolerable_prefer_no_schedule(&taint, tolerations) > 0
+                } else {
+                    matching::first_untolerated_taint(&taint, tolerations).is_some()
+                }
+            })
+            .collect()
+    };
+    (exposed(false), exposed(true))
 }
 
 /// The distinct anti-affinity selectors of a scenario.
@@ -245,6 +280,11 @@ pub struct Nodes {
     state: Vec<NodeState>,
     /// Ready, Cordoned or Draining: what the node returns to when it is ready again.
     admin: Vec<NodeState>,
+    /// The taints controllers put on the node (the pool's own are the pool's).
+    controller_taints: Vec<ControllerTaints>,
+    /// Nodes carrying a controller taint: while there are none, the
+    /// scheduler's per-node paths skip reading the sets.
+    tainted: u64,
     /// Nodes per state, indexed by `NodeState as usize`.
     by_state: [u64; NodeState::COUNT],
     /// Per pool, its registered nodes in the order they joined; a removed
@@ -309,6 +349,17 @@ impl Nodes {
         )
     }
 
+    /// The taints controllers put on the node.
+    #[inline]
+    pub fn controller_taints(&self, node: NodeId) -> ControllerTaints {
+        self.controller_taints[node as usize]
+    }
+
+    /// Nodes carrying at least one controller taint.
+    pub fn tainted_count(&self) -> u64 {
+        self.tainted
+    }
+
     /// Ready and not cordoned: the only state that admits new pods.
     #[inline]
     pub fn is_schedulable(&self, node: NodeId) -> bool {
@@ -329,6 +380,12 @@ impl Nodes {
     #[cfg(test)]
     pub(crate) fn nonempty_pools_mut(&mut self) -> &mut Vec<PoolId> {
         &mut self.nonempty_pools
+    }
+
+    /// Lets invariant tests corrupt the count the checker recounts.
+    #[cfg(test)]
+    pub(crate) fn tainted_count_mut(&mut self) -> &mut u64 {
+        &mut self.tainted
     }
 
     /// Registered nodes, in the order they registered.
@@ -443,9 +500,11 @@ pub struct ClusterState {
 }
 
 impl ClusterState {
-    /// Bytes of state one node costs, for up-front memory estimates.
+    /// Bytes of state one node costs, for up-front memory estimates: pool,
+    /// requested, pods without requests, state and admin state, controller
+    /// taints, member index, pool member and registration order entries.
     pub const BYTES_PER_NODE: u64 =
-        (4 + std::mem::size_of::<ResourceVec>() + 8 + 2 + 4 + 4 + 4) as u64;
+        (4 + std::mem::size_of::<ResourceVec>() + 8 + 2 + 1 + 4 + 4 + 4) as u64;
 
     pub fn new(pools: Vec<Pool>, templates: Vec<CompiledTemplate>, term_count: usize) -> Self {
         let nodes = Nodes {
@@ -507,6 +566,7 @@ impl ClusterState {
         self.nodes.zero_request_pods.push([0, 0]);
         self.nodes.state.push(NodeState::Provisioning);
         self.nodes.admin.push(NodeState::Ready);
+        self.nodes.controller_taints.push(ControllerTaints::NONE);
         self.nodes.member_index.push(NO_NODE);
         self.nodes.by_state[NodeState::Provisioning as usize] += 1;
         self.anti_affinity.add_node();
@@ -569,7 +629,30 @@ impl ClusterState {
             order.remove(at);
             self.nodes.membership_generation += 1;
         }
+        for taint in self.nodes.controller_taints[n].iter() {
+            self.set_controller_taint(node, taint, false);
+        }
         self.move_to(node, NodeState::Deleted);
+    }
+
+    /// Puts a controller's taint on the node (`on`) or takes it off; setting
+    /// what the node already has changes nothing.
+    pub fn set_controller_taint(&mut self, node: NodeId, taint: ControllerTaint, on: bool) {
+        let n = node as usize;
+        let before = self.nodes.controller_taints[n];
+        let after = if on {
+            before.with(taint)
+        } else {
+            before.without(taint)
+        };
+        self.nodes.controller_taints[n] = after;
+        let tainted = &mut self.nodes.tainted;
+        *tainted = match (before.is_empty(), after.is_empty()) {
+            (true, false) => tainted.checked_add(1),
+            (false, true) => tainted.checked_sub(1),
+            _ => Some(*tainted),
+        }
+        .expect("the tainted nodes are counted once each");
     }
 
     /// Marks a registered node NotReady (its lease expired) or ready again.
@@ -677,7 +760,7 @@ impl ClusterState {
             return Some(reason);
         }
         let pool = self.nodes.pool[n] as usize;
-        if let Some(reason) = template.pool_filter[pool] {
+        if let Some(reason) = self.taint_and_affinity_filter(template, pool, node) {
             return Some(reason);
         }
         if let Some(dim) =
@@ -689,6 +772,42 @@ impl ClusterState {
             return Some(FilterReason::AntiAffinity);
         }
         None
+    }
+
+    /// TaintToleration then NodeAffinity, in upstream's order: the pool's
+    /// taints, then the controllers' on the node, then the pool's labels.
+    #[inline]
+    fn taint_and_affinity_filter(
+        &self,
+        template: &CompiledTemplate,
+        pool: usize,
+        node: NodeId,
+    ) -> Option<FilterReason> {
+        let pool_reason = template.pool_filter[pool];
+        if let Some(FilterReason::UntoleratedTaint(_)) = pool_reason {
+            return pool_reason;
+        }
+        if let Some(taint) = self.untolerated_controller_taint(template, node) {
+            return Some(FilterReason::ControllerTaint(taint));
+        }
+        pool_reason
+    }
+
+    /// The first controller taint on the node that the template does not
+    /// tolerate (NoSchedule/NoExecute).
+    #[inline]
+    pub fn untolerated_controller_taint(
+        &self,
+        template: &CompiledTemplate,
+        node: NodeId,
+    ) -> Option<ControllerTaint> {
+        if self.nodes.tainted == 0 {
+            return None;
+        }
+        self.nodes
+            .controller_taints(node)
+            .and(template.untolerated_controller_taints)
+            .first()
     }
 
     /// Accounts a pod's requests and anti-affinity on a node.

@@ -22,4 +22,5 @@ pub mod rng;
 pub mod scheduler;
 pub mod sim;
 pub mod store;
+pub mod taints;
 pub mod time;

@@ -9,6 +9,8 @@
 //! The queueing side (active, backoff, unschedulable) lives in [`queue`].
 
 #[cfg(test)]
+mod controller_taint_tests;
+#[cfg(test)]
 mod empty_pool_tests;
 pub mod fast;
 pub mod kube;
@@ -30,7 +32,8 @@ pub struct Diagnosis {
     pub nodes_total: u32,
     pub unschedulable: u32,
     pub not_ready: u32,
-    /// Per pool taint index would be finer; upstream prints each taint, we count them together.
+    /// The pools' taints and the controllers' on nodes. Upstream prints each
+    /// taint; we count them together.
     pub untolerated_taint: u32,
     pub node_affinity: u32,
     /// Each node counts once per resource it lacks, as upstream's NodeResourcesFit reports.
@@ -47,7 +50,9 @@ impl Diagnosis {
         match reason {
             FilterReason::Unschedulable => self.unschedulable += nodes,
             FilterReason::NodeNotReady => self.not_ready += nodes,
-            FilterReason::UntoleratedTaint(_) => self.untolerated_taint += nodes,
+            FilterReason::UntoleratedTaint(_) | FilterReason::ControllerTaint(_) => {
+                self.untolerated_taint += nodes
+            }
             FilterReason::NodeAffinity => self.node_affinity += nodes,
             FilterReason::Insufficient(dim) => self.insufficient[dim as usize] += nodes,
             FilterReason::AntiAffinity => self.anti_affinity += nodes,

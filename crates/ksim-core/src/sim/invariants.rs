@@ -111,6 +111,9 @@ impl Simulation {
         if let Err((subject, problem)) = self.check_pods_and_nodes() {
             return fail(subject, problem);
         }
+        if let Err((subject, problem)) = self.check_controller_taints() {
+            return fail(subject, problem);
+        }
         if let Err(problem) = self.check_counters() {
             return fail("counters".into(), problem);
         }
@@ -315,6 +318,30 @@ impl Simulation {
         Ok(())
     }
 
+    /// Only registered nodes carry controller taints, and the count of
+    /// tainted nodes (which lets the scheduler skip reading them) is exact.
+    fn check_controller_taints(&self) -> Result<(), (String, String)> {
+        let nodes = &self.cluster.nodes;
+        let mut tainted = 0u64;
+        for n in 0..nodes.len() as NodeId {
+            let taints = nodes.controller_taints(n);
+            if taints.is_empty() {
+                continue;
+            }
+            if !nodes.state(n).is_registered() {
+                let problem = format!("{} carries taints {taints:?}", nodes.state(n).as_str());
+                return Err((format!("node {n}"), problem));
+            }
+            tainted += 1;
+        }
+        if tainted != nodes.tainted_count() {
+            let counted = nodes.tainted_count();
+            let problem = format!("{counted} nodes counted with controller taints, {tainted} are");
+            return Err(("cluster".into(), problem));
+        }
+        Ok(())
+    }
+
     /// The phase counters add up to the number of pods and match the phases.
     fn check_counters(&self) -> Result<(), String> {
         let mut by_phase = [0u64; 4];
@@ -358,6 +385,7 @@ mod tests {
     use crate::config::{DeploymentSpec, SimConfig, WorkloadKind, WorkloadSpec};
     use crate::resources::CPU;
     use crate::scheduler::testutil::{pool, template};
+    use crate::taints::ControllerTaint;
 
     /// Two nodes, a deployment of three small pods, run for a minute.
     fn settled() -> Simulation {
@@ -482,6 +510,18 @@ mod tests {
             v.problem,
             "pools [] listed with nodes, [0] have registered nodes"
         );
+    }
+
+    #[test]
+    fn a_miscounted_tainted_node_is_reported() {
+        let mut sim = settled();
+        sim.cluster
+            .set_controller_taint(0, ControllerTaint::KarpenterDisrupted, true);
+        assert_eq!(sim.check_invariants(sim.now()), Ok(()));
+        *sim.cluster.nodes.tainted_count_mut() = 0;
+        let v = violation(&sim);
+        assert_eq!(v.subject, "cluster");
+        assert_eq!(v.problem, "0 nodes counted with controller taints, 1 are");
     }
 
     #[test]
