@@ -12,6 +12,7 @@ use crate::config::{
 use crate::ids::{NodeId, PoolId};
 use crate::resources::{ResourceVec, FIRST_EXTENDED};
 use crate::rng::{RngStreams, SimRng};
+use crate::taints::ControllerTaint;
 use proptest::prelude::*;
 
 /// Plain, pinned to pool p0 (which empty pools may also be labelled as),
@@ -100,6 +101,11 @@ enum Op {
     Delete {
         node: usize,
     },
+    Taint {
+        node: usize,
+        taint: usize,
+        on: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -111,6 +117,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pool, registered)| Op::AddNode { pool, registered }),
         1 => any::<usize>().prop_map(|node| Op::Register { node }),
         1 => any::<usize>().prop_map(|node| Op::Delete { node }),
+        1 => (any::<usize>(), 0..ControllerTaint::COUNT, any::<bool>())
+            .prop_map(|(node, taint, on)| Op::Taint { node, taint, on }),
     ]
 }
 
@@ -176,6 +184,12 @@ impl World {
             Op::Delete { node } => pick(node)
                 .filter(|&n| state(n) != NodeState::Deleted && self.pods[n as usize] == 0)
                 .inspect(|&n| self.cluster.delete_node(n)),
+            Op::Taint { node, taint, on } => pick(node)
+                .filter(|&n| state(n).is_registered())
+                .inspect(|&n| {
+                    self.cluster
+                        .set_controller_taint(n, ControllerTaint::ALL[taint], on)
+                }),
             Op::Place { .. } => None,
         };
         if let Some(node) = changed {

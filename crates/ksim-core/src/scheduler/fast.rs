@@ -9,7 +9,8 @@
 //! node of the subtree may hold the maximum of a dimension, or anti-affinity
 //! may forbid the node). The tree's leaves are blocks of [`BLOCK`] nodes, which
 //! keeps it at about 1 MB per 100,000 nodes with four dimensions in use, plus
-//! 5 bytes per node for the id-to-position map and readiness. Placement and
+//! 6 bytes per node for the id-to-position map, readiness and controller
+//! taints. Placement and
 //! `node_changed` are O(log n) unless many nodes that fit by resources fail
 //! anti-affinity (each is checked and skipped).
 //!
@@ -22,10 +23,18 @@
 //!   so it reaches the node with the most free cpu unless that one fails
 //!   another filter (then the next best subtree is tried).
 //!
+//! Controller taints on single nodes do not change the tree: a node's room
+//! stays an upper bound, and the filter check rejects a node whose taint the
+//! pod does not tolerate when the descent reaches it. Many tainted nodes
+//! with room (an autoscaler marking empty nodes) make spread placements
+//! backtrack over them.
+//!
 //! When nothing fits, the diagnosis is exact, as a full filter pass would
 //! report it: pools that fail the template's pool-level filters (taints,
-//! affinity) are counted per pool from the tree's not-ready count, the nodes
-//! of the other pools are filtered one by one and counted in `nodes_evaluated`.
+//! affinity) are counted per pool from the tree's counts of members failing
+//! the node-state filters and of members carrying each set of controller
+//! taints (TaintToleration precedes NodeAffinity), the nodes of the other
+//! pools are filtered one by one and counted in `nodes_evaluated`.
 //! Unschedulable attempts therefore cost a scan of the eligible pools, in
 //! wall time and in simulated time, as kube-scheduler's own failed cycles do.
 
@@ -36,6 +45,7 @@ use crate::config::{SchedulerConfig, ScoringStrategy};
 use crate::ids::{NodeId, WorkloadId};
 use crate::resources::{ResourceVec, CPU, NUM_RESOURCES};
 use crate::rng::SimRng;
+use crate::taints::ControllerTaints;
 
 /// Nodes per leaf of a pool's tree.
 const BLOCK: usize = 8;
@@ -63,6 +73,10 @@ struct PoolTree {
     /// draining (unschedulable), not ready.
     unschedulable: u32,
     not_ready: u32,
+    /// Members passing the node-state filters that carry controller taints,
+    /// per set of taints: a diagnosis names those a template does not
+    /// tolerate before the pool's affinity (TaintToleration comes first).
+    tainted: [u32; ControllerTaints::COMBINATIONS],
 }
 
 /// What one placement looks for, and how many nodes it filtered so far.
@@ -118,6 +132,7 @@ impl PoolTree {
             room: Vec::new(),
             unschedulable: 0,
             not_ready: 0,
+            tainted: [0; ControllerTaints::COMBINATIONS],
         }
     }
 
@@ -267,6 +282,8 @@ pub struct FastIndex {
     /// Per node id: the node-state filter failing it as last seen, for the
     /// per-pool counts.
     blocked: Vec<Option<FilterReason>>,
+    /// Per node id: its controller taints as last seen, likewise.
+    taints: Vec<ControllerTaints>,
     /// Scratch: eligible pools in trial order.
     pool_order: Vec<u32>,
 }
@@ -287,13 +304,15 @@ impl FastIndex {
             pools: cluster.pools.iter().map(|_| PoolTree::new()).collect(),
             position: Vec::with_capacity(cluster.nodes.len()),
             blocked: Vec::with_capacity(cluster.nodes.len()),
+            taints: Vec::with_capacity(cluster.nodes.len()),
             pool_order: Vec::new(),
         };
         // Bulk load: join every registered node, then build each tree once.
         for node in 0..cluster.nodes.len() as NodeId {
             let n = node as usize;
-            let blocked = cluster.state_filter(node);
-            index.blocked.push(blocked);
+            let seen = Seen::of(cluster, node);
+            index.blocked.push(seen.blocked);
+            index.taints.push(seen.taints);
             if !cluster.nodes.state(node).is_registered() {
                 index.position.push(NOT_MEMBER);
                 continue;
@@ -301,7 +320,7 @@ impl FastIndex {
             let tree = &mut index.pools[cluster.nodes.pool[n] as usize];
             tree.members.push(node);
             index.position.push((tree.members.len() - 1) as u32);
-            tree.count_blocked(blocked, true);
+            tree.count(seen, true);
         }
         for tree in &mut index.pools {
             tree.rebuild(cluster, &index.dims);
@@ -314,6 +333,7 @@ impl FastIndex {
         for node in self.position.len() as NodeId..cluster.nodes.len() as NodeId {
             self.position.push(NOT_MEMBER);
             self.blocked.push(None);
+            self.taints.push(ControllerTaints::NONE);
             self.node_changed(cluster, node);
         }
     }
@@ -406,11 +426,7 @@ impl FastIndex {
         for &pool in q.cluster.nodes.nonempty_pools() {
             let (pool, tree) = (pool as usize, &self.pools[pool as usize]);
             if let Some(reason) = q.template.pool_filter[pool] {
-                // Node state is filtered before the pool-level filters.
-                diagnosis.not_ready += tree.not_ready;
-                diagnosis.unschedulable += tree.unschedulable;
-                let blocked = tree.not_ready + tree.unschedulable;
-                diagnosis.record_many(reason, tree.members.len() as u32 - blocked);
+                tree.diagnose_filtered_pool(q.template, reason, &mut diagnosis);
                 continue;
             }
             for &node in &tree.members {
@@ -433,16 +449,20 @@ impl FastIndex {
         }
         let pool = cluster.nodes.pool[n] as usize;
         let registered = cluster.nodes.state(node).is_registered();
-        let blocked = cluster.state_filter(node);
+        let seen = Seen::of(cluster, node);
+        let was = Seen {
+            blocked: self.blocked[n],
+            taints: self.taints[n],
+        };
         let tree = &mut self.pools[pool];
         match (self.position[n] != NOT_MEMBER, registered) {
             (false, false) => {}
             (false, true) => {
-                tree.count_blocked(blocked, true);
+                tree.count(seen, true);
                 self.position[n] = tree.push(cluster, &self.dims, node);
             }
             (true, false) => {
-                tree.count_blocked(self.blocked[n], false);
+                tree.count(was, false);
                 let at = self.position[n] as usize;
                 if let Some(moved) = tree.swap_remove(cluster, &self.dims, at) {
                     self.position[moved as usize] = at as u32;
@@ -450,30 +470,75 @@ impl FastIndex {
                 self.position[n] = NOT_MEMBER;
             }
             (true, true) => {
-                tree.count_blocked(self.blocked[n], false);
-                tree.count_blocked(blocked, true);
+                tree.count(was, false);
+                tree.count(seen, true);
                 tree.update(cluster, &self.dims, self.position[n] as usize);
             }
         }
-        self.blocked[n] = blocked;
+        self.blocked[n] = seen.blocked;
+        self.taints[n] = seen.taints;
     }
 }
 
 /// `FastIndex::position` of a node outside every tree.
 const NOT_MEMBER: u32 = u32::MAX;
 
+/// What a pool's counts hold of one member: the node-state filter failing
+/// it, else the controller taints it carries.
+#[derive(Copy, Clone)]
+struct Seen {
+    blocked: Option<FilterReason>,
+    taints: ControllerTaints,
+}
+
+impl Seen {
+    fn of(cluster: &ClusterState, node: NodeId) -> Self {
+        Seen {
+            blocked: cluster.state_filter(node),
+            taints: cluster.nodes.controller_taints(node),
+        }
+    }
+}
+
 impl PoolTree {
-    fn count_blocked(&mut self, reason: Option<FilterReason>, add: bool) {
-        let count = match reason {
-            None => return,
+    /// Counts a member in (`add`) or out of the pool's per-reason counts.
+    fn count(&mut self, seen: Seen, add: bool) {
+        let count = match seen.blocked {
             Some(FilterReason::NodeNotReady) => &mut self.not_ready,
             Some(_) => &mut self.unschedulable,
+            None if seen.taints.is_empty() => return,
+            None => &mut self.tainted[seen.taints.index()],
         };
         *count = if add {
-            *count + 1
+            count.checked_add(1)
         } else {
-            count.checked_sub(1).expect("a blocked node was counted")
-        };
+            count.checked_sub(1)
+        }
+        .expect("a member is counted once");
+    }
+
+    /// Counts the members of a pool failing the template's pool-level
+    /// `reason`, in filter order: node state, then TaintToleration (the
+    /// pool's taints, then the controllers' on the node), then NodeAffinity.
+    fn diagnose_filtered_pool(
+        &self,
+        template: &CompiledTemplate,
+        reason: FilterReason,
+        diagnosis: &mut Diagnosis,
+    ) {
+        diagnosis.not_ready += self.not_ready;
+        diagnosis.unschedulable += self.unschedulable;
+        let mut rest = self.members.len() as u32 - self.not_ready - self.unschedulable;
+        if !matches!(reason, FilterReason::UntoleratedTaint(_)) {
+            for (index, &count) in self.tainted.iter().enumerate() {
+                let set = ControllerTaints::from_index(index);
+                if let Some(taint) = set.and(template.untolerated_controller_taints).first() {
+                    diagnosis.record_many(FilterReason::ControllerTaint(taint), count);
+                    rest -= count;
+                }
+            }
+        }
+        diagnosis.record_many(reason, rest);
     }
 }
 
@@ -484,9 +549,12 @@ mod tests {
     };
     use super::*;
     use crate::cluster::NodeState;
-    use crate::config::{NodePoolSpec, PodTemplate};
+    use crate::config::{
+        NodePoolSpec, PodTemplate, Taint, TaintEffect, Toleration, TolerationOperator,
+    };
     use crate::resources::{FIRST_EXTENDED, MEMORY};
     use crate::rng::RngStreams;
+    use crate::taints::ControllerTaint;
     use proptest::prelude::*;
 
     fn index(scoring: ScoringStrategy, cluster: &ClusterState) -> FastIndex {
@@ -671,12 +739,35 @@ mod tests {
 
     /// Templates of the random clusters: self anti-affine, plain, anti-affine
     /// to the plain one, and one selecting pool 0 only.
+    /// The taint of pool p2, when there is one.
+    fn dedicated() -> Taint {
+        Taint {
+            key: "dedicated".into(),
+            value: String::new(),
+            effect: TaintEffect::NoSchedule,
+        }
+    }
+
+    /// The second tolerates p2's taint and the Cluster Autoscaler's
+    /// NoSchedule taint; the pinned one fails NodeAffinity outside p0, after
+    /// TaintToleration.
     fn templates() -> Vec<PodTemplate> {
         let mut pinned = template(&[("app", "d")]);
         pinned.node_selector = vec![label("pool", "p0")];
+        let mut tolerant = template(&[("app", "b")]);
+        let exists = |key: &str| Toleration {
+            key: key.into(),
+            operator: TolerationOperator::Exists,
+            value: String::new(),
+            effect: Some(TaintEffect::NoSchedule),
+        };
+        tolerant.tolerations = vec![
+            exists("dedicated"),
+            exists(ControllerTaint::ToBeDeletedByClusterAutoscaler.key()),
+        ];
         vec![
             anti(template(&[("app", "a")]), &[("app", "a")]),
-            template(&[("app", "b")]),
+            tolerant,
             anti(template(&[("app", "c")]), &[("app", "b")]),
             pinned,
         ]
@@ -712,6 +803,12 @@ mod tests {
         Delete {
             node: usize,
         },
+        /// Puts a controller taint on a registered node or takes it off.
+        Taint {
+            node: usize,
+            taint: usize,
+            on: bool,
+        },
         Place {
             template: u32,
             cpu: u64,
@@ -730,6 +827,8 @@ mod tests {
             1 => (any::<usize>(), 0..3u8).prop_map(|(node, state)| Op::SetAdmin { node, state }),
             1 => any::<usize>().prop_map(|node| Op::Register { node }),
             1 => any::<usize>().prop_map(|node| Op::Delete { node }),
+            2 => (any::<usize>(), 0..ControllerTaint::COUNT, any::<bool>())
+                .prop_map(|(node, taint, on)| Op::Taint { node, taint, on }),
             4 => (0..4u32, 0..9000u64, 0..9000u64, 0..3u64)
                 .prop_map(|(template, cpu, memory, gpu)| Op::Place { template, cpu, memory, gpu }),
         ]
@@ -753,6 +852,9 @@ mod tests {
             .map(|(i, &(cpu, memory, pods, gpus))| {
                 let mut p = pool(&format!("p{i}"), 0, cpu * 1000, memory * 1000, pods);
                 p.allocatable.0[FIRST_EXTENDED] = gpus;
+                if i == 2 {
+                    p.taints = vec![dedicated()];
+                }
                 p
             })
             .collect();
@@ -852,6 +954,13 @@ mod tests {
                 let empty = assigned.iter().all(|&(_, _, n)| n != node);
                 (empty && cluster.nodes.state(node) != NodeState::Deleted).then(|| {
                     cluster.delete_node(node);
+                    node
+                })
+            }
+            Op::Taint { node, taint, on } if node_count > 0 => {
+                let node = (node % node_count) as NodeId;
+                cluster.nodes.state(node).is_registered().then(|| {
+                    cluster.set_controller_taint(node, ControllerTaint::ALL[taint], on);
                     node
                 })
             }

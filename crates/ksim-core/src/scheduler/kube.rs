@@ -25,6 +25,7 @@ use crate::config::{SchedulerConfig, ScoringStrategy};
 use crate::ids::{NodeId, WorkloadId};
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::rng::SimRng;
+use crate::taints::ControllerTaints;
 
 /// Upstream `minFeasibleNodesToFind`.
 const MIN_FEASIBLE_NODES_TO_FIND: u32 = 100;
@@ -107,8 +108,10 @@ struct PoolCycle {
     /// `allocatable - request`: a node of the pool fits iff its usage is within.
     limit: ResourceVec,
     allocatable: Allocatable,
+    /// The pool's PreferNoSchedule taints the pod does not tolerate.
     intolerable_taints: i64,
-    /// Weighted TaintToleration score, once the cycle's feasible nodes are known.
+    /// Weighted TaintToleration score of the pool's nodes without controller
+    /// taints of their own, once the cycle's feasible nodes are known.
     taint_score: i64,
 }
 
@@ -244,7 +247,8 @@ pub struct KubePlacement {
 
 /// A per-cycle, direct-mapped memo of node score totals. Within one cycle a
 /// node's total depends only on its pool, its cpu and memory in use and its
-/// count of pods without cpu or memory requests, and
+/// count of pods without cpu or memory requests (a node carrying a
+/// controller taint that counts against it is scored apart), and
 /// simulated clusters hold many nodes alike (empty ones, ones running the same
 /// pods), so most totals are found rather than recomputed. Which nodes are
 /// compared and the random draws on ties are unchanged: same choice, same rng.
@@ -361,7 +365,9 @@ impl KubePlacement {
             0 => None,
             // Upstream skips scoring when a single node is feasible.
             1 => Some(self.feasible[0].node),
-            _ => Some(self.select_host(cluster, &scorer, rng)),
+            _ => {
+                Some(self.select_host(cluster, &cluster.templates[template as usize], &scorer, rng))
+            }
         };
         PlacementResult {
             node,
@@ -438,6 +444,13 @@ impl KubePlacement {
         let has_anti_affinity =
             !template.carried_terms.is_empty() || !template.matched_terms.is_empty();
         let state = &cluster.nodes;
+        // Empty unless some node carries a controller taint: the common case
+        // reads no per-node taint set.
+        let filtering_taints = if state.tainted_count() > 0 {
+            template.untolerated_controller_taints
+        } else {
+            ControllerTaints::NONE
+        };
         for position in positions.clone() {
             let node = self.node_tree_order[position as usize];
             let n = node as usize;
@@ -447,6 +460,11 @@ impl KubePlacement {
             // `&` rather than `&&`: all three are cheap, and one combined
             // branch predicts far better than three in a row.
             let fits = (state.is_schedulable(node) & cycle.open & within(used, &cycle.limit))
+                && (filtering_taints.is_empty()
+                    || state
+                        .controller_taints(node)
+                        .and(filtering_taints)
+                        .is_empty())
                 && (!has_anti_affinity || cluster.anti_affinity.allows(template, node));
             if fits || filter_slowly(cluster, template, requests, node, diagnosis) {
                 self.feasible.push(Feasible {
@@ -474,13 +492,15 @@ impl KubePlacement {
     fn select_host(
         &mut self,
         cluster: &ClusterState,
+        template: &CompiledTemplate,
         scorer: &NodeScorer,
         rng: &mut SimRng,
     ) -> NodeId {
+        let node_taints = NodeTaints::new(cluster, template);
         let max_taints = self
             .feasible
             .iter()
-            .map(|f| self.pools[f.pool as usize].intolerable_taints)
+            .map(|f| node_taints.total(self.pools[f.pool as usize].intolerable_taints, f.node))
             .max()
             .unwrap_or(0);
         for &p in cluster.nodes.nonempty_pools() {
@@ -495,18 +515,35 @@ impl KubePlacement {
         let mut ties = 0u32;
         self.memo.start_cycle();
         for f in &self.feasible {
-            let total = match self.memo.get(f.pool, f.usage) {
+            // The memo is keyed by pool and usage: a node with controller
+            // taints of its own scores apart from its pool and bypasses it.
+            let own_taints = node_taints.own(f.node);
+            let memoized = if own_taints == 0 {
+                self.memo.get(f.pool, f.usage)
+            } else {
+                None
+            };
+            let total = match memoized {
                 Some(total) => total,
                 None => {
                     let pool = &self.pools[f.pool as usize];
+                    let taint_score = if own_taints == 0 {
+                        pool.taint_score
+                    } else {
+                        let count = node_taints.total(pool.intolerable_taints, f.node);
+                        self.taint_weight
+                            .saturating_mul(taint_toleration_score(count, max_taints))
+                    };
                     // Weights come from the scenario: sums saturate rather than wrap.
                     let fit = scorer.fit(f.usage.non_zero_used(), pool);
-                    let partial = pool.taint_score.saturating_add(fit);
+                    let partial = taint_score.saturating_add(fit);
                     if partial.saturating_add(balanced_bound) < best {
                         continue;
                     }
                     let total = partial.saturating_add(scorer.balanced(f.usage.used, pool));
-                    self.memo.put(f.pool, f.usage, total);
+                    if own_taints == 0 {
+                        self.memo.put(f.pool, f.usage, total);
+                    }
                     total
                 }
             };
@@ -522,6 +559,48 @@ impl KubePlacement {
             }
         }
         selected
+    }
+}
+
+/// TaintToleration's per-node count: the pool's intolerable PreferNoSchedule
+/// taints plus those controllers put on the node.
+struct NodeTaints<'a> {
+    cluster: &'a ClusterState,
+    /// The template's intolerable PreferNoSchedule controller taints; empty
+    /// when no node carries a controller taint, so no per-node set is read.
+    scored: ControllerTaints,
+}
+
+impl<'a> NodeTaints<'a> {
+    fn new(cluster: &'a ClusterState, template: &CompiledTemplate) -> Self {
+        let scored = if cluster.nodes.tainted_count() > 0 {
+            template.intolerable_controller_taints
+        } else {
+            ControllerTaints::NONE
+        };
+        NodeTaints { cluster, scored }
+    }
+
+    /// The node's own intolerable PreferNoSchedule taints.
+    #[inline]
+    fn own(&self, node: NodeId) -> i64 {
+        if self.scored.is_empty() {
+            return 0;
+        }
+        i64::from(
+            self.cluster
+                .nodes
+                .controller_taints(node)
+                .and(self.scored)
+                .len(),
+        )
+    }
+
+    #[inline]
+    fn total(&self, pool_count: i64, node: NodeId) -> i64 {
+        pool_count
+            .checked_add(self.own(node))
+            .expect("a node carries a handful of taints")
     }
 }
 
@@ -558,9 +637,14 @@ mod tests {
         with_taints,
     };
     use super::*;
-    use crate::config::{NodePoolSpec, PodTemplate, Taint, TaintEffect};
+    use crate::cluster::NodeState;
+    use crate::config::{
+        NodePoolSpec, PodTemplate, Taint, TaintEffect, Toleration, TolerationOperator,
+    };
+    use crate::matching;
     use crate::resources::{CPU, FIRST_EXTENDED, MEMORY, PODS};
     use crate::rng::RngStreams;
+    use crate::taints::ControllerTaint;
     use proptest::prelude::*;
     use rand::Rng;
 
@@ -898,6 +982,35 @@ mod tests {
         assert!(node.is_some_and(|n| n < 5));
     }
 
+    /// A controller's PreferNoSchedule taint on one node counts as its
+    /// pool's would: the node loses TaintToleration's score to its
+    /// untainted pool mates, but stays feasible; a pod tolerating it does
+    /// not care.
+    #[test]
+    fn a_controllers_prefer_no_schedule_taint_steers_like_a_pools() {
+        let candidate = ControllerTaint::DeletionCandidateOfClusterAutoscaler;
+        let mut tolerant = template(&[]);
+        tolerant.tolerations = vec![Toleration {
+            key: candidate.key().into(),
+            operator: TolerationOperator::Exists,
+            value: String::new(),
+            effect: None,
+        }];
+        let mut cluster = build(&[pool("p", 2, 4000, 4000, 110)], &[template(&[]), tolerant]);
+        // Node 0 is emptier: LeastAllocated alone would take it.
+        cluster.assign(0, &req(1000, 1000), 1);
+        let mut k = KubePlacement::new(&config(ScoringStrategy::LeastAllocated, 0));
+        let pick = |k: &mut KubePlacement, c: &ClusterState, t| {
+            k.place(c, t, &req(100, 100), &mut rng()).node
+        };
+        assert_eq!(pick(&mut k, &cluster, 0), Some(0));
+        cluster.set_controller_taint(0, candidate, true);
+        assert_eq!(pick(&mut k, &cluster, 0), Some(1), "TaintToleration wins");
+        assert_eq!(pick(&mut k, &cluster, 1), Some(0), "tolerated");
+        cluster.assign(0, &req(3000, 0), 1);
+        assert_eq!(pick(&mut k, &cluster, 0), Some(0), "still feasible");
+    }
+
     #[test]
     fn ties_are_broken_uniformly_and_reproducibly() {
         let cluster = build(&[pool("p", 10, 4000, 4000, 110)], &[template(&[])]);
@@ -1013,20 +1126,81 @@ mod tests {
         assert_eq!(d.node_affinity, 2);
     }
 
+    /// A template tolerating nothing (0), every taint (1), the Cluster
+    /// Autoscaler's taints whatever their effect (2), or every
+    /// PreferNoSchedule taint (3).
+    fn tolerating(which: usize) -> PodTemplate {
+        let toleration = |key: &str, effect| Toleration {
+            key: key.into(),
+            operator: TolerationOperator::Exists,
+            value: String::new(),
+            effect,
+        };
+        let mut t = template(&[]);
+        t.tolerations = match which {
+            0 => vec![],
+            1 => vec![toleration("", None)],
+            2 => vec![
+                toleration(ControllerTaint::ToBeDeletedByClusterAutoscaler.key(), None),
+                toleration(
+                    ControllerTaint::DeletionCandidateOfClusterAutoscaler.key(),
+                    None,
+                ),
+            ],
+            _ => vec![toleration("", Some(TaintEffect::PreferNoSchedule))],
+        };
+        t
+    }
+
+    /// Every taint a node carries, as upstream's node spec lists them: its
+    /// pool's, then the controllers'.
+    fn node_spec_taints(cluster: &ClusterState, specs: &[NodePoolSpec], n: NodeId) -> Vec<Taint> {
+        let pool = &specs[cluster.nodes.pool[n as usize] as usize];
+        let own = cluster.nodes.controller_taints(n).iter().map(|t| t.taint());
+        pool.taints.iter().cloned().chain(own).collect()
+    }
+
+    /// The feasible nodes, from the node spec's taints and the raw
+    /// tolerations rather than the compiled verdicts (the template has no
+    /// selector or anti-affinity).
+    fn reference_feasible(
+        cluster: &ClusterState,
+        specs: &[NodePoolSpec],
+        pod: &PodTemplate,
+        requests: &ResourceVec,
+    ) -> Vec<NodeId> {
+        (0..cluster.nodes.len() as NodeId)
+            .filter(|&n| cluster.nodes.state(n) == NodeState::Ready)
+            .filter(|&n| {
+                let taints = node_spec_taints(cluster, specs, n);
+                matching::first_untolerated_taint(&taints, &pod.tolerations).is_none()
+            })
+            .filter(|&n| {
+                let used = &cluster.nodes.requested[n as usize];
+                let allocatable = cluster.allocatable(n);
+                (0..NUM_RESOURCES).all(|d| used.0[d] + requests.0[d] <= allocatable.0[d])
+            })
+            .collect()
+    }
+
     /// Upstream's selection spelled out: every feasible node scored in full
     /// (with division), then reservoir sampling in scan order.
     fn reference_pick(
         cluster: &ClusterState,
+        (specs, pod): (&[NodePoolSpec], &PodTemplate),
         config: &SchedulerConfig,
         requests: &ResourceVec,
         rng: &mut SimRng,
     ) -> Option<NodeId> {
-        let nodes = feasible(cluster, 0, requests);
+        let nodes = reference_feasible(cluster, specs, pod, requests);
+        assert_eq!(nodes, feasible(cluster, 0, requests), "the filter");
         if nodes.len() <= 1 {
             return nodes.first().copied();
         }
-        let t = &cluster.templates[0];
-        let taints = |n: NodeId| t.pool_intolerable_taints[cluster.nodes.pool[n as usize] as usize];
+        let taints = |n: NodeId| {
+            let taints = node_spec_taints(cluster, specs, n);
+            matching::intolerable_prefer_no_schedule(&taints, &pod.tolerations)
+        };
         let max_taints = nodes.iter().map(|&n| taints(n)).max().unwrap_or(0);
         let total = |n: NodeId| {
             let used = cpu_memory(&cluster.nodes.requested[n as usize]);
@@ -1076,7 +1250,11 @@ mod tests {
         #[test]
         fn selection_matches_the_reference(
             pools in prop::collection::vec((1..9u64, 1..9u64, 0..3usize), 1..4),
-            nodes in prop::collection::vec((0..4usize, 0..9000u64, 0..9000u64, any::<bool>()), 1..60),
+            nodes in prop::collection::vec(
+                (0..4usize, 0..9000u64, 0..9000u64, any::<bool>(), prop_oneof![3 => Just(0usize), 1 => 0..8usize]),
+                1..60,
+            ),
+            tolerated in 0..4usize,
             pod in (0..3000u64, 0..3000u64),
             weights in (0..3i64, 0..3i64, 0..4i64),
             most_allocated in any::<bool>(),
@@ -1096,14 +1274,18 @@ mod tests {
                     with_taints(pool(&format!("p{i}"), 0, cpu * 1000, memory * 1000, 110), taints)
                 })
                 .collect();
-            let mut cluster = build(&specs, &[template(&[])]);
-            for &(p, cpu, memory, ready) in &nodes {
+            let pod_template = tolerating(tolerated);
+            let mut cluster = build(&specs, std::slice::from_ref(&pod_template));
+            for &(p, cpu, memory, ready, taints) in &nodes {
                 let node = cluster.add_node((p % specs.len()) as u32, true);
                 let used = req(cpu, memory);
                 if cluster.filter(&cluster.templates[0], &used, node).is_none() {
                     cluster.assign(0, &used, node);
                 }
                 cluster.set_ready(node as usize as NodeId, ready);
+                for taint in ControllerTaints::from_index(taints).iter() {
+                    cluster.set_controller_taint(node, taint, true);
+                }
             }
             let config = SchedulerConfig {
                 scoring: if most_allocated {
@@ -1120,7 +1302,8 @@ mod tests {
             let mut ours = RngStreams::new(seed).stream("scheduler");
             let mut theirs = ours.clone();
             let got = KubePlacement::new(&config).place(&cluster, 0, &requests, &mut ours);
-            prop_assert_eq!(got.node, reference_pick(&cluster, &config, &requests, &mut theirs));
+            let reference = reference_pick(&cluster, (&specs, &pod_template), &config, &requests, &mut theirs);
+            prop_assert_eq!(got.node, reference);
             prop_assert_eq!(ours, theirs);
             if got.node.is_none() {
                 prop_assert_eq!(got.diagnosis.as_deref(), Some(&full_diagnosis(&cluster, 0, &requests)));

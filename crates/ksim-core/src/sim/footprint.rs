@@ -17,9 +17,10 @@ use std::mem::size_of;
 /// Per node: failure epoch and flag, when its NoExecute taint was added,
 /// head of its pod list.
 const HEALTH_BYTES_PER_NODE: u64 = 4 + 1 + 8 + 4;
-/// Per node in fast mode: its tree position, readiness and pool membership;
-/// the tree adds [`FAST_TREE_BYTES_PER_NODE_DIM`] per resource in use.
-const FAST_INDEX_BYTES_PER_NODE: u64 = 4 + 1 + 4;
+/// Per node in fast mode: its tree position, readiness, controller taints
+/// as last seen and pool membership; the tree adds
+/// [`FAST_TREE_BYTES_PER_NODE_DIM`] per resource in use.
+const FAST_INDEX_BYTES_PER_NODE: u64 = 4 + 1 + 1 + 4;
 /// A leaf per block of 8 nodes, leaves rounded up to a power of two, as many
 /// inner nodes: at most 4 entries of 8 bytes per 8 nodes.
 const FAST_TREE_BYTES_PER_NODE_DIM: u64 = 4;
