@@ -16,6 +16,7 @@ use crate::config::{NodePoolSpec, SimConfig};
 use crate::ids::{NodeId, PoolId, WorkloadId};
 use crate::resources::ResourceVec;
 use crate::rng::SimRng;
+use crate::taints::{ControllerTaint, ControllerTaints};
 use crate::time::SimTime;
 
 /// Cluster events a controller can be woken by, as a set.
@@ -68,11 +69,23 @@ pub enum Action {
     /// delete the node once its last pod has terminated. Allowed on a
     /// registered node not already draining.
     Drain { node: NodeId },
+    /// Put a controller taint on a registered node not carrying it (an
+    /// autoscaler marking a node it is about to remove).
+    Taint {
+        node: NodeId,
+        taint: ControllerTaint,
+    },
+    /// Take a controller taint off a node carrying it.
+    Untaint {
+        node: NodeId,
+        taint: ControllerTaint,
+    },
 }
 
 impl Action {
     /// The fixed order of action classes at one instant: replicas, new
-    /// nodes, then changes to existing nodes.
+    /// nodes, changes to existing nodes' schedulability or existence, then
+    /// their taints.
     pub fn order(&self) -> u8 {
         match self {
             Action::SetReplicas { .. } => 0,
@@ -81,6 +94,7 @@ impl Action {
             | Action::Uncordon { .. }
             | Action::Delete { .. }
             | Action::Drain { .. } => 2,
+            Action::Taint { .. } | Action::Untaint { .. } => 3,
         }
     }
 }
@@ -132,6 +146,12 @@ impl<'a> ClusterView<'a> {
         &self.cluster.nodes.requested[node as usize]
     }
 
+    /// The taints controllers put on the node (its pool's own are in
+    /// [`ClusterView::pools`]).
+    pub fn node_taints(&self, node: NodeId) -> ControllerTaints {
+        self.cluster.nodes.controller_taints(node)
+    }
+
     pub fn node_allocatable(&self, node: NodeId) -> &'a ResourceVec {
         self.cluster.allocatable(node)
     }
@@ -175,4 +195,43 @@ pub trait Controller {
 
     /// Reacts to a wake-up; returns its next timer (None: only events wake it).
     fn wake(&mut self, wake: Wake) -> Option<SimTime>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Actions are copied into per-instant lists and parked while their
+    /// writes are in flight: a node action with a taint stays as small as
+    /// the others.
+    #[test]
+    fn actions_stay_twelve_bytes() {
+        assert_eq!(std::mem::size_of::<Action>(), 12);
+    }
+
+    #[test]
+    fn taints_come_after_every_other_class() {
+        let taint = Action::Taint {
+            node: 0,
+            taint: ControllerTaint::KarpenterDisrupted,
+        };
+        let untaint = Action::Untaint {
+            node: 0,
+            taint: ControllerTaint::KarpenterDisrupted,
+        };
+        assert_eq!(taint.order(), untaint.order());
+        for other in [
+            Action::SetReplicas {
+                workload: 0,
+                replicas: 1,
+            },
+            Action::AddNodes { pool: 0, count: 1 },
+            Action::Cordon { node: 0 },
+            Action::Uncordon { node: 0 },
+            Action::Delete { node: 0 },
+            Action::Drain { node: 0 },
+        ] {
+            assert!(other.order() < taint.order(), "{other:?}");
+        }
+    }
 }

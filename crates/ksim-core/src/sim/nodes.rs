@@ -11,6 +11,7 @@ use crate::controller::{Action, Subscriptions};
 use crate::ids::{NodeId, PoolId, NO_NODE};
 use crate::pod_phase::PodPhase;
 use crate::rng::{RngStreams, SimRng};
+use crate::taints::ControllerTaint;
 use crate::time::{SimDuration, SimTime};
 
 /// How long a client waits before retrying a write the store refused.
@@ -141,16 +142,28 @@ impl Simulation {
                 state(node).is_some_and(NodeState::is_registered)
                     && self.cluster.nodes.admin_state(node) != NodeState::Draining
             }
+            Action::Taint { node, taint } => self.carries(node, taint) == Some(false),
+            Action::Untaint { node, taint } => self.carries(node, taint) == Some(true),
         }
+    }
+
+    /// Whether a registered node carries a controller taint; None for a node
+    /// not registered (or no node at all).
+    fn carries(&self, node: NodeId, taint: ControllerTaint) -> Option<bool> {
+        let nodes = &self.cluster.nodes;
+        ((node as usize) < nodes.len() && nodes.state(node).is_registered())
+            .then(|| nodes.controller_taints(node).contains(taint))
     }
 
     fn send_action_write(&mut self, now: SimTime, slot: u32) {
         let action = self.node_book.in_flight[slot as usize].expect("a parked action");
         let request = match action {
             // A drain starts with its cordon; its evictions are writes of their own.
-            Action::Cordon { .. } | Action::Uncordon { .. } | Action::Drain { .. } => {
-                ApiRequest::NodePatch
-            }
+            Action::Cordon { .. }
+            | Action::Uncordon { .. }
+            | Action::Drain { .. }
+            | Action::Taint { .. }
+            | Action::Untaint { .. } => ApiRequest::NodePatch,
             Action::Delete { .. } => ApiRequest::NodeDelete,
             // The scale subresource; the ReplicaSet acts once it is stored.
             Action::SetReplicas { .. } => ApiRequest::ScaleUpdate,
@@ -191,6 +204,8 @@ impl Simulation {
             Action::Uncordon { node } => self.set_node_admin(now, node, NodeState::Ready),
             Action::Delete { node } => self.delete_node(now, node),
             Action::Drain { node } => self.start_drain(now, node),
+            Action::Taint { node, taint } => self.set_node_taint(now, node, taint, true),
+            Action::Untaint { node, taint } => self.set_node_taint(now, node, taint, false),
         }
     }
 
@@ -268,6 +283,18 @@ impl Simulation {
         self.cluster.set_admin_state(node, to);
         self.placement.node_changed(&self.cluster, node);
         if to == NodeState::Ready {
+            self.queue.on_node_change(now, &mut self.wake_ups);
+            self.schedule_wake_ups();
+        }
+    }
+
+    /// Puts a controller taint on the node or takes it off. Pods already
+    /// there stay (the registry's taints are NoSchedule or PreferNoSchedule);
+    /// taking one off may let waiting pods in, as an uncordon does.
+    fn set_node_taint(&mut self, now: SimTime, node: NodeId, taint: ControllerTaint, on: bool) {
+        self.cluster.set_controller_taint(node, taint, on);
+        self.placement.node_changed(&self.cluster, node);
+        if !on {
             self.queue.on_node_change(now, &mut self.wake_ups);
             self.schedule_wake_ups();
         }
