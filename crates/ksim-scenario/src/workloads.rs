@@ -9,6 +9,7 @@ use ksim_core::config::{
 };
 use ksim_core::matching;
 use ksim_core::resources::{ResourceVec, CPU, EPHEMERAL_STORAGE, MEMORY, NUM_RESOURCES, PODS};
+use ksim_core::taints::ControllerTaint;
 use ksim_core::time::{SimDuration, SimTime};
 
 use crate::distributions::{distribution, request, Unit};
@@ -763,11 +764,14 @@ fn read_toleration(ctx: &mut Ctx, node: &Node, pools: &Pools) -> Option<Tolerati
         TolerationOperator::Equal
     };
     if let Some(n) = key_node.filter(|_| !key.is_empty() && pools.complete) {
+        // Controllers may put their taints on any node at run time.
+        let controller_keys = ControllerTaint::ALL.map(ControllerTaint::key);
         let taint_keys: Vec<&str> = pools
             .specs
             .iter()
             .flat_map(|p| &p.taints)
             .map(|t| t.key.as_str())
+            .chain(controller_keys)
             .collect();
         if !taint_keys.contains(&key) {
             let hint = names::suggest(key, &taint_keys)

@@ -464,6 +464,34 @@ fn requesting_an_unoffered_extended_resource_is_a_warning() {
     assert!(scenario.warnings[0].starts_with("scenario.toml:21:"));
 }
 
+/// A toleration for a key no pool's taint has tolerates nothing, unless a
+/// controller may put a taint with that key on nodes at run time.
+#[test]
+fn tolerations_of_controller_taints_are_not_warned_about() {
+    let tolerating = |key: &str| {
+        edit(
+            "memory = \"1Gi\"\nlabels = { app = \"web\" }",
+            &format!(
+                "memory = \"1Gi\"\nlabels = {{ app = \"web\" }}\n\
+                 tolerations = [{{ key = \"{key}\", operator = \"Exists\" }}]"
+            ),
+        )
+    };
+    for key in ["ToBeDeletedByClusterAutoscaler", "karpenter.sh/disrupted"] {
+        let warnings = parse(&tolerating(key), "s").unwrap().warnings;
+        assert!(warnings.is_empty(), "{key}: {warnings:?}");
+    }
+    let warnings = parse(&tolerating("karpenter.sh/disrupting"), "s")
+        .unwrap()
+        .warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("so this tolerates nothing: did you mean `karpenter.sh/disrupted`?"),
+        "{}",
+        warnings[0]
+    );
+}
+
 #[test]
 fn unschedulable_and_oversized_workloads_are_warnings() {
     let text = edit("memory = \"2Gi\"", "memory = \"1Ti\"");
