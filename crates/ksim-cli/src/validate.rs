@@ -42,6 +42,9 @@ const MODELLED: &[&str] = &[
      [[changes]] (scale a deployment; add, delete, drain, cordon, uncordon nodes) applied by the scripted-changes controller; \
      desired replicas with upstream's ReplicaSet deletion order; readiness delays; graceful termination; drains evicting \
      through PodDisruptionBudgets, then deleting the node",
+    "controller taints for autoscalers (ToBeDeletedByClusterAutoscaler, DeletionCandidateOfClusterAutoscaler, \
+     karpenter.sh/disrupted): filtered and scored by the scheduler as a pool's taints, tolerated by pods' \
+     tolerations; no scenario key sets them (controllers do)",
 ];
 
 /// What the control plane model covers, printed when a scenario turns it on.
@@ -61,12 +64,12 @@ const CONTROL_PLANE_MODELLED: &str =
 const NOT_MODELLED: &[&str] = &[
     "control plane: API Priority and Fairness (only the max-inflight limits); client-side QPS limits \
      and client-go's retry cap; request timeouts (a lease renewal is acknowledged however late); \
-     node taint writes; LIST requests, informer relists and watch bookmarks; reads \
-     reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
+     the node-lifecycle controller's taint writes; LIST requests, informer relists and watch \
+     bookmarks; reads reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
      watches; store member failures and leader elections; kubelet start delays and image pulls",
     "node pressure conditions; pod deletion by users; PodDisruptionBudgets' \
      unhealthyPodEvictionPolicy (IfHealthyBudget only) and the cost of a refused eviction; \
-     controller taints; the deployment controller's ReplicaSet writes after a scale (the scale \
+     the deployment controller's ReplicaSet writes after a scale (the scale \
      subresource write itself is costed)",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",

@@ -77,7 +77,8 @@ pub enum ApiRequest {
     NodeCreate,
     /// An autoscaler or administrator removes a node (`delete nodes`).
     NodeDelete,
-    /// A node is cordoned or uncordoned (`patch nodes`, spec.unschedulable).
+    /// A node is cordoned or uncordoned (`patch nodes`, spec.unschedulable),
+    /// or a controller taints or untaints it (spec.taints).
     NodePatch,
     /// A drain evicts a pod (`create pods/eviction`): the apiserver checks
     /// the pod's disruption budget and sets its deletion timestamp. The
