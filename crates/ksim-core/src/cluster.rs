@@ -290,6 +290,8 @@ pub struct Nodes {
     /// Per pool, its registered nodes in the order they joined; a removed
     /// node's place is taken by the pool's last node (swap remove).
     pool_members: Vec<Vec<NodeId>>,
+    /// Per pool, its Ready nodes, so a timeline sample never scans a pool.
+    pool_ready: Vec<u32>,
     /// Per node, its index in its pool's member list (`NO_NODE` when not a member).
     member_index: Vec<u32>,
     /// The pools with at least one registered node, in pool order: a
@@ -371,6 +373,11 @@ impl Nodes {
         &self.pool_members[pool as usize]
     }
 
+    /// The pool's Ready nodes, kept as a counter.
+    pub fn pool_ready_count(&self, pool: PoolId) -> u32 {
+        self.pool_ready[pool as usize]
+    }
+
     /// The pools with at least one registered node, in increasing pool id.
     pub fn nonempty_pools(&self) -> &[PoolId] {
         &self.nonempty_pools
@@ -380,6 +387,12 @@ impl Nodes {
     #[cfg(test)]
     pub(crate) fn nonempty_pools_mut(&mut self) -> &mut Vec<PoolId> {
         &mut self.nonempty_pools
+    }
+
+    /// Lets invariant tests corrupt the counts the checker recounts.
+    #[cfg(test)]
+    pub(crate) fn pool_ready_mut(&mut self) -> &mut Vec<u32> {
+        &mut self.pool_ready
     }
 
     /// Lets invariant tests corrupt the count the checker recounts.
@@ -510,6 +523,7 @@ impl ClusterState {
         let nodes = Nodes {
             // Every pool has a member list from the start, empty or not.
             pool_members: vec![Vec::new(); pools.len()],
+            pool_ready: vec![0; pools.len()],
             ..Nodes::default()
         };
         ClusterState {
@@ -692,7 +706,17 @@ impl ClusterState {
             .checked_sub(1)
             .expect("a node leaving a state was counted in it");
         self.nodes.by_state[to as usize] += 1;
-        let zone = self.pools[self.nodes.pool[node as usize] as usize].zone as usize;
+        let pool = self.nodes.pool[node as usize] as usize;
+        let ready = &mut self.nodes.pool_ready[pool];
+        if from == NodeState::Ready {
+            *ready = ready
+                .checked_sub(1)
+                .expect("a node leaving Ready was counted in its pool");
+        }
+        if to == NodeState::Ready {
+            *ready += 1;
+        }
+        let zone = self.pools[pool].zone as usize;
         let nodes = &mut self.nodes;
         if nodes.zone_registered.len() <= zone {
             nodes.zone_registered.resize(zone + 1, 0);

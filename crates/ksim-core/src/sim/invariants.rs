@@ -265,12 +265,14 @@ impl Simulation {
         }
         let mut by_state = [0u64; NodeState::COUNT];
         let mut registered = vec![0usize; self.cluster.pools.len()];
+        let mut ready = vec![0u32; self.cluster.pools.len()];
         let mut zones = vec![(0u64, 0u64); self.cluster.zone_count()];
         for n in 0..nodes.len() as NodeId {
             by_state[nodes.state(n) as usize] += 1;
             if nodes.state(n).is_registered() {
                 let pool = nodes.pool[n as usize] as usize;
                 registered[pool] += 1;
+                ready[pool] += u32::from(nodes.state(n) == NodeState::Ready);
                 let zone = &mut zones[self.cluster.pools[pool].zone as usize];
                 zone.0 += 1;
                 zone.1 += u64::from(nodes.state(n) == NodeState::NotReady);
@@ -302,6 +304,13 @@ impl Simulation {
                     "{} members listed, {registered} registered nodes",
                     members.len()
                 );
+                return Err((format!("pool {}", self.cluster.pools[pool].name), problem));
+            }
+        }
+        for (pool, &actual) in ready.iter().enumerate() {
+            let counted = nodes.pool_ready_count(pool as PoolId);
+            if counted != actual {
+                let problem = format!("{counted} nodes counted Ready, {actual} are");
                 return Err((format!("pool {}", self.cluster.pools[pool].name), problem));
             }
         }
@@ -497,6 +506,15 @@ mod tests {
         let v = violation(&sim);
         assert_eq!(v.subject, "pod 1");
         assert!(v.problem.contains("node 7, which does not exist"));
+    }
+
+    #[test]
+    fn a_pools_ready_count_that_drifts_is_named() {
+        let mut sim = settled();
+        sim.cluster.nodes.pool_ready_mut()[0] += 1;
+        let v = violation(&sim);
+        assert!(v.subject.starts_with("pool "), "{}", v.subject);
+        assert!(v.problem.contains("nodes counted Ready"), "{}", v.problem);
     }
 
     #[test]
