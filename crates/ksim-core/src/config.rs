@@ -4,11 +4,15 @@
 //! the core trusts them to be consistent but still checks the invariants it
 //! relies on in [`SimConfig::check`], returning typed errors rather than panicking.
 
+use crate::autoscale::hpa::HpaSpec;
+use crate::autoscale::keda::KedaSpec;
 use crate::control_plane::config::{ControlPlaneConfig, ControlPlaneConfigError};
 use crate::distribution::Distribution;
 use crate::ids::{PoolId, WorkloadId};
+use crate::load::LoadSpec;
 use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
 use crate::time::{SimDuration, SimTime};
+use crate::usage::UsageModel;
 
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -372,6 +376,26 @@ pub struct WorkloadSpec {
     /// From Running to Ready (readiness probe passing), in nanoseconds;
     /// None: ready as soon as Running.
     pub readiness_delay: Option<Distribution>,
+    /// Its load, what its pods do with it, and what scales it.
+    pub model: WorkloadModel,
+}
+
+/// What drives a workload beyond its pod count: the load it receives, the
+/// usage that load causes, and the autoscaler that changes its replicas.
+/// All empty by default: pods that use nothing, a fixed replica count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WorkloadModel {
+    pub load: Option<LoadSpec>,
+    pub usage: Option<UsageModel>,
+    pub autoscaler: Option<Autoscaler>,
+}
+
+/// The autoscaler of a deployment: an HPA, or a KEDA-style ScaledObject
+/// (which owns an HPA of its own); never both.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Autoscaler {
+    Hpa(HpaSpec),
+    Keda(KedaSpec),
 }
 
 /// How the scheduler chooses a node.
@@ -837,6 +861,7 @@ mod tests {
             }),
             template: template(),
             readiness_delay: None,
+            model: Default::default(),
         }
     }
 
@@ -868,6 +893,7 @@ mod tests {
             }),
             template: template(),
             readiness_delay: None,
+            model: Default::default(),
         };
         SimConfig::for_tests(vec![pool], vec![deployment], 60)
     }

@@ -238,6 +238,7 @@ mod tests {
             }),
             template: template(),
             readiness_delay: None,
+            model: Default::default(),
         }
     }
 
@@ -254,6 +255,7 @@ mod tests {
             }),
             template: template(),
             readiness_delay: None,
+            model: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! Randomness only through [`rng::RngStreams`]. Everything observable is a
 //! function of the [`config::SimConfig`] (including its seed).
 
+pub mod autoscale;
 pub mod cluster;
 pub mod config;
 pub mod control_plane;
@@ -13,6 +14,7 @@ pub mod estimate;
 pub mod histogram;
 pub mod ids;
 pub mod lifecycle;
+pub mod load;
 pub mod matching;
 pub mod metrics;
 pub mod pod_phase;
@@ -24,3 +26,4 @@ pub mod sim;
 pub mod store;
 pub mod taints;
 pub mod time;
+pub mod usage;

@@ -145,6 +145,7 @@ fn scenario(c: &Case) -> SimConfig {
             }),
             template: template(250, GI / 2),
             readiness_delay: None,
+            model: Default::default(),
         });
     }
     let mut config = config(pools, workloads, 300);

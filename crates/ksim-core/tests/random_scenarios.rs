@@ -420,6 +420,7 @@ fn workload(extended: bool) -> impl Strategy<Value = WorkloadSpec> {
             kind,
             template,
             readiness_delay: None,
+            model: Default::default(),
         }
     })
 }
@@ -1335,6 +1336,7 @@ fn the_output_checks_catch_tampered_outputs() {
                     termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
                 },
                 readiness_delay: None,
+                model: Default::default(),
             }],
             scheduler: SchedulerConfig::default(),
             node_lifecycle: NodeLifecycleConfig::default(),

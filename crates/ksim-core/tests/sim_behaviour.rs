@@ -206,6 +206,7 @@ fn poisson_config(seed: u64) -> SimConfig {
         }),
         template: t,
         readiness_delay: None,
+        model: Default::default(),
     };
     let mut c = config(vec![pool("p", 20, 8000, 32 * GI)], vec![w], 300);
     c.seed = seed;

@@ -177,6 +177,7 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
         kind,
         template: template?,
         readiness_delay: readiness_delay?,
+        model: Default::default(),
     })
 }
 

@@ -143,6 +143,7 @@ mod tests {
             }),
             template,
             readiness_delay: None,
+            model: Default::default(),
         };
         let mut config =
             SimConfig::for_tests(vec![pool("p", 10, 16_000, 64 << 30, 110)], vec![batch], 600);

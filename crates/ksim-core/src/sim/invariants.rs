@@ -411,6 +411,7 @@ mod tests {
             }),
             template: pod,
             readiness_delay: None,
+            model: Default::default(),
         };
         let config = SimConfig::for_tests(vec![pool("a", 2, 1000, 1 << 30, 110)], vec![web], 60);
         let mut sim = Simulation::new(config).unwrap();

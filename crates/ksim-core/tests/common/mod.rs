@@ -65,6 +65,7 @@ pub fn job(name: &str, template: PodTemplate, times_s: &[u64], duration_s: u64) 
         }),
         template,
         readiness_delay: None,
+        model: Default::default(),
     }
 }
 
@@ -80,6 +81,7 @@ pub fn deployment(name: &str, template: PodTemplate, replicas: u32) -> WorkloadS
         }),
         template,
         readiness_delay: None,
+        model: Default::default(),
     }
 }
 

@@ -233,6 +233,7 @@ fn web(replicas: u32) -> WorkloadSpec {
         }),
         template: pod,
         readiness_delay: None,
+        model: Default::default(),
     }
 }
 
