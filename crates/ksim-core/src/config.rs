@@ -4,7 +4,7 @@
 //! the core trusts them to be consistent but still checks the invariants it
 //! relies on in [`SimConfig::check`], returning typed errors rather than panicking.
 
-use crate::autoscale::hpa::HpaSpec;
+use crate::autoscale::hpa::{HpaControllerSettings, HpaSpec};
 use crate::autoscale::keda::KedaSpec;
 use crate::control_plane::config::{ControlPlaneConfig, ControlPlaneConfigError};
 use crate::distribution::Distribution;
@@ -36,6 +36,28 @@ pub struct SimConfig {
     /// Scripted changes (`[[changes]]`), applied by the simulation's
     /// scripted-changes controller; in the order written.
     pub changes: Vec<ScheduledChange>,
+    /// The metrics pipeline and the HPA controller's flags, shared by every
+    /// workload autoscaler.
+    pub autoscaling: AutoscalingConfig,
+}
+
+/// What every workload autoscaler shares: how metrics reach it, and the
+/// HPA controller's flags.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct AutoscalingConfig {
+    /// metrics-server's `--metric-resolution`: how often each kubelet is
+    /// scraped, and the window a sample averages usage over (15 s).
+    pub metrics_resolution: SimDuration,
+    pub hpa: HpaControllerSettings,
+}
+
+impl Default for AutoscalingConfig {
+    fn default() -> Self {
+        AutoscalingConfig {
+            metrics_resolution: SimDuration::from_secs(15),
+            hpa: HpaControllerSettings::default(),
+        }
+    }
 }
 
 /// One `[[changes]]` entry: `action` at `at`, and again every `repeat.every`
@@ -818,6 +840,7 @@ impl SimConfig {
             record_pods: false,
             control_plane: None,
             changes: Vec::new(),
+            autoscaling: AutoscalingConfig::default(),
         }
     }
 }

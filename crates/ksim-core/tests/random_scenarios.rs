@@ -652,6 +652,7 @@ fn scenario() -> impl Strategy<Value = SimConfig> {
                     record_pods: true,
                     control_plane,
                     changes: vec![],
+                    autoscaling: Default::default(),
                 }
             },
         )
@@ -1345,6 +1346,7 @@ fn the_output_checks_catch_tampered_outputs() {
             record_pods: true,
             control_plane: None,
             changes: vec![],
+            autoscaling: Default::default(),
         }
     };
     let good = run_checked(&config, &[u64::MAX]).unwrap();

@@ -114,6 +114,7 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         record_pods: simulation.record_pods,
         control_plane: control_plane?,
         changes: changes.specs,
+        autoscaling: Default::default(),
     };
     checks::run(ctx, &config, &workloads.places);
     changes::check_capacity(ctx, &config, &changes.places);

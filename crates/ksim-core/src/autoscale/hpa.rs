@@ -161,5 +161,4 @@ pub struct HpaSpec {
     /// None: the controller's legacy rules (downscale stabilization from
     /// the flag, scale-up limited to max(2 × current, 4)).
     pub behavior: Option<Behavior>,
-    pub settings: HpaControllerSettings,
 }

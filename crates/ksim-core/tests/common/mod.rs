@@ -106,6 +106,7 @@ pub fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64
         record_pods: true,
         control_plane: None,
         changes: vec![],
+        autoscaling: Default::default(),
     }
 }
 
