@@ -859,6 +859,36 @@ impl ClusterState {
     }
 }
 
+/// A workload's pods as its controller sees them, kept exact as pods
+/// change (never recounted by a scan): a controller reads these rather than
+/// walking pods.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadCounts {
+    /// Replicas wanted (a deployment's; 0 for a job).
+    pub desired: u32,
+    /// Pods not ended, terminating ones included.
+    pub live: u32,
+    /// Live pods in phase Pending, terminating or not.
+    pub pending: u32,
+    /// Live pods in phase Running, terminating or not.
+    pub running: u32,
+    /// Live pods Ready; a terminating pod is not (it leaves its Service's
+    /// ready endpoints when its deletion starts).
+    pub ready: u32,
+    /// Live pods whose deletion has started (graceful termination).
+    pub terminating: u32,
+}
+
+impl WorkloadCounts {
+    /// Pods the ReplicaSet controller counts against `desired`: live and
+    /// not terminating (upstream's `IsPodActive`).
+    pub fn active(&self) -> u32 {
+        self.live
+            .checked_sub(self.terminating)
+            .expect("terminating pods are live pods")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

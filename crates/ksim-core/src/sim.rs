@@ -31,6 +31,7 @@ use crate::time::{SimDuration, SimTime};
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 
+pub use crate::cluster::WorkloadCounts;
 pub use controllers::ControllerError;
 use controllers::Controllers;
 use drains::Drains;
@@ -40,7 +41,6 @@ use node_lifecycle::NodeHealth;
 use nodes::NodeBook;
 use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
-pub use workloads::WorkloadCounts;
 use workloads::{exponential_gap, Tally, WorkloadState};
 
 /// Why a run stopped before its end. Each is a bug in the model caught by
@@ -156,6 +156,8 @@ pub struct Simulation {
     reasons: Vec<String>,
     reason_ids: HashMap<String, u32>,
     workloads: Vec<WorkloadState>,
+    /// Per workload: its pods' counts, kept exact (`sim::workloads`).
+    workload_counts: Vec<WorkloadCounts>,
     /// Per workload: what deciding that its pods can never fit needs.
     never_fits: Vec<NeverFits>,
     /// Per workload: its live pods (not ended), terminating ones included.
@@ -231,6 +233,11 @@ impl Simulation {
             reasons: Vec::new(),
             reason_ids: HashMap::new(),
             workloads,
+            workload_counts: config
+                .workloads
+                .iter()
+                .map(workloads::initial_counts)
+                .collect(),
             never_fits,
             workload_pods: PodLists::new(config.workloads.len()),
             scheduler_rng: streams.stream("scheduler"),
@@ -444,7 +451,7 @@ impl Simulation {
 
     /// A workload's desired replicas and the counts of its pods.
     pub fn workload_counts(&self, workload: WorkloadId) -> WorkloadCounts {
-        self.workloads[workload as usize].counts
+        self.workload_counts[workload as usize]
     }
 
     /// A deployment's live pods (not ended; terminating ones included), most

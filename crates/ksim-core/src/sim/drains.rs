@@ -188,7 +188,7 @@ impl Simulation {
     /// terminating pod is not Ready) less those an eviction in flight has
     /// already disrupted.
     fn budget_status(&self, workload: WorkloadId, budget: DisruptionBudget) -> BudgetStatus {
-        let counts = &self.workloads[workload as usize].counts;
+        let counts = &self.workload_counts[workload as usize];
         let disrupted = self.disrupted_ready_pods(workload);
         let healthy = counts
             .ready

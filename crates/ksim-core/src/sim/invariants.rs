@@ -155,7 +155,7 @@ impl Simulation {
         }
         for (w, actual) in recounted.iter().enumerate() {
             let subject = || self.workload_subject(w as u32);
-            let counted = self.workloads[w].counts;
+            let counted = self.workload_counts[w];
             let pairs = [
                 ("live", counted.live, actual.live),
                 ("pending", counted.pending, actual.pending),
@@ -468,12 +468,12 @@ mod tests {
     fn a_workload_count_that_drifts_from_its_pods_is_named() {
         let mut sim = settled();
         assert_eq!(sim.workload_counts(0).ready, 3);
-        sim.workloads[0].counts.ready -= 1;
+        sim.workload_counts[0].ready -= 1;
         let v = violation(&sim);
         assert_eq!(v.subject, "workload web");
         assert_eq!(v.problem, "2 pods counted ready, 3 are");
-        sim.workloads[0].counts.ready += 1;
-        sim.workloads[0].counts.terminating += 1;
+        sim.workload_counts[0].ready += 1;
+        sim.workload_counts[0].terminating += 1;
         assert_eq!(violation(&sim).problem, "1 pods counted terminating, 0 are");
     }
 
@@ -494,7 +494,7 @@ mod tests {
     fn a_ready_pod_being_deleted_is_named() {
         let mut sim = settled();
         sim.pods.deleting[2] = true;
-        sim.workloads[0].counts.terminating += 1;
+        sim.workload_counts[0].terminating += 1;
         let v = violation(&sim);
         assert_eq!(v.subject, "pod 2");
         assert_eq!(v.problem, "Ready but being deleted");

@@ -187,7 +187,7 @@ impl Simulation {
         match &self.config.workloads[workload as usize].kind {
             // Sized for the desired replicas, which controllers change.
             WorkloadKind::Deployment(d) if d.service => {
-                let desired = self.workloads[workload as usize].counts.desired;
+                let desired = self.workload_counts[workload as usize].desired;
                 u64::from(desired.div_ceil(100).max(1))
             }
             _ => 0,

@@ -27,7 +27,7 @@ impl Simulation {
             self.violation(subject, "desired replicas set on a job");
             return;
         }
-        self.workloads[w].counts.desired = replicas;
+        self.workload_counts[w].desired = replicas;
         self.resize_endpoint_slices();
         self.reconcile_replicas(now, workload);
     }
@@ -36,11 +36,11 @@ impl Simulation {
     /// the surplus, counting active pods (not ended, not terminating).
     /// Jobs and deployments not yet started have nothing to do.
     pub(super) fn reconcile_replicas(&mut self, now: SimTime, workload: WorkloadId) {
-        let state = &self.workloads[workload as usize];
-        if !state.exists {
+        if !self.workloads[workload as usize].exists {
             return;
         }
-        let (active, desired) = (state.counts.active(), state.counts.desired);
+        let counts = &self.workload_counts[workload as usize];
+        let (active, desired) = (counts.active(), counts.desired);
         if active < desired {
             for _ in active..desired {
                 self.create_pod(now, workload);

@@ -17,16 +17,11 @@ pub(super) struct WorkloadState {
     /// A deployment exists once its start has come; before, a desired
     /// count is only recorded.
     pub(super) exists: bool,
-    pub(super) counts: WorkloadCounts,
 }
 
 impl WorkloadState {
     pub(super) fn new(spec: &WorkloadSpec, streams: &RngStreams) -> Self {
         let stream = |what: &str| streams.stream(&format!("workload/{}/{what}", spec.name));
-        let desired = match &spec.kind {
-            WorkloadKind::Deployment(d) => d.replicas,
-            WorkloadKind::Job(_) => 0,
-        };
         WorkloadState {
             arrivals: 0,
             next_scheduled: 0,
@@ -37,44 +32,24 @@ impl WorkloadState {
             readiness_rng: stream("readiness"),
             uid_key: stream("uids").random::<u64>(),
             exists: false,
-            counts: WorkloadCounts {
-                desired,
-                ..WorkloadCounts::default()
-            },
         }
     }
 }
 
-/// A workload's pods as its controller sees them, kept exact as pods
-/// change (never recounted by a scan): a controller reads these rather than
-/// walking pods.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct WorkloadCounts {
-    /// Replicas wanted (a deployment's; 0 for a job).
-    pub desired: u32,
-    /// Pods not ended, terminating ones included.
-    pub live: u32,
-    /// Live pods in phase Pending, terminating or not.
-    pub pending: u32,
-    /// Live pods in phase Running, terminating or not.
-    pub running: u32,
-    /// Live pods Ready; a terminating pod is not (it leaves its Service's
-    /// ready endpoints when its deletion starts).
-    pub ready: u32,
-    /// Live pods whose deletion has started (graceful termination).
-    pub terminating: u32,
+/// A workload's counts at the start: its desired replicas, no pod yet.
+pub(super) fn initial_counts(spec: &WorkloadSpec) -> WorkloadCounts {
+    let desired = match &spec.kind {
+        WorkloadKind::Deployment(d) => d.replicas,
+        WorkloadKind::Job(_) => 0,
+    };
+    WorkloadCounts {
+        desired,
+        ..WorkloadCounts::default()
+    }
 }
 
 impl WorkloadCounts {
-    /// Pods the ReplicaSet controller counts against `desired`: live and
-    /// not terminating (upstream's `IsPodActive`).
-    pub fn active(&self) -> u32 {
-        self.live
-            .checked_sub(self.terminating)
-            .expect("terminating pods are live pods")
-    }
-
-    fn slot(&mut self, tally: Tally) -> &mut u32 {
+    pub(super) fn slot(&mut self, tally: Tally) -> &mut u32 {
         match tally {
             Tally::Live => &mut self.live,
             Tally::Pending => &mut self.pending,
@@ -110,7 +85,7 @@ impl Simulation {
     /// Counts one pod more (`up`) or less in a workload's count; leaving
     /// the u32 range is a bug in the bookkeeping and stops the run.
     pub(super) fn tally(&mut self, workload: WorkloadId, tally: Tally, up: bool) {
-        let slot = self.workloads[workload as usize].counts.slot(tally);
+        let slot = self.workload_counts[workload as usize].slot(tally);
         let moved = if up {
             slot.checked_add(1)
         } else {
