@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{ExecutionModel, PodUsage};
 use crate::histogram::LatencyHistogram;
-use crate::ids::PodId;
+use crate::ids::{PodId, WorkloadId};
 use crate::time::{SimDuration, SimTime};
 
 /// An execution waiting for a slot.
@@ -26,6 +26,7 @@ struct Waiting {
 /// An execution running on a worker; `generation` tells a stale end event.
 #[derive(Copy, Clone, Debug)]
 struct Execution {
+    workload: WorkloadId,
     pod: PodId,
     arrived: SimTime,
     cold: bool,
@@ -84,8 +85,6 @@ pub struct Workers {
     /// Ready workers with a free slot, by (running, pod).
     free: BTreeSet<(u32, PodId)>,
     workers: BTreeMap<PodId, Worker>,
-    executions: Vec<Execution>,
-    free_executions: Vec<u32>,
     running_total: u64,
     pub stats: ExecutionStats,
 }
@@ -97,8 +96,6 @@ impl Workers {
             queue: VecDeque::new(),
             free: BTreeSet::new(),
             workers: BTreeMap::new(),
-            executions: Vec::new(),
-            free_executions: Vec::new(),
             running_total: 0,
             stats: ExecutionStats::default(),
         }
@@ -141,19 +138,19 @@ impl Workers {
 
     /// A worker stopped being ready: its executions go back to the front of
     /// the queue, in the order they started. Returns how many.
-    pub fn worker_gone(&mut self, pod: PodId) -> u64 {
+    pub fn worker_gone(&mut self, executions: &mut Executions, pod: PodId) -> u64 {
         let Some(worker) = self.workers.remove(&pod) else {
             return 0;
         };
         let running = worker.running.len() as u32;
         self.free.remove(&(running, pod));
         for &id in worker.running.iter().rev() {
-            let execution = self.executions[id as usize];
+            let execution = executions.list[id as usize];
             self.queue.push_front(Waiting {
                 arrived: execution.arrived,
                 cold: execution.cold,
             });
-            self.release(id);
+            executions.release(id);
         }
         let count = u64::from(running);
         self.running_total = self
@@ -166,27 +163,22 @@ impl Workers {
 
     /// Starts the execution at the head of the queue on the least-loaded
     /// ready worker, if both exist.
-    pub fn start_next(&mut self, now: SimTime) -> Option<Started> {
+    pub fn start_next(
+        &mut self,
+        executions: &mut Executions,
+        workload: WorkloadId,
+        now: SimTime,
+    ) -> Option<Started> {
         let &(running, pod) = self.free.first()?;
         let waiting = self.queue.pop_front()?;
         self.free.remove(&(running, pod));
-        let generation = self.take_generation();
-        let execution = Execution {
+        let (id, generation) = executions.insert(Execution {
+            workload,
             pod,
             arrived: waiting.arrived,
             cold: waiting.cold,
-            generation,
-        };
-        let id = match self.free_executions.pop() {
-            Some(id) => {
-                self.executions[id as usize] = execution;
-                id
-            }
-            None => {
-                self.executions.push(execution);
-                (self.executions.len() - 1) as u32
-            }
-        };
+            generation: 0,
+        });
         let worker = self.workers.get_mut(&pod).expect("a free worker is ready");
         worker.advance(now);
         worker.running.push(id);
@@ -210,14 +202,11 @@ impl Workers {
 
     /// An execution's end event: false when it is stale (its worker went
     /// away and it was requeued).
-    pub fn end(&mut self, now: SimTime, id: u32, generation: u32) -> bool {
-        let Some(&execution) = self.executions.get(id as usize) else {
-            return false;
-        };
-        if execution.generation != generation || !self.workers.contains_key(&execution.pod) {
+    pub fn end(&mut self, executions: &mut Executions, now: SimTime, id: u32) -> bool {
+        let pod = executions.list[id as usize].pod;
+        if !self.workers.contains_key(&pod) {
             return false;
         }
-        let pod = execution.pod;
         let worker = self.workers.get_mut(&pod).expect("checked above");
         let Some(at) = worker.running.iter().position(|&e| e == id) else {
             return false;
@@ -229,7 +218,7 @@ impl Workers {
         self.free.insert((running - 1, pod));
         self.running_total -= 1;
         self.stats.completed += 1;
-        self.release(id);
+        executions.release(id);
         true
     }
 
@@ -290,17 +279,46 @@ impl Workers {
         }
         Ok(())
     }
+}
 
-    fn take_generation(&mut self) -> u32 {
-        match self.free_executions.last() {
-            Some(&id) => self.executions[id as usize].generation.wrapping_add(1),
-            None => 0,
+/// Every workload's running executions in one table, so an end event
+/// needs only an id and a generation (and `Event` stays 12 bytes). Ids are
+/// reused; releasing one moves its generation on, which makes the end
+/// event of the execution that held it (requeued when its worker went)
+/// stale.
+#[derive(Clone, Debug, Default)]
+pub struct Executions {
+    list: Vec<Execution>,
+    free: Vec<u32>,
+}
+
+impl Executions {
+    fn insert(&mut self, mut execution: Execution) -> (u32, u32) {
+        match self.free.pop() {
+            Some(id) => {
+                execution.generation = self.list[id as usize].generation;
+                self.list[id as usize] = execution;
+                (id, execution.generation)
+            }
+            None => {
+                self.list.push(execution);
+                ((self.list.len() - 1) as u32, 0)
+            }
         }
     }
 
+    /// The workload of a running execution, None when the end event is stale.
+    pub fn workload_of(&self, id: u32, generation: u32) -> Option<WorkloadId> {
+        let execution = self.list.get(id as usize)?;
+        (execution.generation == generation).then_some(execution.workload)
+    }
+
+    /// The execution ended or was requeued: its id is free, and the
+    /// generation moves on so its end event, if still pending, is stale.
     fn release(&mut self, id: u32) {
-        // The next use of the slot gets a new generation (take_generation).
-        self.free_executions.push(id);
+        let execution = &mut self.list[id as usize];
+        execution.generation = execution.generation.wrapping_add(1);
+        self.free.push(id);
     }
 }
 
@@ -326,13 +344,15 @@ mod tests {
 
     #[test]
     fn executions_go_to_the_least_loaded_worker_and_queue_beyond_the_slots() {
+        let mut x = Executions::default();
         let mut w = Workers::new(&model(2));
         w.worker_ready(t(0), 7);
         w.worker_ready(t(0), 3);
         for _ in 0..5 {
             w.arrive(t(0));
         }
-        let pods: Vec<PodId> = std::iter::from_fn(|| w.start_next(t(0)).map(|s| s.pod)).collect();
+        let pods: Vec<PodId> =
+            std::iter::from_fn(|| w.start_next(&mut x, 0, t(0)).map(|s| s.pod)).collect();
         assert_eq!(pods, vec![3, 7, 3, 7]);
         assert_eq!((w.queued(), w.running()), (1, 4));
         w.check().unwrap();
@@ -340,20 +360,25 @@ mod tests {
 
     #[test]
     fn a_lost_worker_returns_its_executions_to_the_front_in_order() {
+        let mut x = Executions::default();
         let mut w = Workers::new(&model(2));
         w.worker_ready(t(0), 1);
         w.arrive(t(1));
         w.arrive(t(2));
         w.arrive(t(3));
-        let first = w.start_next(t(3)).unwrap();
-        w.start_next(t(3)).unwrap();
-        assert_eq!(w.worker_gone(1), 2);
+        let first = w.start_next(&mut x, 0, t(3)).unwrap();
+        w.start_next(&mut x, 0, t(3)).unwrap();
+        assert_eq!(w.worker_gone(&mut x, 1), 2);
         assert_eq!(w.stats.requeued, 2);
-        assert!(!w.end(t(4), first.execution, first.generation), "stale end");
+        assert_eq!(
+            x.workload_of(first.execution, first.generation),
+            None,
+            "stale end"
+        );
         w.worker_ready(t(5), 2);
-        w.start_next(t(5)).unwrap();
+        w.start_next(&mut x, 0, t(5)).unwrap();
         // The requeued executions keep their arrival: waits of 4 s and 3 s.
-        w.start_next(t(5)).unwrap();
+        w.start_next(&mut x, 0, t(5)).unwrap();
         assert_eq!(w.stats.wait.max(), Some(SimDuration::from_secs(4)));
         assert_eq!(w.queued(), 1);
         w.check().unwrap();
@@ -361,13 +386,15 @@ mod tests {
 
     #[test]
     fn arrivals_with_no_worker_ready_count_as_cold_starts() {
+        let mut x = Executions::default();
         let mut w = Workers::new(&model(1));
         w.arrive(t(0));
         w.worker_ready(t(30), 1);
-        let s = w.start_next(t(30)).unwrap();
+        let s = w.start_next(&mut x, 0, t(30)).unwrap();
         w.arrive(t(31));
-        assert!(w.end(t(40), s.execution, s.generation));
-        w.start_next(t(40)).unwrap();
+        assert_eq!(x.workload_of(s.execution, s.generation), Some(0));
+        assert!(w.end(&mut x, t(40), s.execution));
+        w.start_next(&mut x, 0, t(40)).unwrap();
         assert_eq!(w.stats.cold_start_wait.count(), 1);
         assert_eq!(
             w.stats.cold_start_wait.max(),
@@ -379,13 +406,14 @@ mod tests {
 
     #[test]
     fn a_scrape_averages_running_executions_over_the_window() {
+        let mut x = Executions::default();
         let mut w = Workers::new(&model(4));
         w.worker_ready(t(0), 1);
         w.arrive(t(0));
         w.arrive(t(0));
-        let a = w.start_next(t(0)).unwrap();
-        w.start_next(t(0)).unwrap();
-        assert!(w.end(t(5), a.execution, a.generation));
+        let a = w.start_next(&mut x, 0, t(0)).unwrap();
+        w.start_next(&mut x, 0, t(0)).unwrap();
+        assert!(w.end(&mut x, t(5), a.execution));
         // 2 running for 5 s, then 1 for 10 s: 20 execution-seconds over 15 s.
         let usage = w.scrape(t(15), SimDuration::from_secs(15), &model(4));
         let cpu = usage[&1].cpu_millis;
