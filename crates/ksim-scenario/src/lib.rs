@@ -7,17 +7,24 @@
 //!
 //! The schema is documented in `docs/scenario.md`.
 
+mod autoscaling;
+mod behavior;
 mod changes;
 mod checks;
 mod control_plane;
 mod distributions;
 pub mod duration;
 mod failures;
+mod hpa;
+mod keda;
+mod load;
 mod names;
 mod pools;
 pub mod quantity;
 mod reader;
+mod series;
 mod simulation;
+mod usage;
 mod workloads;
 
 use std::fmt;
@@ -85,7 +92,7 @@ impl fmt::Display for ScenarioError {
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &file),
+        Ok(text) => parse_in(&text, &file, path.parent().unwrap_or(Path::new(""))),
         Err(e) => Err(ScenarioError {
             problems: vec![Problem {
                 file: file.clone(),
@@ -98,8 +105,17 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     }
 }
 
-/// Validates scenario `text`; `file` is only used in messages.
+/// Validates scenario `text`; `file` names it in messages, and the files it
+/// names (a load series' `path`) resolve against `file`'s directory.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_in(
+        text,
+        file,
+        Path::new(file).parent().unwrap_or(Path::new("")),
+    )
+}
+
+fn parse_in(text: &str, file: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
     let document = match toml_edit::ImDocument::parse(text) {
         Ok(document) => document,
         Err(e) => {
@@ -128,7 +144,7 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             });
         }
     };
-    let mut ctx = reader::Ctx::new(text, file);
+    let mut ctx = reader::Ctx::new(text, file, base_dir);
     let config = simulation::read_document(&mut ctx, document.as_table());
     ctx.finish(config)
 }

@@ -21,6 +21,8 @@ pub enum QuantityError {
     TooLarge(String),
     #[error("cpu quantity `{0}` is finer than one millicore (1m), the smallest cpu unit")]
     SubMillicore(String),
+    #[error("cpu quantity `{0}` is finer than one nanocore (1n)")]
+    SubNanocore(String),
     #[error(
         "invalid quantity `{input}`: `{suffix}` is a fraction of a byte; for memory and storage \
          use binary suffixes like {number}Mi or decimal like {number}M"
@@ -221,15 +223,40 @@ fn unit_hint(input: &str, cpu: bool) -> Option<String> {
 
 /// Parses a cpu quantity into millicores: `"500m"`, `"2"`, `"1.5"`.
 pub fn parse_cpu_millis(input: &str) -> Result<u64, QuantityError> {
-    let p = parts(input).ok_or_else(|| syntax_error(input, true))?;
-    let (millis, exact) = scaled(&p, 1000).ok_or_else(|| QuantityError::TooLarge(input.into()))?;
-    if p.negative && (millis > 0 || !exact) {
-        return Err(QuantityError::Negative(input.into()));
+    parse_cpu(input, 1000).map_err(|e| match e {
+        CpuError::Finer => QuantityError::SubMillicore(input.into()),
+        CpuError::Quantity(e) => e,
+    })
+}
+
+/// Parses a cpu quantity into nanocores (`"500u"` is 500,000): for costs per
+/// request or execution, which are often a fraction of a millicore.
+pub fn parse_cpu_nanos(input: &str) -> Result<u64, QuantityError> {
+    parse_cpu(input, 1_000_000_000).map_err(|e| match e {
+        CpuError::Finer => QuantityError::SubNanocore(input.into()),
+        CpuError::Quantity(e) => e,
+    })
+}
+
+enum CpuError {
+    /// Not a whole number of the unit.
+    Finer,
+    Quantity(QuantityError),
+}
+
+/// A cpu quantity in units of 1/`per_core` core, exactly.
+fn parse_cpu(input: &str, per_core: u128) -> Result<u64, CpuError> {
+    let fail = |e: QuantityError| CpuError::Quantity(e);
+    let p = parts(input).ok_or_else(|| fail(syntax_error(input, true)))?;
+    let (units, exact) =
+        scaled(&p, per_core).ok_or_else(|| fail(QuantityError::TooLarge(input.into())))?;
+    if p.negative && (units > 0 || !exact) {
+        return Err(fail(QuantityError::Negative(input.into())));
     }
     if !exact {
-        return Err(QuantityError::SubMillicore(input.into()));
+        return Err(CpuError::Finer);
     }
-    u64::try_from(millis).map_err(|_| QuantityError::TooLarge(input.into()))
+    u64::try_from(units).map_err(|_| fail(QuantityError::TooLarge(input.into())))
 }
 
 /// Parses a memory or storage quantity into bytes: `"16Gi"`, `"500M"`, `"1024"`.
@@ -415,5 +442,22 @@ mod tests {
         assert!(message("16 Gi").contains("remove the spaces: 16Gi"));
         let cpu = parse_cpu_millis("2 cores").unwrap_err().to_string();
         assert!(cpu.contains("write 2 for 2 cores"), "{cpu}");
+    }
+
+    #[test]
+    fn cpu_nanos_take_fractions_of_a_millicore() {
+        assert_eq!(parse_cpu_nanos("500u"), Ok(500_000));
+        assert_eq!(parse_cpu_nanos("0.5m"), Ok(500_000));
+        assert_eq!(parse_cpu_nanos("2"), Ok(2_000_000_000));
+        assert_eq!(parse_cpu_nanos("1n"), Ok(1));
+        assert_eq!(
+            parse_cpu_nanos("0.5n"),
+            Err(QuantityError::SubNanocore("0.5n".into()))
+        );
+        assert_eq!(
+            parse_cpu_nanos("-1m"),
+            Err(QuantityError::Negative("-1m".into()))
+        );
+        assert!(parse_cpu_nanos("2 cores").is_err());
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use ksim_core::config::SimConfig;
 use ksim_core::time::SimDuration;
@@ -65,16 +66,19 @@ impl LineIndex {
 pub(crate) struct Ctx<'t> {
     lines: LineIndex,
     file: &'t str,
+    /// The scenario's directory, against which the files it names resolve.
+    base_dir: PathBuf,
     /// With the byte offset they point at, to sort into document order.
     problems: Vec<(usize, Problem)>,
     warnings: Vec<String>,
 }
 
 impl<'t> Ctx<'t> {
-    pub(crate) fn new(text: &'t str, file: &'t str) -> Self {
+    pub(crate) fn new(text: &'t str, file: &'t str, base_dir: &Path) -> Self {
         Ctx {
             lines: LineIndex::new(text),
             file,
+            base_dir: base_dir.to_path_buf(),
             problems: Vec::new(),
             warnings: Vec::new(),
         }
@@ -107,6 +111,11 @@ impl<'t> Ctx<'t> {
     pub(crate) fn warn(&mut self, span: &Span, path: &str, message: impl Into<String>) {
         let (_, problem) = self.problem(span, path, message.into());
         self.warnings.push(problem.to_string());
+    }
+
+    /// `path` as written in the scenario, resolved against its directory.
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
+        self.base_dir.join(path)
     }
 
     pub(crate) fn has_errors(&self) -> bool {

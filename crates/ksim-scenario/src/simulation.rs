@@ -8,7 +8,7 @@ use toml_edit::Table;
 use crate::changes::{self, Targets};
 use crate::pools::{self, ExtendedNames};
 use crate::reader::{self, Ctx, Fields, Node};
-use crate::{checks, control_plane, failures, workloads};
+use crate::{autoscaling, checks, control_plane, failures, workloads};
 
 const ROOT_KEYS: &[&str] = &[
     "simulation",
@@ -20,6 +20,7 @@ const ROOT_KEYS: &[&str] = &[
     "node_failure_rates",
     "control_plane",
     "changes",
+    "autoscaling",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
@@ -74,6 +75,8 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
     let pools = pools::read(ctx, pool_node, &mut extended);
     let end = simulation.as_ref().map(|s| s.end);
     let control_plane_node = fields.get("control_plane");
+    let autoscaling_node = fields.get("autoscaling");
+    let autoscaling = autoscaling::read_settings(ctx, autoscaling_node.as_ref());
     let workloads = workloads::read(
         ctx,
         fields.get("workloads"),
@@ -81,7 +84,11 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         &mut extended,
         end,
         control_plane_node.is_some(),
+        &autoscaling.unwrap_or_default(),
     );
+    if let (Some(node), Some(workloads)) = (&autoscaling_node, &workloads) {
+        warn_unused_settings(ctx, node, workloads);
+    }
     let node_lifecycle = failures::read_lifecycle(ctx, fields.get("node_lifecycle"));
     let node_failures =
         failures::read_failures(ctx, fields.get("node_failures"), &pools.specs, end);
@@ -114,11 +121,23 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         record_pods: simulation.record_pods,
         control_plane: control_plane?,
         changes: changes.specs,
-        autoscaling: Default::default(),
+        autoscaling: autoscaling?,
     };
     checks::run(ctx, &config, &workloads.places);
     changes::check_capacity(ctx, &config, &changes.places);
     Some(config)
+}
+
+/// `[autoscaling]` without any workload autoscaler changes nothing.
+fn warn_unused_settings(ctx: &mut Ctx, node: &Node, workloads: &workloads::Workloads) {
+    let scaled = workloads.specs.iter().any(|w| w.model.autoscaler.is_some());
+    if workloads.complete && !scaled {
+        ctx.warn(
+            &node.span,
+            &node.path,
+            "no workload has [workloads.hpa] or [workloads.keda], so these settings are unused",
+        );
+    }
 }
 
 fn read_simulation(ctx: &mut Ctx, node: &Node) -> Option<Simulation> {

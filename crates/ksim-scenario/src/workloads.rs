@@ -3,19 +3,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ksim_core::config::{
-    AntiAffinityTerm, ArrivalProcess, DeploymentSpec, DisruptionBudget, IntOrPercent, JobSpec,
-    Label, NodeSelectorTerm, PodTemplate, Request, SelectorOperator, SelectorRequirement,
-    Toleration, TolerationOperator, WorkloadKind, WorkloadSpec, DEFAULT_TERMINATION_GRACE_PERIOD,
+    AntiAffinityTerm, ArrivalProcess, AutoscalingConfig, DeploymentSpec, DisruptionBudget,
+    IntOrPercent, JobSpec, Label, NodeSelectorTerm, PodTemplate, Request, SelectorOperator,
+    SelectorRequirement, Toleration, TolerationOperator, WorkloadKind, WorkloadModel, WorkloadSpec,
+    DEFAULT_TERMINATION_GRACE_PERIOD,
 };
+use ksim_core::ids::WorkloadId;
 use ksim_core::matching;
 use ksim_core::resources::{ResourceVec, CPU, EPHEMERAL_STORAGE, MEMORY, NUM_RESOURCES, PODS};
 use ksim_core::taints::ControllerTaint;
 use ksim_core::time::{SimDuration, SimTime};
+use ksim_core::usage::UsageModel;
 
+use crate::autoscaling::{self, Draft, Pending};
 use crate::distributions::{distribution, request, Unit};
-use crate::names;
 use crate::pools::{self, ExtendedNames, Pools, EFFECTS, HOSTNAME};
 use crate::reader::{self, Ctx, Fields, Node, Place, Span};
+use crate::{hpa, keda, load, names, usage};
 
 const WORKLOAD_KEYS: &[&str] = &[
     "name",
@@ -32,9 +36,22 @@ const WORKLOAD_KEYS: &[&str] = &[
     "disruption_budget",
     "readiness_delay",
     "pod",
+    "load",
+    "executions",
+    "hpa",
+    "keda",
 ];
 const KINDS: &[&str] = &["deployment", "job"];
-const DEPLOYMENT_ONLY: &[&str] = &["replicas", "pod_lifetime", "service", "disruption_budget"];
+const DEPLOYMENT_ONLY: &[&str] = &[
+    "replicas",
+    "pod_lifetime",
+    "service",
+    "disruption_budget",
+    "load",
+    "executions",
+    "hpa",
+    "keda",
+];
 const BUDGET_KEYS: &[&str] = &["max_unavailable", "min_available"];
 const JOB_ONLY: &[&str] = &[
     "arrival",
@@ -86,8 +103,12 @@ struct Env<'a> {
     end: Option<SimTime>,
     /// Whether the scenario has a `[control_plane]` section.
     control_plane: bool,
+    /// `[autoscaling]`, whose flags fill autoscaler defaults.
+    autoscaling: &'a AutoscalingConfig,
     seen: reader::SeenNames,
     selectors: Vec<SelectorRef>,
+    /// Autoscalers whose named workloads are resolved once all are read.
+    pending: Vec<Pending>,
 }
 
 pub(crate) fn read(
@@ -97,6 +118,7 @@ pub(crate) fn read(
     extended: &mut ExtendedNames,
     end: Option<SimTime>,
     control_plane: bool,
+    autoscaling: &AutoscalingConfig,
 ) -> Option<Workloads> {
     let mut out = Workloads {
         specs: Vec::new(),
@@ -117,11 +139,13 @@ pub(crate) fn read(
         extended,
         end,
         control_plane,
+        autoscaling,
         seen: reader::SeenNames::new(),
         selectors: Vec::new(),
+        pending: Vec::new(),
     };
-    for element in &elements {
-        if let Some(spec) = read_workload(ctx, element, &mut env) {
+    for (index, element) in elements.iter().enumerate() {
+        if let Some(spec) = read_workload(ctx, element, index, &mut env) {
             out.specs.push(spec);
             out.places.push(Place {
                 path: element.path.clone(),
@@ -132,11 +156,14 @@ pub(crate) fn read(
     out.complete = out.specs.len() == elements.len();
     if out.complete {
         check_selectors(ctx, &env.selectors, &out.specs);
+        autoscaling::resolve(ctx, env.pending, &mut out.specs);
     }
     Some(out)
 }
 
-fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSpec> {
+/// Workload `index` of the file: its id once every workload is read (the
+/// autoscaler drafts refer to it until then).
+fn read_workload(ctx: &mut Ctx, node: &Node, index: usize, env: &mut Env) -> Option<WorkloadSpec> {
     let fields = reader::table(ctx, node, WORKLOAD_KEYS)?;
     let name = fields.require(ctx, "name").and_then(|n| {
         let name = reader::name(ctx, &n)?;
@@ -168,17 +195,100 @@ fn read_workload(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<WorkloadSp
             ),
         );
     }
-    let kind = match kind? {
-        "deployment" => read_deployment(ctx, &fields, start, env)?,
-        _ => read_job(ctx, &fields, start, env.end)?,
+    let (kind, model, draft) = match kind? {
+        "deployment" => {
+            let kind = read_deployment(ctx, &fields, start, env);
+            // A TOML file cannot hold 2^32 workloads; the id space is the core's.
+            let own = WorkloadId::try_from(index).unwrap_or(WorkloadId::MAX);
+            let model = read_model(ctx, &fields, name.unwrap_or_default(), own, env);
+            let (model, draft) = model?;
+            (kind?, model, draft)
+        }
+        _ => (
+            read_job(ctx, &fields, start, env.end)?,
+            WorkloadModel::default(),
+            None,
+        ),
     };
-    Some(WorkloadSpec {
+    let spec = WorkloadSpec {
         name: name?.to_string(),
         kind,
         template: template?,
         readiness_delay: readiness_delay?,
-        model: Default::default(),
-    })
+        model,
+    };
+    if let Some(draft) = draft {
+        env.pending.push(Pending {
+            workload: index,
+            draft,
+        });
+    }
+    Some(spec)
+}
+
+/// A deployment's load, usage model and autoscaler; the autoscaler as a
+/// draft, checked once every workload is read.
+fn read_model(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    name: &str,
+    own: WorkloadId,
+    env: &Env,
+) -> Option<(WorkloadModel, Option<Draft>)> {
+    let service = fields.get("service").filter(Node::is_table);
+    let usage = match (service, fields.get("executions")) {
+        (None, None) => Some(None),
+        (Some(n), None) => usage::read_service(ctx, &n).map(|s| Some(UsageModel::Service(s))),
+        (None, Some(n)) => usage::read_executions(ctx, &n).map(|e| Some(UsageModel::Executions(e))),
+        (Some(_), Some(n)) => {
+            ctx.error(
+                &n.span,
+                &n.path,
+                "give either [workloads.service] or [workloads.executions], not both: a \
+                 workload's pods serve requests or run executions",
+            );
+            None
+        }
+    };
+    let load_node = fields.get("load");
+    let load = match &load_node {
+        None => Some(None),
+        Some(n) => load::read(ctx, n, name).map(Some),
+    };
+    if let (Some(n), Some(None)) = (&load_node, &usage) {
+        ctx.warn(
+            &fields.key_span("load"),
+            &n.path,
+            "has no effect: load drives a usage model ([workloads.service] or \
+             [workloads.executions]), and this workload has neither",
+        );
+    }
+    let downscale = env.autoscaling.hpa.downscale_stabilization;
+    let hpa = fields
+        .get("hpa")
+        .map(|n| hpa::read(ctx, &n, own, downscale));
+    let keda = fields
+        .get("keda")
+        .map(|n| keda::read(ctx, &n, own, downscale));
+    let draft = match (hpa, keda) {
+        (None, None) => Some(None),
+        (Some(draft), None) | (None, Some(draft)) => draft.map(Some),
+        (Some(_), Some(_)) => {
+            ctx.error(
+                &fields.key_span("keda"),
+                &reader::join_key(&fields.path, "keda"),
+                "give either [workloads.hpa] or [workloads.keda], not both: KEDA scales the \
+                 workload through an HPA of its own, and refuses a workload another HPA scales",
+            );
+            None
+        }
+    };
+    let model = WorkloadModel {
+        load: load?,
+        usage: usage?,
+        autoscaler: None,
+    };
+    Some((model, draft?))
 }
 
 /// Job keys on a deployment and deployment keys on a job.
@@ -289,6 +399,10 @@ fn read_service(ctx: &mut Ctx, fields: &Fields, control_plane: bool) -> Option<b
     let Some(node) = fields.get("service") else {
         return Some(false);
     };
+    // A request-driven service ([workloads.service]) backs a Service too.
+    if node.is_table() {
+        return Some(true);
+    }
     let service = reader::boolean(ctx, &node)?;
     if service && !control_plane {
         ctx.warn(
