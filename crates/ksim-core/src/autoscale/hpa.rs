@@ -4,6 +4,9 @@
 use crate::ids::WorkloadId;
 use crate::time::SimDuration;
 
+pub mod behavior;
+pub mod calculator;
+
 /// A metric a workload produces that is not a container resource.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CustomMetric {
@@ -36,6 +39,15 @@ impl CustomMetric {
 pub enum ResourceName {
     Cpu,
     Memory,
+}
+
+impl ResourceName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceName::Cpu => "cpu",
+            ResourceName::Memory => "memory",
+        }
+    }
 }
 
 /// A Resource metric's target.
