@@ -13,7 +13,7 @@ use super::calculator::{CombineError, Combined};
 use super::{
     Behavior, HpaControllerSettings, HpaSpec, PolicyKind, ScalingPolicy, ScalingRules, SelectPolicy,
 };
-use crate::time::{SimDuration, SimTime};
+use crate::time::{SimDuration, SimTime, NANOS_PER_SEC};
 
 /// Upstream's scale-up rules when `behavior.scaleUp` is not given: no
 /// stabilization, the larger of 4 pods and 100% per 15 s.
@@ -30,11 +30,13 @@ pub fn default_scale_up_rules() -> ScalingRules {
 
 /// Upstream's scale-down rules when `behavior.scaleDown` is not given: the
 /// controller's `--horizontal-pod-autoscaler-downscale-stabilization` (5 min
-/// by default; the API leaves the window unset so the flag applies), and up
-/// to 100% per 15 s.
+/// by default; the API leaves the window unset and the controller fills it
+/// in whole seconds, `maybeInitScaleDownStabilizationWindow`), and up to
+/// 100% per 15 s.
 pub fn default_scale_down_rules(settings: &HpaControllerSettings) -> ScalingRules {
+    let whole_seconds = settings.downscale_stabilization.0 / NANOS_PER_SEC;
     ScalingRules {
-        stabilization_window: settings.downscale_stabilization,
+        stabilization_window: SimDuration::from_secs(whole_seconds),
         select_policy: SelectPolicy::Max,
         policies: vec![policy(PolicyKind::Percent, 100, 15)],
     }

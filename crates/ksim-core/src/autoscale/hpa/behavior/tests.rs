@@ -625,6 +625,12 @@ fn a_partial_behavior_is_filled_with_upstream_defaults() {
         secs(120),
         "the controller's flag"
     );
+    let fractional = HpaControllerSettings {
+        downscale_stabilization: SimDuration::from_millis(90_500),
+        ..settings()
+    };
+    let window = default_scale_down_rules(&fractional).stabilization_window;
+    assert_eq!(window, secs(90), "the flag in whole seconds");
     assert_eq!(
         filled.scale_down.policies,
         vec![policy(PolicyKind::Percent, 100, 15)]
