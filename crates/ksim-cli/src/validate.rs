@@ -216,10 +216,11 @@ fn describe_models(config: &SimConfig) {
 fn describe_load(load: &LoadSpec) -> String {
     let shape = match &load.shape {
         LoadShape::Constant { rate_per_s } => format!("constant {rate_per_s}/s"),
-        LoadShape::Steps {
-            initial_per_s,
-            steps,
-        } => format!("{initial_per_s}/s then {} step(s)", steps.len()),
+        LoadShape::Steps(steps) => format!(
+            "{}/s then {} step(s)",
+            steps.before_per_s(),
+            steps.points().len()
+        ),
         LoadShape::Ramp {
             from_per_s,
             to_per_s,
@@ -240,7 +241,7 @@ fn describe_load(load: &LoadSpec) -> String {
             duration(*peak_at),
             duration(*period)
         ),
-        LoadShape::Series { points } => format!("rate series of {} points", points.len()),
+        LoadShape::Series(series) => format!("rate series of {} points", series.points().len()),
     };
     match load.noise_interval {
         Some(bucket) => format!("load {shape}, Poisson noise per {}", duration(bucket)),

@@ -1,7 +1,7 @@
 //! `[workloads.load]`: the rate of requests or executions a deployment
 //! receives over time.
 
-use ksim_core::load::{LoadShape, LoadSpec};
+use ksim_core::load::{LoadError, LoadShape, LoadSpec};
 use ksim_core::time::{SimDuration, SimTime};
 
 use crate::names;
@@ -80,8 +80,10 @@ pub(crate) fn read(ctx: &mut Ctx, node: &Node, workload: &str) -> Option<LoadSpe
         "diurnal" => read_diurnal(ctx, &fields),
         _ => fields
             .require_with(ctx, "path", " (a rate-series CSV file)")
-            .and_then(|path| series::read(ctx, &path, fields.get("workload"), workload))
-            .map(|points| LoadShape::Series { points }),
+            .and_then(|path| {
+                let points = series::read(ctx, &path, fields.get("workload"), workload)?;
+                built(ctx, &path, LoadShape::series(points))
+            }),
     };
     let (shape, noise_interval) = (shape?, noise_interval?);
     (!misplaced).then_some(LoadSpec {
@@ -168,10 +170,18 @@ fn read_steps(ctx: &mut Ctx, fields: &Fields) -> Option<LoadShape> {
         }
     }
     let initial_per_s = initial?;
-    ok.then_some(LoadShape::Steps {
-        initial_per_s,
-        steps,
-    })
+    if !ok {
+        return None;
+    }
+    built(ctx, &steps_node, LoadShape::steps(initial_per_s, steps))
+}
+
+/// The core's constructors check what this reader already did; a refusal
+/// would still be reported, at the key that gave the points.
+fn built(ctx: &mut Ctx, node: &Node, shape: Result<LoadShape, LoadError>) -> Option<LoadShape> {
+    shape
+        .map_err(|e| ctx.error(&node.span, &node.path, e.to_string()))
+        .ok()
 }
 
 /// One `{ at, rate_per_s }`, with the `at` node for ordering problems.

@@ -43,17 +43,11 @@ fn every_shape_lands_in_the_config() {
         (
             "shape = \"steps\"\ninitial_per_s = 10\n\
              steps = [{ at = \"10m\", rate_per_s = 50 }, { at = \"20m\", rate_per_s = 0.5 }]",
-            LoadShape::Steps {
-                initial_per_s: 10.0,
-                steps: vec![(at_secs(600), 50.0), (at_secs(1200), 0.5)],
-            },
+            LoadShape::steps(10.0, vec![(at_secs(600), 50.0), (at_secs(1200), 0.5)]).unwrap(),
         ),
         (
             "shape = \"steps\"\nsteps = [{ at = \"0s\", rate_per_s = 5 }]",
-            LoadShape::Steps {
-                initial_per_s: 0.0,
-                steps: vec![(SimTime::ZERO, 5.0)],
-            },
+            LoadShape::steps(0.0, vec![(SimTime::ZERO, 5.0)]).unwrap(),
         ),
         (
             "shape = \"ramp\"\nfrom_per_s = 10\nto_per_s = 100\nstart = \"5m\"\nend = \"1h\"",
@@ -482,9 +476,9 @@ fn with_series(test: &str, csv: &str, series: &str) -> (PathBuf, Result<LoadSpec
 fn series_points(test: &str, csv: &str, series: &str) -> Vec<(SimTime, f64)> {
     match with_series(test, csv, series).1 {
         Ok(LoadSpec {
-            shape: LoadShape::Series { points },
+            shape: LoadShape::Series(points),
             ..
-        }) => points,
+        }) => points.points().to_vec(),
         other => panic!("{other:?}"),
     }
 }
