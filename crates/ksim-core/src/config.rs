@@ -4,7 +4,7 @@
 //! the core trusts them to be consistent but still checks the invariants it
 //! relies on in [`SimConfig::check`], returning typed errors rather than panicking.
 
-use crate::autoscale::hpa::{HpaControllerSettings, HpaSpec};
+use crate::autoscale::hpa::{CustomMetric, HpaControllerSettings, HpaSpec, MetricSpec};
 use crate::autoscale::keda::KedaSpec;
 use crate::control_plane::config::{ControlPlaneConfig, ControlPlaneConfigError};
 use crate::distribution::Distribution;
@@ -509,6 +509,8 @@ pub enum ConfigError {
     TooManyNodes(u64),
     #[error("workload `{0}`: a disruption budget's percent must be within [0, 100]")]
     BadDisruptionBudget(String),
+    #[error("workload `{workload}`: {problem}")]
+    BadWorkloadModel { workload: String, problem: String },
     #[error("change #{0}: no such node pool")]
     ChangeUnknownPool(usize),
     #[error("change #{0}: no such workload")]
@@ -614,6 +616,18 @@ impl SimConfig {
         for (index, change) in self.changes.iter().enumerate() {
             self.check_change(index, change)?;
         }
+        for w in &self.workloads {
+            self.check_model(w)?;
+        }
+        let a = &self.autoscaling;
+        for (name, period) in [
+            ("autoscaling.metrics_resolution", a.metrics_resolution),
+            ("autoscaling.hpa_controller.sync_period", a.hpa.sync_period),
+        ] {
+            if period == SimDuration::ZERO {
+                return Err(ConfigError::ZeroPeriod(name));
+            }
+        }
         let s = &self.scheduler;
         if s.percentage_of_nodes_to_score > 100 {
             return Err(ConfigError::BadPercentage);
@@ -664,6 +678,95 @@ impl SimConfig {
         }
         if let Some(control_plane) = &self.control_plane {
             control_plane.check()?;
+        }
+        Ok(())
+    }
+
+    /// What the usage models and autoscalers rely on: deployments only,
+    /// min within max, metrics read from workloads that produce them,
+    /// periods above zero.
+    fn check_model(&self, w: &WorkloadSpec) -> Result<(), ConfigError> {
+        let bad = |problem: String| ConfigError::BadWorkloadModel {
+            workload: w.name.clone(),
+            problem,
+        };
+        let model = &w.model;
+        let is_job = matches!(w.kind, WorkloadKind::Job(_));
+        if is_job && (model.usage.is_some() || model.autoscaler.is_some()) {
+            return Err(bad("a job has no replicas to serve load or to scale".into()));
+        }
+        if let Some(UsageModel::Executions(e)) = &model.usage {
+            if e.max_concurrent == 0 {
+                return Err(bad("max_concurrent must be at least 1".into()));
+            }
+        }
+        let produces = |workload: WorkloadId, metric: CustomMetric| {
+            self.workloads
+                .get(workload as usize)
+                .and_then(|w| w.model.usage.as_ref())
+                .is_some_and(|u| u.produces(metric))
+        };
+        let (min, max, metrics, behavior) = match &model.autoscaler {
+            None => return Ok(()),
+            Some(Autoscaler::Hpa(h)) => (
+                h.min_replicas,
+                h.max_replicas,
+                h.metrics.clone(),
+                &h.behavior,
+            ),
+            Some(Autoscaler::Keda(k)) => {
+                if k.polling_interval == SimDuration::ZERO {
+                    return Err(bad("polling_interval must be greater than zero".into()));
+                }
+                if k.idle_replicas
+                    .is_some_and(|idle| idle >= k.min_replicas.max(1))
+                {
+                    return Err(bad("idle_replicas must be below min_replicas".into()));
+                }
+                let hpa = crate::autoscale::keda::hpa_for(k);
+                (k.min_replicas, k.max_replicas, hpa.metrics, &k.behavior)
+            }
+        };
+        if min > max || max == 0 {
+            return Err(bad(format!(
+                "min_replicas {min} and max_replicas {max}: need 0 < max and min <= max"
+            )));
+        }
+        if metrics.is_empty() {
+            return Err(bad("an autoscaler needs at least one metric".into()));
+        }
+        let own = self
+            .workloads
+            .iter()
+            .position(|x| std::ptr::eq(x, w))
+            .expect("w is one of the workloads") as WorkloadId;
+        for metric in &metrics {
+            let ok = match *metric {
+                MetricSpec::Resource { .. } => model.usage.is_some(),
+                MetricSpec::Pods { metric, .. } => produces(own, metric),
+                MetricSpec::Object {
+                    metric, workload, ..
+                }
+                | MetricSpec::External {
+                    metric, workload, ..
+                } => produces(workload, metric),
+            };
+            if !ok {
+                return Err(bad(format!("{metric:?}: no workload produces this metric")));
+            }
+        }
+        if let Some(b) = behavior {
+            for rules in [&b.scale_up, &b.scale_down] {
+                if rules
+                    .policies
+                    .iter()
+                    .any(|p| p.period == SimDuration::ZERO || p.value <= 0)
+                {
+                    return Err(bad(
+                        "a scaling policy needs a period and a value above zero".into(),
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -9,15 +9,20 @@
 //! counts the ones it refuses. Each controller draws only from its own
 //! random stream, `controller/<name>`.
 
+pub mod hpa;
+pub mod keda;
 pub mod scripted;
 
-use crate::cluster::{ClusterState, NodeState};
+use crate::cluster::{ClusterState, NodeState, Pods, WorkloadCounts};
 use crate::config::{NodePoolSpec, SimConfig};
-use crate::ids::{NodeId, PoolId, WorkloadId};
+use crate::ids::{NodeId, PodId, PoolId, WorkloadId};
+use crate::lifecycle::PodLists;
+pub use crate::metrics::Decision;
 use crate::resources::ResourceVec;
 use crate::rng::SimRng;
 use crate::taints::{ControllerTaint, ControllerTaints};
 use crate::time::SimTime;
+use crate::usage::serving::{Serving, WorkloadUsage};
 
 /// Cluster events a controller can be woken by, as a set.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -109,6 +114,10 @@ pub struct ClusterView<'a> {
     pub(crate) pool_live: &'a [u32],
     /// Pods that failed their last scheduling attempt and are still pending.
     pub(crate) pods_unschedulable: u64,
+    pub(crate) pods: &'a Pods,
+    pub(crate) workload_pods: &'a PodLists,
+    pub(crate) workload_counts: &'a [WorkloadCounts],
+    pub(crate) serving: &'a Serving,
 }
 
 impl<'a> ClusterView<'a> {
@@ -160,6 +169,27 @@ impl<'a> ClusterView<'a> {
         self.pods_unschedulable
     }
 
+    /// A workload's pod counts (desired replicas: the scale subresource).
+    pub fn workload_counts(&self, workload: WorkloadId) -> WorkloadCounts {
+        self.workload_counts[workload as usize]
+    }
+
+    /// A deployment's live pods (terminating ones included); a job's are not listed.
+    pub fn workload_pods(&self, workload: WorkloadId) -> impl Iterator<Item = PodId> + 'a {
+        self.workload_pods.iter(workload)
+    }
+
+    /// A pod's phase, requests, start and readiness, as its status says.
+    pub fn pods(&self) -> &'a Pods {
+        self.pods
+    }
+
+    /// A workload's load and usage (None without a usage model): custom
+    /// metrics as they are now, resource metrics as last scraped.
+    pub fn usage(&self, workload: WorkloadId) -> Option<&'a WorkloadUsage> {
+        self.serving.get(workload)
+    }
+
     pub fn workload_by_name(&self, name: &str) -> Option<WorkloadId> {
         self.config
             .workloads
@@ -179,6 +209,8 @@ pub struct Wake<'a, 'b> {
     pub rng: &'b mut SimRng,
     /// Where it puts its actions.
     pub actions: &'b mut Vec<Action>,
+    /// Where it explains its decisions (`decisions.csv`).
+    pub decisions: &'b mut Vec<Decision>,
 }
 
 /// A controller. See the module docs and "Adding a controller" in

@@ -84,6 +84,8 @@ pub struct RunSummary {
     pub controller_actions_refused: u64,
     /// Per pool, in scenario order.
     pub node_pools: Vec<PoolSummary>,
+    /// Workloads with a usage model or an autoscaler, in scenario order.
+    pub workloads: Vec<WorkloadSummary>,
     /// Creation-to-bind latency over the whole run.
     pub scheduling_latency: LatencyHistogram,
     pub unschedulable: Vec<UnschedulableGroup>,
@@ -194,6 +196,10 @@ pub struct ControlPlaneOutput {
 #[derive(Clone, Debug)]
 pub struct RunOutput {
     pub summary: RunSummary,
+    /// Per sample, each workload with a usage model or an autoscaler.
+    pub workload_timeline: Vec<WorkloadSample>,
+    /// Every autoscaler decision that changed, or wanted to change, a count.
+    pub decisions: Vec<Decision>,
     pub timeline: Vec<TimelineSample>,
     /// Per sample, the nodes of each pool that has any.
     pub pool_timeline: Vec<PoolSample>,
@@ -207,4 +213,86 @@ pub struct RunOutput {
     /// states, taint rates); present when a lease cohort went stale or a
     /// zone left the normal state during the run.
     pub node_lifecycle: Option<ControlPlaneTimeline>,
+}
+
+/// A modelled or autoscaled workload at one sample. Fields that do not
+/// apply to its usage model are None.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadSample {
+    pub time: SimTime,
+    pub workload: WorkloadId,
+    /// The load's rate now, per second.
+    pub load_per_s: Option<f64>,
+    pub replicas_desired: u32,
+    /// Pods not ended and not terminating.
+    pub replicas_current: u32,
+    pub replicas_ready: u32,
+    /// A ready pod's CPU and memory as metrics-server last scraped them.
+    pub cpu_per_replica_millis: Option<f64>,
+    pub memory_per_replica_bytes: Option<f64>,
+    /// Requests (service) or executions (workers) waiting now.
+    pub queue_length: Option<f64>,
+    pub running_executions: Option<u64>,
+    /// A service: the response time of a request arriving now.
+    pub latency_ms: Option<f64>,
+    /// Workers: queue waits of the executions started since the last sample.
+    pub wait_p50_ms: Option<f64>,
+    pub wait_p99_ms: Option<f64>,
+    /// A service: requests dropped since the start.
+    pub dropped_total: Option<f64>,
+}
+
+/// What a modelled or autoscaled workload did over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkloadSummary {
+    pub name: String,
+    /// ∫ pods not ended dt (terminating ones included: they hold their node).
+    pub replica_seconds: f64,
+    pub scale_ups: u64,
+    pub scale_downs: u64,
+    pub requests: Option<RequestSummary>,
+    pub executions: Option<ExecutionSummary>,
+}
+
+/// A service's requests over the run (fluid totals).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestSummary {
+    pub arrived: f64,
+    pub served: f64,
+    pub dropped: f64,
+    /// Mean queue wait of the requests served or still queued (Little's law:
+    /// ∫ queue dt over the requests that entered it).
+    pub wait_mean_ms: f64,
+}
+
+/// Execution workers over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionSummary {
+    pub arrived: u64,
+    pub completed: u64,
+    pub requeued: u64,
+    pub queued_at_end: u64,
+    pub wait: LatencyHistogram,
+    /// Waits of executions that arrived while no worker was ready.
+    pub cold_start_wait: LatencyHistogram,
+}
+
+/// One autoscaler decision, with what it saw and why it chose its count:
+/// a row of `decisions.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub at: SimTime,
+    /// The controller's name (`hpa/web`, `keda/workers`).
+    pub controller: String,
+    pub workload: WorkloadId,
+    /// Each metric as `name=current/target`, in the spec's order.
+    pub metrics: String,
+    pub current_replicas: u32,
+    /// The metrics' proposal before stabilization and rate limits.
+    pub proposed_replicas: u32,
+    /// After the stabilization window.
+    pub stabilized_replicas: u32,
+    /// After rate limits and min/max: what is set.
+    pub desired_replicas: u32,
+    pub reason: String,
 }

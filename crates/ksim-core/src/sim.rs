@@ -7,15 +7,19 @@
 
 use crate::cluster::{ClusterState, NodeState, Pods, NEVER};
 use crate::config::{
-    ArrivalProcess, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect, WorkloadKind,
-    WorkloadSpec,
+    ArrivalProcess, Autoscaler, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect,
+    WorkloadKind, WorkloadSpec,
 };
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
+use crate::controller::hpa::HpaController;
+use crate::controller::keda::KedaController;
 use crate::controller::scripted::ScriptedChanges;
+use crate::controller::Controller;
 use crate::histogram::LatencyHistogram;
 use crate::ids::{NodeId, PodId, WorkloadId, NO_NODE};
 use crate::lifecycle::{self, Disruption, EvictionLimiter, LeaseCohorts, PodLists, ZoneStates};
+use crate::load::Load;
 use crate::matching;
 use crate::metrics::{
     ControlPlaneTimeline, PodRecord, PoolSample, PoolSummary, RunOutput, RunSummary, SeriesName,
@@ -28,6 +32,7 @@ use crate::rng::{RngStreams, SimRng};
 use crate::scheduler::queue::{QueueState, SchedulingQueue, WakeOn};
 use crate::scheduler::{Diagnosis, Placement};
 use crate::time::{SimDuration, SimTime};
+use crate::usage::serving::Serving;
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
 
@@ -106,6 +111,12 @@ pub enum Event {
     /// A draining node's evictions refused by a disruption budget (429) are
     /// tried again, 5 s later as kubectl drain does; one event per node.
     DrainRetry { node: NodeId },
+    /// metrics-server scrapes every kubelet (every `metrics_resolution`).
+    MetricsScrape,
+    /// The next execution of an execution-workers workload arrives.
+    ExecutionArrives { workload: WorkloadId },
+    /// A running execution ends (stale when it was requeued since).
+    ExecutionEnds { execution: u32, generation: u32 },
 }
 
 /// The writes on a pod's path through the control plane, in order.
@@ -171,6 +182,7 @@ pub struct Simulation {
     requested_total: ResourceVec,
     timeline: Vec<TimelineSample>,
     pool_timeline: Vec<PoolSample>,
+    workload_timeline: Vec<crate::metrics::WorkloadSample>,
     next_sample: SimTime,
     finished: bool,
     wake_ups: Vec<(SimTime, PodId)>,
@@ -191,6 +203,39 @@ pub struct Simulation {
     controllers: Controllers,
     node_book: NodeBook,
     drains: Drains,
+    /// Every workload's load, usage and executions (`sim::serving`).
+    serving: Serving,
+}
+
+/// The scenario's workload autoscalers, in workload order, each created
+/// with its deployment.
+fn autoscalers(config: &SimConfig) -> Vec<Box<dyn Controller>> {
+    let settings = config.autoscaling.hpa;
+    let mut list: Vec<Box<dyn Controller>> = Vec::new();
+    for (id, w) in config.workloads.iter().enumerate() {
+        let WorkloadKind::Deployment(deployment) = &w.kind else {
+            continue;
+        };
+        let (id, start) = (id as WorkloadId, deployment.start);
+        match &w.model.autoscaler {
+            Some(Autoscaler::Hpa(spec)) => list.push(Box::new(HpaController::new(
+                &w.name,
+                id,
+                spec.clone(),
+                settings,
+                start,
+            ))),
+            Some(Autoscaler::Keda(spec)) => list.push(Box::new(KedaController::new(
+                &w.name,
+                id,
+                spec.clone(),
+                settings,
+                start,
+            ))),
+            None => {}
+        }
+    }
+    list
 }
 
 impl Simulation {
@@ -249,6 +294,7 @@ impl Simulation {
             requested_total: ResourceVec::ZERO,
             timeline: Vec::new(),
             pool_timeline: Vec::new(),
+            workload_timeline: Vec::new(),
             // The first row comes at one interval, or at the end of a shorter run.
             next_sample: (SimTime::ZERO + config.sample_interval).min(config.end),
             finished: false,
@@ -270,6 +316,7 @@ impl Simulation {
             controllers: Controllers::default(),
             node_book: NodeBook::new(&config, &streams),
             drains: Drains::default(),
+            serving: serving::serving_for(&config, &streams)?,
             config,
         };
         sim.resize_endpoint_slices();
@@ -288,6 +335,10 @@ impl Simulation {
             let scripted = ScriptedChanges::new(sim.config.changes.clone());
             sim.add_controller(Box::new(scripted))
                 .expect("the first controller of a new run");
+        }
+        for controller in autoscalers(&sim.config) {
+            sim.add_controller(controller)
+                .expect("autoscalers are named after their unique workloads");
         }
         Ok(sim)
     }
@@ -328,6 +379,7 @@ impl Simulation {
                 self.schedule(first, Event::ControlPlaneTick);
             }
         }
+        self.start_serving();
         for rate in 0..self.config.node_failure_rates.len() {
             let mean = self.config.node_failure_rates[rate].mean_interval;
             let first = SimTime::ZERO + exponential_gap(&mut self.nodes.rate_rngs[rate], mean);
@@ -424,6 +476,12 @@ impl Simulation {
             Event::ActionAcked { slot } => self.action_acked(now, slot),
             Event::ActionRetry { slot } => self.action_retry(now, slot),
             Event::DrainRetry { node } => self.drain_retry(now, node),
+            Event::MetricsScrape => self.scrape_metrics(now),
+            Event::ExecutionArrives { workload } => self.execution_arrives(now, workload),
+            Event::ExecutionEnds {
+                execution,
+                generation,
+            } => self.execution_ends(now, execution, generation),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -500,6 +558,7 @@ mod pods;
 mod replicas;
 mod sampling;
 mod scheduling;
+mod serving;
 mod termination;
 mod workloads;
 

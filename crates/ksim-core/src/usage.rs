@@ -1,10 +1,12 @@
 //! What a workload's pods do with their load, and so what they use: a
 //! request-driven service or a pool of execution workers.
 
+pub mod serving;
 pub mod workers;
 
 use std::collections::BTreeMap;
 
+use crate::autoscale::hpa::CustomMetric;
 use crate::distribution::Distribution;
 use crate::ids::PodId;
 use crate::time::{SimDuration, SimTime};
@@ -48,6 +50,18 @@ pub struct ExecutionModel {
 pub enum UsageModel {
     Service(ServiceModel),
     Executions(ExecutionModel),
+}
+
+impl UsageModel {
+    /// Whether the workload produces a custom metric: both models their
+    /// arrival rate and queue; only workers running executions.
+    pub fn produces(&self, metric: CustomMetric) -> bool {
+        match (self, metric) {
+            (_, CustomMetric::RequestRate | CustomMetric::QueueLength) => true,
+            (UsageModel::Executions(_), CustomMetric::RunningExecutions) => true,
+            (UsageModel::Service(_), CustomMetric::RunningExecutions) => false,
+        }
+    }
 }
 
 /// A service's requests as a fluid: arrivals at the load's mean rate,
@@ -178,6 +192,8 @@ pub struct ScrapedUsage {
     pub idle: PodUsage,
     /// Execution workers: each ready worker's own averages.
     pub workers: BTreeMap<PodId, PodUsage>,
+    /// The workload runs execution workers (`workers` holds its samples).
+    pub is_workers: bool,
 }
 
 /// One pod's resource use, averaged over a scrape window.
@@ -188,6 +204,24 @@ pub struct PodUsage {
 }
 
 impl ScrapedUsage {
+    /// A ready pod's use at the last scrape: a service replica's, or the
+    /// mean over the ready workers (None before the first scrape, or with
+    /// no worker ready then).
+    pub fn mean_ready(&self) -> Option<PodUsage> {
+        self.at?;
+        if self.workers.is_empty() {
+            return (!self.is_workers).then_some(self.ready);
+        }
+        let n = self.workers.len() as f64;
+        let (cpu, memory) = self.workers.values().fold((0.0, 0.0), |(c, m), u| {
+            (c + u.cpu_millis, m + u.memory_bytes)
+        });
+        Some(PodUsage {
+            cpu_millis: cpu / n,
+            memory_bytes: memory / n,
+        })
+    }
+
     /// The sample metrics-server holds for a pod that started at `started`
     /// and was Ready since `ready_since` (`NEVER`: not ready), if any.
     pub fn pod(&self, pod: PodId, started: SimTime, ready_since: SimTime) -> Option<PodUsage> {

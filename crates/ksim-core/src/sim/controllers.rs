@@ -8,9 +8,10 @@
 
 use super::{Event, Simulation};
 use crate::cluster::NEVER;
-use crate::controller::{Action, ClusterView, Controller, Subscriptions, Wake};
+use crate::controller::{Action, ClusterView, Controller, Decision, Subscriptions, Wake};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::SimTime;
+use std::collections::BTreeSet;
 
 /// The controllers of a run and what wakes them.
 #[derive(Default)]
@@ -27,7 +28,12 @@ pub(super) struct Controllers {
     any: Subscriptions,
     /// The instant a wake-up for events is already scheduled at.
     event_wake_at: Option<SimTime>,
+    /// Instants a wake-up for timers is scheduled at: controllers sharing a
+    /// period (a thousand HPAs) share one event per instant.
+    timer_wakes: BTreeSet<SimTime>,
     actions: Vec<Action>,
+    /// Every decision the autoscalers explained, in order.
+    pub(super) decisions: Vec<Decision>,
     /// Actions the model refused (a pool at its max, a node already gone, ...).
     pub(super) refused: u64,
     pub(super) applied: u64,
@@ -75,7 +81,7 @@ impl Simulation {
         c.timers.push(first.unwrap_or(NEVER));
         c.list.push(controller);
         if let Some(at) = first {
-            self.schedule(at, Event::ControllersWake);
+            self.schedule_timer_wake(at);
         }
         Ok(())
     }
@@ -98,8 +104,15 @@ impl Simulation {
         }
     }
 
+    fn schedule_timer_wake(&mut self, at: SimTime) {
+        if self.controllers.timer_wakes.insert(at) {
+            self.schedule(at, Event::ControllersWake);
+        }
+    }
+
     /// Runs every controller due now, in order, then applies their actions.
     pub(super) fn wake_controllers(&mut self, now: SimTime) {
+        self.controllers.timer_wakes.remove(&now);
         let mut list = std::mem::take(&mut self.controllers.list);
         for (i, controller) in list.iter_mut().enumerate() {
             let c = &mut self.controllers;
@@ -112,6 +125,10 @@ impl Simulation {
                 cluster: &self.cluster,
                 pool_live: &self.node_book.pool_live,
                 pods_unschedulable: self.counters.unschedulable,
+                pods: &self.pods,
+                workload_pods: &self.workload_pods,
+                workload_counts: &self.workload_counts,
+                serving: &self.serving,
             };
             let next = controller.wake(Wake {
                 now,
@@ -119,6 +136,7 @@ impl Simulation {
                 view,
                 rng: &mut c.rngs[i],
                 actions: &mut c.actions,
+                decisions: &mut c.decisions,
             });
             let timer = match next {
                 Some(at) if at > now => at,
@@ -131,7 +149,7 @@ impl Simulation {
             };
             self.controllers.timers[i] = timer;
             if timer != NEVER {
-                self.schedule(timer, Event::ControllersWake);
+                self.schedule_timer_wake(timer);
             }
         }
         self.controllers.list = list;

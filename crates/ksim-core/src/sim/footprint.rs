@@ -8,7 +8,7 @@ use crate::cluster::{ClusterState, Pods};
 use crate::config::{SchedulerMode, SimConfig};
 use crate::control_plane::config::{ApiKind, ApiRequest, ControlPlaneConfig};
 use crate::ids::PodId;
-use crate::metrics::TimelineSample;
+use crate::metrics::{Decision, TimelineSample, WorkloadSample};
 use crate::resources::NUM_RESOURCES;
 use crate::scheduler::queue::QueueState;
 use crate::time::SimTime;
@@ -48,9 +48,19 @@ impl Simulation {
         let pods = self.pods.len() as u64 * bytes_per_pod();
         let queued = self.queue.active_len() as u64 * BYTES_PER_QUEUED_POD;
         let rows = self.timeline.len() as u64 * bytes_per_timeline_row(&self.config);
-        [nodes, pods, self.events.bytes_held(), queued, rows]
-            .into_iter()
-            .fold(0, u64::saturating_add)
+        let decisions = self.controllers.decisions.len() as u64 * BYTES_PER_DECISION;
+        let usage = self.serving.bytes_held();
+        [
+            nodes,
+            pods,
+            self.events.bytes_held(),
+            queued,
+            rows,
+            decisions,
+            usage,
+        ]
+        .into_iter()
+        .fold(0, u64::saturating_add)
     }
 
     pub fn pending_events(&self) -> u64 {
@@ -97,9 +107,21 @@ pub(crate) fn bytes_per_pod() -> u64 {
     Pods::BYTES_PER_POD + scheduling_queue as u64 + SIM_BYTES_PER_POD
 }
 
-/// One timeline row, with its control-plane row when there is a control plane.
+/// One autoscaler decision: the record and its two strings (the metrics
+/// line at about 64 bytes, the reason at about 48).
+const BYTES_PER_DECISION: u64 =
+    size_of::<Decision>() as u64 + 64 + 48 + 2 * ALLOCATION_OVERHEAD_BYTES;
+
+/// One timeline row, with its control-plane row when there is a control
+/// plane and a row per workload with a usage model or an autoscaler.
 pub(crate) fn bytes_per_timeline_row(config: &SimConfig) -> u64 {
-    let mut row = size_of::<TimelineSample>() as u64;
+    let observed = config
+        .workloads
+        .iter()
+        .filter(|w| w.model.usage.is_some() || w.model.autoscaler.is_some())
+        .count() as u64;
+    let mut row =
+        size_of::<TimelineSample>() as u64 + observed * size_of::<WorkloadSample>() as u64;
     if let Some(control_plane) = &config.control_plane {
         let values = control_plane_series(control_plane) * size_of::<Option<f64>>() as u64;
         row += (size_of::<SimTime>() + size_of::<Vec<Option<f64>>>()) as u64

@@ -6,10 +6,12 @@
 
 use super::{Event, SimError, Simulation, WorkloadCounts, NO_REASON};
 use crate::cluster::{NodeState, NEVER};
+use crate::ids::WorkloadId;
 use crate::ids::{NodeId, PoolId, NO_NODE};
 use crate::pod_phase::PodPhase;
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::time::SimTime;
+use crate::usage::serving::Activity;
 use std::fmt;
 
 /// How many of the latest events a violation reports.
@@ -122,6 +124,43 @@ impl Simulation {
         }
         if let Err((subject, problem)) = self.check_drains() {
             return fail(subject, problem);
+        }
+        if let Err((subject, problem)) = self.check_usage() {
+            return fail(subject, problem);
+        }
+        Ok(())
+    }
+
+    /// Per modelled workload: a service's requests are all served, dropped
+    /// or queued (up to rounding); executions are all queued, running or
+    /// completed, on workers that are exactly the workload's ready pods.
+    fn check_usage(&self) -> Result<(), (String, String)> {
+        for (w, usage) in self.serving.workloads.iter().enumerate() {
+            let Some(usage) = usage else { continue };
+            let subject = || self.workload_subject(w as WorkloadId);
+            match &usage.activity {
+                Activity::Service { fluid, .. } => {
+                    let tolerance = 1e-9 * fluid.arrived.max(1.0);
+                    if fluid.imbalance().abs() > tolerance {
+                        let problem = format!(
+                            "requests: {} arrived, {} served, {} dropped, {} queued",
+                            fluid.arrived, fluid.served, fluid.dropped, fluid.queued
+                        );
+                        return Err((subject(), problem));
+                    }
+                }
+                Activity::Executions { workers, .. } => {
+                    workers.check().map_err(|problem| (subject(), problem))?;
+                    let ready = u64::from(self.workload_counts[w].ready);
+                    if workers.ready_workers() != ready {
+                        let problem = format!(
+                            "{} workers take executions, {ready} pods are ready",
+                            workers.ready_workers()
+                        );
+                        return Err((subject(), problem));
+                    }
+                }
+            }
         }
         Ok(())
     }

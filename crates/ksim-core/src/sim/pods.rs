@@ -88,6 +88,7 @@ impl Simulation {
     /// The pod joins its Service's ready endpoints.
     fn become_ready(&mut self, now: SimTime, pod: PodId) {
         let p = pod as usize;
+        self.ready_changing(now, pod, true);
         self.pods.ready_since[p] = now;
         let workload = self.pods.workload[p];
         self.tally(workload, Tally::Ready, true);
@@ -101,6 +102,7 @@ impl Simulation {
         if self.pods.ready_since[p] == NEVER {
             return false;
         }
+        self.ready_changing(self.events.now(), pod, false);
         self.pods.ready_since[p] = NEVER;
         self.tally(self.pods.workload[p], Tally::Ready, false);
         true

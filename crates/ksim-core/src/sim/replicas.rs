@@ -27,7 +27,13 @@ impl Simulation {
             self.violation(subject, "desired replicas set on a job");
             return;
         }
-        self.workload_counts[w].desired = replicas;
+        let before = std::mem::replace(&mut self.workload_counts[w].desired, replicas);
+        let state = &mut self.workloads[w];
+        match replicas.cmp(&before) {
+            Ordering::Greater => state.scale_ups += 1,
+            Ordering::Less => state.scale_downs += 1,
+            Ordering::Equal => {}
+        }
         self.resize_endpoint_slices();
         self.reconcile_replicas(now, workload);
     }

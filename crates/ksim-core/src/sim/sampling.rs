@@ -1,6 +1,8 @@
 //! Observation: timeline samples, and the run's results at its end.
 
 use super::*;
+use crate::metrics::{ExecutionSummary, RequestSummary, WorkloadSample, WorkloadSummary};
+use crate::usage::serving::Activity;
 
 impl Simulation {
     pub(super) fn take_samples_before(&mut self, next_event: SimTime) -> Result<(), SimError> {
@@ -44,6 +46,7 @@ impl Simulation {
             scheduling_latency_p99: self.latency_interval.quantile(0.99),
         });
         self.sample_pools(time);
+        self.sample_workloads(time);
         self.sample_lifecycle(time);
         self.counters.interval_attempts = 0;
         self.counters.interval_binds = 0;
@@ -81,7 +84,15 @@ impl Simulation {
     }
 
     /// The results; call after the run finished (or to inspect a partial run).
-    pub fn into_output(self) -> RunOutput {
+    pub fn into_output(mut self) -> RunOutput {
+        let end = if self.finished {
+            self.config.end
+        } else {
+            self.now()
+        };
+        for workload in 0..self.workloads.len() as WorkloadId {
+            self.integrate_pods_at(workload, end);
+        }
         let unschedulable = self.unschedulable_groups();
         let c = &self.counters;
         let summary = RunSummary {
@@ -94,6 +105,7 @@ impl Simulation {
             controller_actions_applied: self.controllers.applied,
             controller_actions_refused: self.controllers.refused,
             node_pools: self.pool_summaries(),
+            workloads: self.workload_summaries(),
             pods_total: self.pods.len() as u64,
             pods_pending: c.phase(PodPhase::Pending),
             pods_running: c.phase(PodPhase::Running),
@@ -110,6 +122,8 @@ impl Simulation {
         let pods = self.config.record_pods.then(|| pod_records(&self.pods));
         RunOutput {
             summary,
+            workload_timeline: self.workload_timeline,
+            decisions: self.controllers.decisions,
             timeline: self.timeline,
             pool_timeline: self.pool_timeline,
             workload_names: self
@@ -128,6 +142,111 @@ impl Simulation {
             control_plane: self.control_plane.map(ControlPlane::finish),
             node_lifecycle: self.nodes.disrupted.then_some(self.nodes.timeline),
         }
+    }
+
+    /// Whether a workload gets timeline rows and a summary: it has a usage
+    /// model or an autoscaler.
+    fn observed(&self, workload: usize) -> bool {
+        let model = &self.config.workloads[workload].model;
+        model.usage.is_some() || model.autoscaler.is_some()
+    }
+
+    /// One row per observed workload, after bringing services to `time`.
+    fn sample_workloads(&mut self, time: SimTime) {
+        self.advance_services(time);
+        for w in 0..self.workloads.len() {
+            if !self.observed(w) {
+                continue;
+            }
+            let counts = self.workload_counts[w];
+            let mut row = WorkloadSample {
+                time,
+                workload: w as WorkloadId,
+                load_per_s: None,
+                replicas_desired: counts.desired,
+                replicas_current: counts.active(),
+                replicas_ready: counts.ready,
+                cpu_per_replica_millis: None,
+                memory_per_replica_bytes: None,
+                queue_length: None,
+                running_executions: None,
+                latency_ms: None,
+                wait_p50_ms: None,
+                wait_p99_ms: None,
+                dropped_total: None,
+            };
+            if let Some(Some(usage)) = self.serving.workloads.get_mut(w) {
+                row.load_per_s = usage.load.as_ref().map(|l| l.rate_at(time));
+                if let Some(ready) = usage.scraped.mean_ready() {
+                    row.cpu_per_replica_millis = Some(ready.cpu_millis);
+                    row.memory_per_replica_bytes = Some(ready.memory_bytes);
+                }
+                match &mut usage.activity {
+                    Activity::Service { model, fluid, .. } => {
+                        row.queue_length = Some(fluid.queued);
+                        row.latency_ms = Some(fluid.latency_s(model, counts.ready) * 1e3);
+                        row.dropped_total = Some(fluid.dropped);
+                    }
+                    Activity::Executions { workers, .. } => {
+                        row.queue_length = Some(workers.queued() as f64);
+                        row.running_executions = Some(workers.running());
+                        let waits = &mut workers.stats.wait_interval;
+                        row.wait_p50_ms = waits.quantile(0.5).map(|d| d.as_millis_f64());
+                        row.wait_p99_ms = waits.quantile(0.99).map(|d| d.as_millis_f64());
+                        waits.clear();
+                    }
+                }
+            }
+            self.workload_timeline.push(row);
+        }
+    }
+
+    fn workload_summaries(&self) -> Vec<WorkloadSummary> {
+        (0..self.workloads.len())
+            .filter(|&w| self.observed(w))
+            .map(|w| {
+                let state = &self.workloads[w];
+                let usage = self.serving.workloads[w].as_ref();
+                let (requests, executions) = match usage.map(|u| &u.activity) {
+                    Some(Activity::Service { fluid, .. }) => {
+                        let entered = fluid.served + fluid.queued;
+                        let wait_mean_ms = if entered > 0.0 {
+                            fluid.queued_s / entered * 1e3
+                        } else {
+                            0.0
+                        };
+                        let requests = RequestSummary {
+                            arrived: fluid.arrived,
+                            served: fluid.served,
+                            dropped: fluid.dropped,
+                            wait_mean_ms,
+                        };
+                        (Some(requests), None)
+                    }
+                    Some(Activity::Executions { workers, .. }) => {
+                        let stats = &workers.stats;
+                        let executions = ExecutionSummary {
+                            arrived: stats.arrived,
+                            completed: stats.completed,
+                            requeued: stats.requeued,
+                            queued_at_end: workers.queued(),
+                            wait: stats.wait.clone(),
+                            cold_start_wait: stats.cold_start_wait.clone(),
+                        };
+                        (None, Some(executions))
+                    }
+                    None => (None, None),
+                };
+                WorkloadSummary {
+                    name: self.config.workloads[w].name.clone(),
+                    replica_seconds: state.pod_ns as f64 / 1e9,
+                    scale_ups: state.scale_ups,
+                    scale_downs: state.scale_downs,
+                    requests,
+                    executions,
+                }
+            })
+            .collect()
     }
 
     fn pool_summaries(&self) -> Vec<PoolSummary> {

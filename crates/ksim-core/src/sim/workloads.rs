@@ -17,6 +17,14 @@ pub(super) struct WorkloadState {
     /// A deployment exists once its start has come; before, a desired
     /// count is only recorded.
     pub(super) exists: bool,
+    /// An execution-workers workload's streams.
+    pub(super) executions: Option<super::serving::ExecutionStreams>,
+    /// ∫ live pods dt, pod-nanoseconds, up to `pods_changed`.
+    pub(super) pod_ns: u128,
+    pub(super) pods_changed: SimTime,
+    /// Desired-replica changes up and down (an autoscaler's, a script's).
+    pub(super) scale_ups: u64,
+    pub(super) scale_downs: u64,
 }
 
 impl WorkloadState {
@@ -32,6 +40,18 @@ impl WorkloadState {
             readiness_rng: stream("readiness"),
             uid_key: stream("uids").random::<u64>(),
             exists: false,
+            executions: matches!(
+                spec.model.usage,
+                Some(crate::usage::UsageModel::Executions(_))
+            )
+            .then(|| super::serving::ExecutionStreams {
+                arrivals: stream("execution_arrivals"),
+                durations: stream("execution_durations"),
+            }),
+            pod_ns: 0,
+            pods_changed: SimTime::ZERO,
+            scale_ups: 0,
+            scale_downs: 0,
         }
     }
 }
@@ -85,6 +105,9 @@ impl Simulation {
     /// Counts one pod more (`up`) or less in a workload's count; leaving
     /// the u32 range is a bug in the bookkeeping and stops the run.
     pub(super) fn tally(&mut self, workload: WorkloadId, tally: Tally, up: bool) {
+        if tally == Tally::Live {
+            self.integrate_pods(workload);
+        }
         let slot = self.workload_counts[workload as usize].slot(tally);
         let moved = if up {
             slot.checked_add(1)
@@ -103,6 +126,22 @@ impl Simulation {
                 self.violation(subject, problem);
             }
         }
+    }
+
+    /// Adds the live pods' time since the last change to the workload's pod-seconds.
+    pub(super) fn integrate_pods(&mut self, workload: WorkloadId) {
+        self.integrate_pods_at(workload, self.events.now());
+    }
+
+    pub(super) fn integrate_pods_at(&mut self, workload: WorkloadId, now: SimTime) {
+        let live = u128::from(self.workload_counts[workload as usize].live);
+        let state = &mut self.workloads[workload as usize];
+        let elapsed = u128::from(now.saturating_since(state.pods_changed).0);
+        state.pod_ns = state
+            .pod_ns
+            .checked_add(live * elapsed)
+            .expect("pod-nanoseconds fit in u128");
+        state.pods_changed = now;
     }
 
     /// How a broken invariant names a workload.

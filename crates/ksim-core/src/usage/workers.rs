@@ -118,6 +118,14 @@ impl Workers {
         self.workers.get(&pod).map_or(0, |w| w.running.len() as u64)
     }
 
+    /// Bytes held: the queue (at its capacity) and each ready worker's entry.
+    pub fn bytes_held(&self) -> u64 {
+        let queue = self.queue.capacity() * std::mem::size_of::<Waiting>();
+        // A B-tree entry and the worker's list, about 64 bytes each.
+        let workers = self.workers.len() * (std::mem::size_of::<Worker>() + 64);
+        (queue + workers) as u64
+    }
+
     /// An execution arrives and waits at the back of the queue.
     pub fn arrive(&mut self, now: SimTime) {
         let cold = self.workers.is_empty();
@@ -305,6 +313,11 @@ impl Executions {
                 ((self.list.len() - 1) as u32, 0)
             }
         }
+    }
+
+    pub fn bytes_held(&self) -> u64 {
+        (self.list.capacity() * std::mem::size_of::<Execution>()
+            + self.free.capacity() * std::mem::size_of::<u32>()) as u64
     }
 
     /// The workload of a running execution, None when the end event is stale.
