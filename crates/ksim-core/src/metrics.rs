@@ -246,6 +246,8 @@ pub struct WorkloadSample {
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkloadSummary {
     pub name: String,
+    /// "hpa" or "keda"; None for a workload with a usage model only.
+    pub autoscaler: Option<&'static str>,
     /// ∫ pods not ended dt (terminating ones included: they hold their node).
     pub replica_seconds: f64,
     pub scale_ups: u64,

@@ -11,7 +11,10 @@ use ksim_core::time::SimTime;
 
 use crate::atomic;
 use crate::fixed::{round_6dp, Fixed};
-use crate::{OutputError, CONTROL_PLANE_CSV, NODE_POOLS_CSV, PODS_CSV, TIMELINE_CSV};
+use crate::{
+    OutputError, CONTROL_PLANE_CSV, DECISIONS_CSV, NODE_POOLS_CSV, PODS_CSV, TIMELINE_CSV,
+    WORKLOADS_CSV,
+};
 
 pub(crate) const TIMELINE_HEADER: [&str; 20] = [
     "time_s",
@@ -49,6 +52,38 @@ pub(crate) const PODS_HEADER: [&str; 8] = [
     "finished_s",
     "node",
     "phase",
+];
+
+/// One row per (sample, workload with a usage model or an autoscaler);
+/// fields that do not apply to its model are empty.
+pub(crate) const WORKLOADS_HEADER: [&str; 14] = [
+    "time_s",
+    "workload",
+    "load_per_s",
+    "replicas_desired",
+    "replicas_current",
+    "replicas_ready",
+    "cpu_per_replica_millis",
+    "memory_per_replica_bytes",
+    "queue_length",
+    "running_executions",
+    "latency_ms",
+    "wait_p50_ms",
+    "wait_p99_ms",
+    "dropped_total",
+];
+
+/// One row per autoscaler decision that changed, or wanted to change, a count.
+pub(crate) const DECISIONS_HEADER: [&str; 9] = [
+    "time_s",
+    "controller",
+    "workload",
+    "metrics",
+    "current_replicas",
+    "proposed_replicas",
+    "stabilized_replicas",
+    "desired_replicas",
+    "reason",
 ];
 
 /// Long format: one row per (sample time, series), so new series need no
@@ -172,6 +207,68 @@ pub(crate) fn write_node_pools(dir: &Path, output: &RunOutput) -> Result<PathBuf
         }
         rows.finish()
     })
+}
+
+pub(crate) fn write_workloads(dir: &Path, output: &RunOutput) -> Result<PathBuf, OutputError> {
+    atomic::write_file(dir, WORKLOADS_CSV, |out, target| {
+        let mut rows = Rows::new(out, target, &WORKLOADS_HEADER)?;
+        for s in &output.workload_timeline {
+            let name = workload_name(&rows, output, s.workload)?;
+            rows.field(Fixed::secs3(s.time.0))?;
+            rows.field(name)?;
+            rows.optional(s.load_per_s.map(round_6dp))?;
+            rows.field(s.replicas_desired)?;
+            rows.field(s.replicas_current)?;
+            rows.field(s.replicas_ready)?;
+            rows.optional(s.cpu_per_replica_millis.map(round_6dp))?;
+            rows.optional(s.memory_per_replica_bytes.map(round_6dp))?;
+            rows.optional(s.queue_length.map(round_6dp))?;
+            rows.optional(s.running_executions)?;
+            rows.optional(s.latency_ms.map(round_6dp))?;
+            rows.optional(s.wait_p50_ms.map(round_6dp))?;
+            rows.optional(s.wait_p99_ms.map(round_6dp))?;
+            rows.optional(s.dropped_total.map(round_6dp))?;
+            rows.end_row()?;
+        }
+        rows.finish()
+    })
+}
+
+pub(crate) fn write_decisions(dir: &Path, output: &RunOutput) -> Result<PathBuf, OutputError> {
+    atomic::write_file(dir, DECISIONS_CSV, |out, target| {
+        let mut rows = Rows::new(out, target, &DECISIONS_HEADER)?;
+        for d in &output.decisions {
+            let name = workload_name(&rows, output, d.workload)?;
+            rows.field(Fixed::secs3(d.at.0))?;
+            rows.field(&d.controller)?;
+            rows.field(name)?;
+            rows.field(&d.metrics)?;
+            rows.field(d.current_replicas)?;
+            rows.field(d.proposed_replicas)?;
+            rows.field(d.stabilized_replicas)?;
+            rows.field(d.desired_replicas)?;
+            rows.field(&d.reason)?;
+            rows.end_row()?;
+        }
+        rows.finish()
+    })
+}
+
+fn workload_name<'o>(
+    rows: &Rows,
+    output: &'o RunOutput,
+    workload: u32,
+) -> Result<&'o str, OutputError> {
+    output
+        .workload_names
+        .get(workload as usize)
+        .map(String::as_str)
+        .ok_or_else(|| {
+            rows.data_error(format!(
+                "a row names workload {workload} but the run has {} workloads",
+                output.workload_names.len()
+            ))
+        })
 }
 
 pub(crate) fn write_pods(

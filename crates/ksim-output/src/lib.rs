@@ -30,6 +30,8 @@ pub const SUMMARY_JSON: &str = "summary.json";
 pub const CONTROL_PLANE_CSV: &str = "control_plane.csv";
 pub const NODE_POOLS_CSV: &str = "node_pools.csv";
 pub const NODE_LIFECYCLE_CSV: &str = "node_lifecycle.csv";
+pub const WORKLOADS_CSV: &str = "workloads.csv";
+pub const DECISIONS_CSV: &str = "decisions.csv";
 
 /// Facts about the process that ran the simulation; the only part of the
 /// output allowed to differ between runs with the same seed.
@@ -118,6 +120,8 @@ fn known_output_names() -> Vec<String> {
         PODS_CSV.to_string(),
         CONTROL_PLANE_CSV.to_string(),
         NODE_LIFECYCLE_CSV.to_string(),
+        WORKLOADS_CSV.to_string(),
+        DECISIONS_CSV.to_string(),
         SUMMARY_JSON.to_string(),
     ];
     for plot in plots::PLOTS {
@@ -215,6 +219,17 @@ pub fn write_run(
         csv_files::write_timeline(dir, output)?,
         csv_files::write_node_pools(dir, output)?,
     ];
+    if !output.workload_timeline.is_empty() {
+        written.push(csv_files::write_workloads(dir, output)?);
+    }
+    if output
+        .summary
+        .workloads
+        .iter()
+        .any(|w| w.autoscaler.is_some())
+    {
+        written.push(csv_files::write_decisions(dir, output)?);
+    }
     if let (true, Some(pods)) = (options.pods_csv, &output.pods) {
         written.push(csv_files::write_pods(dir, output, pods)?);
     }

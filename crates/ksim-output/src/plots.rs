@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ksim_core::histogram::LatencyHistogram;
-use ksim_core::metrics::{ControlPlaneTimeline, RunOutput, SeriesName, TimelineSample};
+use ksim_core::metrics::{
+    ControlPlaneTimeline, RunOutput, SeriesName, TimelineSample, WorkloadSample,
+};
 use ksim_core::time::{SimDuration, SimTime, NANOS_PER_MICRO, NANOS_PER_MILLI};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -52,14 +54,18 @@ pub(crate) enum Plot {
     SchedulingLatency,
     ControlPlaneStores,
     ControlPlaneUtilization,
+    WorkloadReplicas,
+    WorkloadQueues,
 }
 
-pub(crate) const PLOTS: [Plot; 5] = [
+pub(crate) const PLOTS: [Plot; 7] = [
     Plot::PodsByPhase,
     Plot::Allocation,
     Plot::SchedulingLatency,
     Plot::ControlPlaneStores,
     Plot::ControlPlaneUtilization,
+    Plot::WorkloadReplicas,
+    Plot::WorkloadQueues,
 ];
 
 impl Plot {
@@ -70,6 +76,8 @@ impl Plot {
             Plot::SchedulingLatency => "scheduling_latency",
             Plot::ControlPlaneStores => "control_plane_stores",
             Plot::ControlPlaneUtilization => "control_plane_utilization",
+            Plot::WorkloadReplicas => "workload_replicas",
+            Plot::WorkloadQueues => "workload_queues",
         }
     }
 
@@ -80,6 +88,7 @@ impl Plot {
             Plot::ControlPlaneStores | Plot::ControlPlaneUtilization => {
                 output.control_plane.is_some()
             }
+            Plot::WorkloadReplicas | Plot::WorkloadQueues => !output.workload_timeline.is_empty(),
         }
     }
 
@@ -95,6 +104,24 @@ impl Plot {
         area.fill(&WHITE).or_message()?;
         let scenario = &output.summary.scenario;
         match self {
+            Plot::WorkloadReplicas => draw_workload_panels(
+                area,
+                output,
+                [
+                    ("load (per s)", |s| s.load_per_s),
+                    ("ready replicas", |s| Some(f64::from(s.replicas_ready))),
+                ],
+            ),
+            Plot::WorkloadQueues => draw_workload_panels(
+                area,
+                output,
+                [
+                    ("queue length", |s| s.queue_length),
+                    ("wait p99 or latency (ms)", |s| {
+                        s.wait_p99_ms.or(s.latency_ms)
+                    }),
+                ],
+            ),
             Plot::PodsByPhase => draw_pods_by_phase(area, scenario, &output.timeline),
             Plot::Allocation => draw_allocation(area, scenario, &output.timeline),
             Plot::SchedulingLatency => {
@@ -396,6 +423,76 @@ fn draw_allocation<DB: DrawingBackend>(
         "memory",
         RGBColor(230, 140, 0),
     )?;
+    draw_legend(&mut chart)
+}
+
+/// A value of a workload's timeline row, if its model has it.
+type WorkloadValue = fn(&WorkloadSample) -> Option<f64>;
+
+/// The observed workloads drawn: beyond this many a plot is unreadable
+/// (`workloads.csv` has them all).
+const MAX_WORKLOAD_LINES: usize = PALETTE.len();
+
+/// Two panels, one above the other, each a line per workload.
+fn draw_workload_panels<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    output: &RunOutput,
+    panels: [(&str, WorkloadValue); 2],
+) -> Drawn {
+    let halves = area.split_evenly((2, 1));
+    for (half, (what, value)) in halves.iter().zip(panels) {
+        let title = format!("{}: {what}", output.summary.scenario);
+        draw_workload_panel(half, &title, what, output, value)?;
+    }
+    Ok(())
+}
+
+fn draw_workload_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    y_desc: &str,
+    output: &RunOutput,
+    value: WorkloadValue,
+) -> Drawn {
+    let mut by_workload: BTreeMap<u32, Vec<&WorkloadSample>> = BTreeMap::new();
+    for s in &output.workload_timeline {
+        by_workload.entry(s.workload).or_default().push(s);
+    }
+    let shown: Vec<_> = by_workload.into_iter().take(MAX_WORKLOAD_LINES).collect();
+    let most = shown
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().filter_map(|s| value(s)))
+        .fold(0.0, f64::max);
+    if most == 0.0
+        && shown
+            .iter()
+            .all(|(_, rows)| rows.iter().all(|s| value(s).is_none()))
+    {
+        return draw_message(area, title, "no workload has this value");
+    }
+    let axis = TimeAxis::new(output.workload_timeline.iter().map(|s| s.time));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, LABEL_PX + 4))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..axis.end, 0.0..(most * 1.1).max(1.0))
+        .or_message()?;
+    chart
+        .configure_mesh()
+        .x_desc(axis.desc())
+        .y_desc(y_desc)
+        .label_style((FONT, LABEL_PX))
+        .draw()
+        .or_message()?;
+    for (i, (workload, rows)) in shown.iter().enumerate() {
+        let name = output
+            .workload_names
+            .get(*workload as usize)
+            .map_or("?", String::as_str);
+        let points = rows.iter().map(|s| value(s).map(|v| (axis.at(s.time), v)));
+        draw_line(&mut chart, points, name, PALETTE[i])?;
+    }
     draw_legend(&mut chart)
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use ksim_core::histogram::LatencyHistogram;
 use ksim_core::metrics::{
     ApiServerSummary, Bottleneck, ControlPlaneOutput, RunOutput, RunSummary, StoreSummary,
+    WorkloadSummary,
 };
 use ksim_core::time::SimTime;
 use serde::ser::{SerializeMap, Serializer};
@@ -40,6 +41,9 @@ pub(crate) struct SummaryJson<'a> {
     /// Null when no pod was bound.
     scheduling_latency_ms: Option<LatencyMs>,
     unschedulable: Vec<UnschedulableJson<'a>>,
+    /// Workloads with a usage model or an autoscaler; only when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    workloads: Vec<WorkloadJson<'a>>,
     /// Only when the scenario models a control plane.
     #[serde(skip_serializing_if = "Option::is_none")]
     control_plane: Option<ControlPlaneJson<'a>>,
@@ -60,6 +64,65 @@ struct PoolJson<'a> {
     nodes_at_end: u64,
     node_hours: f64,
     cost: f64,
+}
+
+#[derive(Serialize)]
+struct WorkloadJson<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    autoscaler: Option<&'a str>,
+    /// ∫ pods not ended dt.
+    replica_seconds: f64,
+    scale_ups: u64,
+    scale_downs: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requests: Option<RequestsJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executions: Option<ExecutionsJson>,
+}
+
+#[derive(Serialize)]
+struct RequestsJson {
+    arrived: f64,
+    served: f64,
+    dropped: f64,
+    wait_mean_ms: f64,
+}
+
+#[derive(Serialize)]
+struct ExecutionsJson {
+    arrived: u64,
+    completed: u64,
+    requeued: u64,
+    queued_at_end: u64,
+    /// Null when none started.
+    queue_wait_ms: Option<LatencyMs>,
+    /// Waits of the executions that arrived while no worker was ready.
+    cold_start_wait_ms: Option<LatencyMs>,
+}
+
+fn workload_json(w: &WorkloadSummary) -> WorkloadJson<'_> {
+    WorkloadJson {
+        name: &w.name,
+        autoscaler: w.autoscaler,
+        replica_seconds: round_6dp(w.replica_seconds),
+        scale_ups: w.scale_ups,
+        scale_downs: w.scale_downs,
+        requests: w.requests.as_ref().map(|r| RequestsJson {
+            arrived: round_6dp(r.arrived),
+            served: round_6dp(r.served),
+            dropped: round_6dp(r.dropped),
+            wait_mean_ms: round_6dp(r.wait_mean_ms),
+        }),
+        executions: w.executions.as_ref().map(|e| ExecutionsJson {
+            arrived: e.arrived,
+            completed: e.completed,
+            requeued: e.requeued,
+            queued_at_end: e.queued_at_end,
+            queue_wait_ms: LatencyMs::of(&e.wait),
+            cold_start_wait_ms: LatencyMs::of(&e.cold_start_wait),
+        }),
+    }
 }
 
 #[derive(Serialize)]
@@ -219,6 +282,7 @@ fn summary_json<'a>(
                 reason: &g.reason,
             })
             .collect(),
+        workloads: summary.workloads.iter().map(workload_json).collect(),
         control_plane: control_plane.map(control_plane_json).transpose()?,
         run: RunJson {
             wall_time_s: info.wall_time_s,

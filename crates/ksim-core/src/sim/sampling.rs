@@ -237,8 +237,14 @@ impl Simulation {
                     }
                     None => (None, None),
                 };
+                let autoscaler = match &self.config.workloads[w].model.autoscaler {
+                    Some(Autoscaler::Hpa(_)) => Some("hpa"),
+                    Some(Autoscaler::Keda(_)) => Some("keda"),
+                    None => None,
+                };
                 WorkloadSummary {
                     name: self.config.workloads[w].name.clone(),
+                    autoscaler,
                     replica_seconds: state.pod_ns as f64 / 1e9,
                     scale_ups: state.scale_ups,
                     scale_downs: state.scale_downs,
