@@ -97,10 +97,8 @@ impl HpaController {
                         sample.metric = self.resource_sample(view, pod, resource);
                     }
                     Source::Custom(metric) => {
-                        sample.metric = (sample.ready == Some(true))
-                            .then(|| view.usage(self.workload))
-                            .flatten()
-                            .and_then(|u| u.custom_per_pod(metric, pod, now, ready_count))
+                        sample.metric = self
+                            .custom_sample(view, pod, metric, now, ready_count)
                             .map(|value| PodMetric {
                                 value_milli: milli(value),
                                 timestamp: now,
@@ -112,6 +110,28 @@ impl HpaController {
                 sample
             })
             .collect()
+    }
+
+    /// A Pods metric's value for one pod as an adapter serves it: a ready
+    /// pod's own (or its share), 0 for a running pod that is not ready (it
+    /// serves nothing), none for a pod that is not running.
+    fn custom_sample(
+        &self,
+        view: &ClusterView,
+        pod: PodId,
+        metric: CustomMetric,
+        now: SimTime,
+        ready_count: u32,
+    ) -> Option<f64> {
+        let pods = view.pods();
+        if pods.phase[pod as usize] != crate::pod_phase::PodPhase::Running {
+            return None;
+        }
+        if pods.ready_since[pod as usize] == NEVER {
+            return Some(0.0);
+        }
+        view.usage(self.workload)?
+            .custom_per_pod(metric, pod, now, ready_count)
     }
 
     /// metrics-server's last sample of the pod, in milli-units.
