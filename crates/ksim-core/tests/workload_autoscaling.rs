@@ -243,3 +243,59 @@ fn autoscaled_runs_are_deterministic() {
     assert_eq!(a.workload_timeline, b.workload_timeline);
     assert!(!a.decisions.is_empty());
 }
+
+/// The elastic-workers study's question (docs/studies/elastic-workers.md):
+/// a published description says two workers at a target of 8 running
+/// executions each get a third at 16. Upstream's formula with its 0.1
+/// tolerance says otherwise: at 16 and 17 the ratio (1.0, 1.0625) is within
+/// the tolerance and nothing changes; at 18 (1.125) it proposes
+/// ceil(18 / 8) = 3. With one worker, 8 keeps one and 9 proposes 2. The
+/// same through KEDA's External AverageValue metric and an HPA's Pods metric.
+#[test]
+fn the_study_formula_two_workers_get_a_third_at_18_not_16() {
+    use ksim_core::autoscale::hpa::calculator::{self, PodMetric, PodSample, ScaleReplicas};
+    use ksim_core::autoscale::hpa::{HpaControllerSettings, ValueTarget};
+    use ksim_core::pod_phase::PodPhase;
+    let settings = HpaControllerSettings::default();
+    let target = 8_000;
+    let worker = |running: i64| PodSample {
+        phase: PodPhase::Running,
+        deleting: false,
+        ready: Some(true),
+        started: Some(SimTime::ZERO),
+        ready_transition: SimTime::ZERO,
+        request_milli: None,
+        metric: Some(PodMetric {
+            value_milli: running * 1000,
+            timestamp: at(600),
+            window: SimDuration::ZERO,
+        }),
+    };
+    for (workers, running, expected) in [(2, 16, 2), (2, 17, 2), (2, 18, 3), (1, 8, 1), (1, 9, 2)] {
+        // Spread as evenly as the workers take them.
+        let per: Vec<i64> = (0..workers)
+            .map(|w| running / workers + i64::from(w < running % workers))
+            .collect();
+        let pods: Vec<PodSample> = per.iter().map(|&r| worker(r)).collect();
+        let current = workers as u32;
+        let scale = ScaleReplicas {
+            spec: current,
+            status: current,
+        };
+        let external = calculator::external_replicas(
+            scale,
+            ValueTarget::AverageValueMilli(target),
+            &[running * 1000],
+            &pods,
+            &settings,
+        )
+        .unwrap();
+        let pods_metric =
+            calculator::pods_metric_replicas(current, target, &pods, &settings).unwrap();
+        assert_eq!(
+            (external.replicas, pods_metric.replicas),
+            (expected, expected),
+            "{workers} workers running {running}"
+        );
+    }
+}
