@@ -122,7 +122,10 @@ pub fn small_run() -> RunOutput {
                 never_fits: true,
                 reason: "Insufficient cpu".to_string(),
             }],
+            workloads: vec![],
         },
+        workload_timeline: vec![],
+        decisions: vec![],
         timeline: vec![
             sample(secs(0), 0, 3),
             sample(SimTime(30_000_400_000), 2, 1),
