@@ -299,3 +299,34 @@ fn the_study_formula_two_workers_get_a_third_at_18_not_16() {
         );
     }
 }
+
+/// Regression (found by the invariant checker on elastic-workers): a worker
+/// that went away put its executions back at the front of the queue, but
+/// nothing started them on the other workers' free slots until the next
+/// arrival or end.
+#[test]
+fn requeued_executions_wait_while_a_worker_has_a_free_slot() {
+    use ksim_core::config::{ChangeAction, ScheduledChange};
+    let mut w = workers(LoadShape::constant(1.0).unwrap());
+    w.model.autoscaler = None;
+    if let ksim_core::config::WorkloadKind::Deployment(d) = &mut w.kind {
+        d.replicas = 2;
+    }
+    if let Some(UsageModel::Executions(e)) = &mut w.model.usage {
+        e.max_concurrent = 100;
+        e.duration = Distribution::constant(secs(100).0 as f64).unwrap();
+    }
+    let mut c = config(vec![pool("p", 1, 16_000, 64 * GI)], vec![w], 60);
+    c.changes = vec![ScheduledChange {
+        at: at(30),
+        repeat: None,
+        action: ChangeAction::Scale {
+            workload: 0,
+            replicas: 1,
+        },
+    }];
+    let output = run(c);
+    let executions = output.summary.workloads[0].executions.as_ref().unwrap();
+    assert!(executions.requeued > 5, "{executions:?}");
+    assert_eq!(executions.queued_at_end, 0);
+}

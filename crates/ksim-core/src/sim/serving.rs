@@ -190,9 +190,9 @@ impl Simulation {
                 }
             }
         }
-        if up {
-            self.start_executions(now, workload);
-        }
+        // A new worker takes from the queue; a worker gone put its
+        // executions back at the front, for the others' free slots.
+        self.start_executions(now, workload);
     }
 
     /// Brings every service's fluid to `now` (a scrape or a sample reads it).
