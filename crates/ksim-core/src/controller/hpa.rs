@@ -412,18 +412,19 @@ fn resource_label(
     target: ResourceTarget,
     proposal: Option<&Proposal>,
 ) -> String {
-    let name = name.as_str();
+    let shown_as = |milli_value: i64| match name {
+        ResourceName::Cpu => format!("{milli_value}m"),
+        ResourceName::Memory => format!("{}", milli_value / 1000),
+    };
+    let label = name.as_str();
     match target {
         ResourceTarget::Utilization(percent) => {
             let current = proposal.map_or("?".into(), |p| p.usage.to_string());
-            format!("{name} {current}%/{percent}%")
+            format!("{label} {current}%/{percent}%")
         }
         ResourceTarget::AverageValueMilli(average) => {
-            format!(
-                "{name} {}/{}",
-                shown(proposal.map(|p| p.usage)),
-                from_milli(average)
-            )
+            let current = proposal.map_or("?".into(), |p| shown_as(p.usage));
+            format!("{label} {current}/{}", shown_as(average))
         }
     }
 }

@@ -186,7 +186,7 @@ impl Simulation {
                 if up {
                     workers.worker_ready(now, pod);
                 } else {
-                    workers.worker_gone(executions, pod);
+                    workers.worker_gone(executions, pod, now);
                 }
             }
         }

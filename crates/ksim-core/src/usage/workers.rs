@@ -18,8 +18,9 @@ use crate::time::{SimDuration, SimTime};
 /// An execution waiting for a slot.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Waiting {
-    arrived: SimTime,
-    /// It arrived when no worker was ready: its wait is a cold start.
+    /// When it entered the queue: it arrived, or its worker went away.
+    queued: SimTime,
+    /// It entered the queue when no worker was ready: its wait is a cold start.
     cold: bool,
 }
 
@@ -28,8 +29,6 @@ struct Waiting {
 struct Execution {
     workload: WorkloadId,
     pod: PodId,
-    arrived: SimTime,
-    cold: bool,
     generation: u32,
 }
 
@@ -60,12 +59,12 @@ pub struct ExecutionStats {
     /// Executions put back at the front of the queue because their worker
     /// stopped being ready (deleted, evicted, lost).
     pub requeued: u64,
-    /// Queue waits of every start (a requeued execution's wait runs from
-    /// its first arrival).
+    /// Queue waits of every start: a requeued execution waits (and counts)
+    /// again, from its requeue.
     pub wait: LatencyHistogram,
     /// The same since the last timeline sample.
     pub wait_interval: LatencyHistogram,
-    /// Waits of executions that arrived while no worker was ready.
+    /// Waits of executions that entered the queue while no worker was ready.
     pub cold_start_wait: LatencyHistogram,
 }
 
@@ -129,7 +128,7 @@ impl Workers {
     /// An execution arrives and waits at the back of the queue.
     pub fn arrive(&mut self, now: SimTime) {
         let cold = self.workers.is_empty();
-        self.queue.push_back(Waiting { arrived: now, cold });
+        self.queue.push_back(Waiting { queued: now, cold });
         self.stats.arrived += 1;
     }
 
@@ -145,19 +144,17 @@ impl Workers {
     }
 
     /// A worker stopped being ready: its executions go back to the front of
-    /// the queue, in the order they started. Returns how many.
-    pub fn worker_gone(&mut self, executions: &mut Executions, pod: PodId) -> u64 {
+    /// the queue, in the order they started, and wait again from now.
+    /// Returns how many.
+    pub fn worker_gone(&mut self, executions: &mut Executions, pod: PodId, now: SimTime) -> u64 {
         let Some(worker) = self.workers.remove(&pod) else {
             return 0;
         };
         let running = worker.running.len() as u32;
         self.free.remove(&(running, pod));
+        let cold = self.workers.is_empty();
         for &id in worker.running.iter().rev() {
-            let execution = executions.list[id as usize];
-            self.queue.push_front(Waiting {
-                arrived: execution.arrived,
-                cold: execution.cold,
-            });
+            self.queue.push_front(Waiting { queued: now, cold });
             executions.release(id);
         }
         let count = u64::from(running);
@@ -183,8 +180,6 @@ impl Workers {
         let (id, generation) = executions.insert(Execution {
             workload,
             pod,
-            arrived: waiting.arrived,
-            cold: waiting.cold,
             generation: 0,
         });
         let worker = self.workers.get_mut(&pod).expect("a free worker is ready");
@@ -194,7 +189,7 @@ impl Workers {
             self.free.insert((running + 1, pod));
         }
         self.running_total += 1;
-        let wait = now.saturating_since(waiting.arrived);
+        let wait = now.saturating_since(waiting.queued);
         self.stats.started += 1;
         self.stats.wait.record(wait);
         self.stats.wait_interval.record(wait);
@@ -381,7 +376,7 @@ mod tests {
         w.arrive(t(3));
         let first = w.start_next(&mut x, 0, t(3)).unwrap();
         w.start_next(&mut x, 0, t(3)).unwrap();
-        assert_eq!(w.worker_gone(&mut x, 1), 2);
+        assert_eq!(w.worker_gone(&mut x, 1, t(3)), 2);
         assert_eq!(w.stats.requeued, 2);
         assert_eq!(
             x.workload_of(first.execution, first.generation),
@@ -390,9 +385,16 @@ mod tests {
         );
         w.worker_ready(t(5), 2);
         w.start_next(&mut x, 0, t(5)).unwrap();
-        // The requeued executions keep their arrival: waits of 4 s and 3 s.
+        // The requeued executions wait again from their requeue (2 s), and
+        // are counted again; the third waited from 3 s.
         w.start_next(&mut x, 0, t(5)).unwrap();
-        assert_eq!(w.stats.wait.max(), Some(SimDuration::from_secs(4)));
+        assert_eq!(w.stats.wait.count(), 4);
+        assert_eq!(w.stats.wait.max(), Some(SimDuration::from_secs(2)));
+        assert_eq!(
+            w.stats.cold_start_wait.count(),
+            2,
+            "requeued with no worker left"
+        );
         assert_eq!(w.queued(), 1);
         w.check().unwrap();
     }
