@@ -49,6 +49,14 @@ const MODELLED: &[&str] = &[
      [[changes]] (scale a deployment; add, delete, drain, cordon, uncordon nodes) applied by the scripted-changes controller; \
      desired replicas with upstream's ReplicaSet deletion order; readiness delays; graceful termination; drains evicting \
      through PodDisruptionBudgets, then deleting the node",
+    "workload load and usage: constant, steps, ramp, diurnal and rate-series loads with Poisson noise; request-driven \
+     services as a fluid queue (capacity, queue limit, drops, latency; cpu and memory from the requests served and in \
+     flight); execution workers as events (max concurrent per worker, a shared FIFO queue, requeue when a worker goes, \
+     cold starts); metrics-server scrapes every metrics_resolution, custom and external metrics read when polled",
+    "workload autoscalers: the HPA (autoscaling/v2: upstream's replica calculator with its tolerance, readiness and \
+     missing-metric rules; Resource, Pods, Object and External metrics; behavior policies and stabilization, or the \
+     legacy rules without behavior); KEDA-style ScaledObjects (activation, scale to and from zero after the cooldown, \
+     idle replicas, and their HPA on External AverageValue metrics); decisions.csv explains each decision",
     "controller taints for autoscalers (ToBeDeletedByClusterAutoscaler, DeletionCandidateOfClusterAutoscaler, \
      karpenter.sh/disrupted): filtered and scored by the scheduler as a pool's taints, tolerated by pods' \
      tolerations; no scenario key sets them (controllers do)",
@@ -81,20 +89,9 @@ const NOT_MODELLED: &[&str] = &[
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
     "volumes, host ports, image locality, DaemonSets, resource limits",
-    "node autoscaling (Cluster Autoscaler, Karpenter); KEDA's fallback, scaling modifiers and \
-     ScaledJobs; HPA ContainerResource metrics",
-];
-
-/// Read and validated, but the simulation does not act on them yet (it is
-/// being written): listed apart so that neither list claims too much.
-const READ_NOT_SIMULATED: &[&str] = &[
-    "HPA ([workloads.hpa]: autoscaling/v2 metrics, behavior, the controller's flags in \
-     [autoscaling.hpa_controller])",
-    "KEDA ([workloads.keda]: a ScaledObject's replica bounds, triggers, polling and cooldown)",
-    "load ([workloads.load]: constant, steps, ramp, diurnal and rate-series shapes, Poisson noise)",
-    "service ([workloads.service]: a request-driven service's capacity and usage)",
-    "executions ([workloads.executions]: execution workers' concurrency, durations and usage)",
-    "the metrics pipeline ([autoscaling]: metrics-server's resolution)",
+    "node autoscaling (Cluster Autoscaler, Karpenter); KEDA's fallback, scaling modifiers, pause and \
+     ScaledJobs; HPA ContainerResource metrics; request-level queueing below a service's capacity (a \
+     fluid, not M/M/c); an aggregate mode for execution workers (every execution is an event)",
 ];
 
 pub fn validate(path: &Path) -> Result<()> {
@@ -110,8 +107,6 @@ pub fn validate(path: &Path) -> Result<()> {
     if config.control_plane.is_some() {
         println!("  - {CONTROL_PLANE_MODELLED}");
     }
-    println!("read and validated, not simulated yet (a run does not act on them):");
-    READ_NOT_SIMULATED.iter().for_each(|m| println!("  - {m}"));
     println!("not modelled (no keys exist for these):");
     NOT_MODELLED.iter().for_each(|m| println!("  - {m}"));
     Ok(())

@@ -31,6 +31,9 @@ pub struct HpaController {
     settings: HpaControllerSettings,
     first: SimTime,
     history: ScalingHistory,
+    /// The counts of the last decision row (current, proposed, stabilized,
+    /// desired): a sync that would repeat it adds no row.
+    last_row: Option<(u32, u32, u32, u32)>,
 }
 
 /// What a pod's sample is taken from.
@@ -76,6 +79,7 @@ impl HpaController {
             settings,
             first: created + settings.sync_period,
             history: ScalingHistory::default(),
+            last_row: None,
         }
     }
 
@@ -253,7 +257,9 @@ impl HpaController {
     }
 
     /// One reconcile (upstream's `reconcileAutoscaler`): a decision row when
-    /// the count changes or the metrics wanted it to, and the new count.
+    /// the count changes, or when the metrics want a change that is held
+    /// back (stabilization, limits) and the counts differ from the last
+    /// row's; and the new count.
     pub fn sync(&mut self, wake: &mut Wake) {
         let now = wake.now;
         let current = wake.view.workload_counts(self.workload).desired;
@@ -313,8 +319,16 @@ impl HpaController {
             }
         };
         let desired = decision.desired_replicas;
-        if decision.proposed_replicas != current || desired != current {
+        let row = (
+            current,
+            decision.proposed_replicas,
+            decision.stabilized_replicas,
+            desired,
+        );
+        let wanted_a_change = decision.proposed_replicas != current || desired != current;
+        if wanted_a_change && (desired != current || self.last_row != Some(row)) {
             wake.decisions.push(decision);
+            self.last_row = Some(row);
         }
         if desired != current {
             let behavior = self.spec.behavior.as_ref();
