@@ -376,7 +376,17 @@ fn describe_keda(config: &SimConfig, keda: &KedaSpec) -> String {
         .triggers
         .iter()
         .map(|t| match t.metric {
-            KedaMetric::Cpu => format!("cpu {}m per replica", t.target),
+            KedaMetric::Resource {
+                name,
+                utilization: true,
+            } => format!("{} at {}% of requests", name.as_str(), t.target),
+            KedaMetric::Resource {
+                name: ResourceName::Cpu,
+                ..
+            } => format!("cpu {}m per replica", t.target),
+            KedaMetric::Resource { name, .. } => {
+                format!("{} {} bytes per replica", name.as_str(), t.target)
+            }
             KedaMetric::Custom(metric) => format!(
                 "{} of `{}` {} per replica (active above {})",
                 metric.as_str(),

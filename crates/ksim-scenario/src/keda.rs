@@ -3,7 +3,7 @@
 //! apis/keda/v1alpha1: CheckReplicaCountBoundsAreValid,
 //! verifyCPUMemoryScalers).
 
-use ksim_core::autoscale::hpa::CustomMetric;
+use ksim_core::autoscale::hpa::{CustomMetric, ResourceName};
 use ksim_core::autoscale::keda::{KedaMetric, KedaSpec, Trigger};
 use ksim_core::config::Autoscaler;
 use ksim_core::ids::WorkloadId;
@@ -24,8 +24,20 @@ const KEDA_KEYS: &[&str] = &[
     "triggers",
     "behavior",
 ];
-const TRIGGER_KEYS: &[&str] = &["metric", "target", "activation_threshold", "workload"];
-const TRIGGER_METRICS: &[&str] = &["queue_length", "running_executions", "request_rate", "cpu"];
+const TRIGGER_KEYS: &[&str] = &[
+    "metric",
+    "target",
+    "utilization",
+    "activation_threshold",
+    "workload",
+];
+const TRIGGER_METRICS: &[&str] = &[
+    "queue_length",
+    "running_executions",
+    "request_rate",
+    "cpu",
+    "memory",
+];
 /// KEDA's defaults: `pollingInterval` 30, `cooldownPeriod` 300,
 /// `maxReplicaCount` 100 (`minReplicaCount` 0).
 const DEFAULT_POLLING_INTERVAL: SimDuration = SimDuration::from_secs(30);
@@ -164,20 +176,20 @@ fn check_bounds(
     true
 }
 
-/// KEDA refuses a ScaledObject whose triggers are all cpu with
+/// KEDA refuses a ScaledObject whose triggers are all cpu or memory with
 /// minReplicaCount 0: resource metrics never go inactive, so it could not
 /// scale to zero (verifyCPUMemoryScalers).
 fn check_scale_to_zero(ctx: &mut Ctx, fields: &Fields, triggers: &[Trigger], min: u32) -> bool {
-    let only_cpu = triggers.iter().all(|t| t.metric == KedaMetric::Cpu);
-    if !(only_cpu && min == 0) {
+    let only_resources = triggers.iter().all(|t| t.metric.is_resource());
+    if !(only_resources && min == 0) {
         return true;
     }
     let place = Place::of(fields, "min_replicas");
     ctx.error(
         &place.span,
         &place.path,
-        "with only cpu triggers min_replicas must be at least 1: KEDA's cpu scaler is always \
-         active, so it would never scale to zero (KEDA refuses it)",
+        "with only cpu or memory triggers min_replicas must be at least 1: KEDA's cpu and \
+         memory scalers are always active, so it would never scale to zero (KEDA refuses it)",
     );
     false
 }
@@ -231,20 +243,43 @@ fn read_trigger(
             &format!(" (one of {})", names::list(TRIGGER_METRICS)),
         )
         .and_then(|n| reader::choice(ctx, &n, TRIGGER_METRICS))?;
-    let metric = match CustomMetric::ALL.into_iter().find(|m| m.as_str() == metric) {
-        Some(custom) => KedaMetric::Custom(custom),
-        None => KedaMetric::Cpu,
+    let resource = match metric {
+        "cpu" => Some(ResourceName::Cpu),
+        "memory" => Some(ResourceName::Memory),
+        _ => None,
     };
-    let target = fields
-        .require(ctx, "target")
-        .and_then(|n| trigger_value(ctx, &n, metric, true));
+    let (metric, target) = match (
+        resource,
+        CustomMetric::ALL.into_iter().find(|m| m.as_str() == metric),
+    ) {
+        (Some(name), _) => resource_target(ctx, &fields, node, name)?,
+        (None, Some(custom)) => {
+            let metric = KedaMetric::Custom(custom);
+            if let Some(n) = fields.get("utilization") {
+                ctx.error(
+                    &n.span,
+                    &n.path,
+                    "utilization is for cpu and memory triggers; a custom metric takes `target`",
+                );
+                return None;
+            }
+            let target = fields
+                .require(ctx, "target")
+                .and_then(|n| trigger_value(ctx, &n, metric, true));
+            (metric, target)
+        }
+        (None, None) => return None,
+    };
     let activation = match (metric, fields.get("activation_threshold")) {
         (_, None) => Some(0.0),
-        (KedaMetric::Cpu, Some(n)) => {
+        (KedaMetric::Resource { name, .. }, Some(n)) => {
             ctx.error(
                 &n.span,
                 &n.path,
-                "KEDA's cpu scaler has no activation: it is always active",
+                format!(
+                    "KEDA's {} scaler has no activation: it is always active",
+                    name.as_str()
+                ),
             );
             None
         }
@@ -252,12 +287,15 @@ fn read_trigger(
     };
     let workload = match (metric, fields.get("workload")) {
         (_, None) => Some(None),
-        (KedaMetric::Cpu, Some(n)) => {
+        (KedaMetric::Resource { name, .. }, Some(n)) => {
+            let name = name.as_str();
             ctx.error(
                 &n.span,
                 &n.path,
-                "a cpu trigger reads the scaled workload's pods (KEDA's cpu scaler is a \
-                 Resource metric of its scale target); `workload` does not apply",
+                format!(
+                    "a {name} trigger reads the scaled workload's pods (KEDA's {name} scaler is \
+                     a Resource metric of its scale target); `workload` does not apply"
+                ),
             );
             None
         }
@@ -273,10 +311,17 @@ fn read_trigger(
         slot,
         workload: workload?,
         metric: match metric {
-            KedaMetric::Cpu => Metric::Cpu,
+            KedaMetric::Resource {
+                name: ResourceName::Cpu,
+                ..
+            } => Metric::Cpu,
+            KedaMetric::Resource {
+                name: ResourceName::Memory,
+                ..
+            } => Metric::Memory,
             KedaMetric::Custom(custom) => Metric::Custom(custom),
         },
-        needs_request: metric == KedaMetric::Cpu,
+        needs_request: metric.is_resource(),
         place: Place {
             path: node.path.clone(),
             span: node.span.clone(),
@@ -291,11 +336,71 @@ fn read_trigger(
     Some((trigger, read))
 }
 
+/// A cpu or memory trigger's target: exactly one of `utilization` (an
+/// integer percent of the request, at least 1: KEDA's `metricType:
+/// Utilization`) or `target` (a quantity per pod: `AverageValue`).
+fn resource_target(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    node: &Node,
+    name: ResourceName,
+) -> Option<(KedaMetric, Option<f64>)> {
+    match (fields.get("utilization"), fields.get("target")) {
+        (Some(u), None) => {
+            let percent = reader::integer(ctx, &u)?;
+            if percent < 1 || percent > i64::from(i32::MAX) {
+                ctx.error(
+                    &u.span,
+                    &u.path,
+                    "utilization must be an integer percent of at least 1",
+                );
+                return None;
+            }
+            let metric = KedaMetric::Resource {
+                name,
+                utilization: true,
+            };
+            Some((metric, Some(percent as f64)))
+        }
+        (None, Some(t)) => {
+            let metric = KedaMetric::Resource {
+                name,
+                utilization: false,
+            };
+            Some((metric, trigger_value(ctx, &t, metric, true)))
+        }
+        (Some(u), Some(_)) => {
+            ctx.error(&u.span, &u.path, "give `utilization` or `target`, not both");
+            None
+        }
+        (None, None) => {
+            ctx.error(
+                &node.span,
+                &node.path,
+                format!(
+                    "a {} trigger needs `utilization` (percent of the request) or `target` \
+                     (a quantity per pod)",
+                    name.as_str()
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// A target or activation threshold: a cpu quantity (millicores) for cpu,
-/// a plain number otherwise; a target must be greater than zero.
+/// a memory quantity (bytes) for memory, a plain number otherwise; a target
+/// must be greater than zero.
 fn trigger_value(ctx: &mut Ctx, node: &Node, metric: KedaMetric, target: bool) -> Option<f64> {
     let value = match metric {
-        KedaMetric::Cpu => scalar(ctx, node, Unit::Cpu)? as f64,
+        KedaMetric::Resource {
+            name: ResourceName::Cpu,
+            ..
+        } => scalar(ctx, node, Unit::Cpu)? as f64,
+        KedaMetric::Resource {
+            name: ResourceName::Memory,
+            ..
+        } => scalar(ctx, node, Unit::Bytes)? as f64,
         KedaMetric::Custom(_) => reader::number(ctx, node)?,
     };
     if target {

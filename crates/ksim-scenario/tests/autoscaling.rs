@@ -757,7 +757,15 @@ fn every_keda_key_lands_in_the_config() {
                     3.0,
                     0.0
                 ),
-                trigger(KedaMetric::Cpu, 0, 800.0, 0.0),
+                trigger(
+                    KedaMetric::Resource {
+                        name: ResourceName::Cpu,
+                        utilization: false,
+                    },
+                    0,
+                    800.0,
+                    0.0,
+                ),
                 trigger(KedaMetric::Custom(CustomMetric::RequestRate), 1, 100.0, 0.0),
             ],
             behavior: Some(Behavior {
@@ -877,14 +885,14 @@ fn keda_cpu_triggers_follow_kedas_webhook() {
         &text,
         "workloads[0].keda",
         "[workloads.keda]",
-        &["only cpu triggers", "never scale to zero"],
+        &["only cpu or memory triggers", "never scale to zero"],
     );
     let text = worker_keda(&format!("min_replicas = 0\ntriggers = [{cpu}]\n"));
     refused_at(
         &text,
         "workloads[0].keda.min_replicas",
         "min_replicas = 0",
-        &["only cpu triggers"],
+        &["only cpu or memory triggers"],
     );
     config(&worker_keda(&format!(
         "min_replicas = 1\ntriggers = [{cpu}]\n"
@@ -962,12 +970,29 @@ fn keda_settings_and_triggers_are_checked() {
         "target = 0",
         &["greater than zero"],
     );
-    let text = worker_keda("triggers = [{ metric = \"memory\", target = 5 }]\n");
+    let text = worker_keda("triggers = [{ metric = \"gpu\", target = 5 }]\n");
     refused_at(
         &text,
         "workloads[0].keda.triggers[0].metric",
-        "\"memory\"",
-        &["`queue_length`, `running_executions`, `request_rate` or `cpu`"],
+        "\"gpu\"",
+        &["`queue_length`, `running_executions`, `request_rate`, `cpu` or `memory`"],
+    );
+    // KEDA's cpu and memory scalers take metricType Utilization or AverageValue.
+    let text = worker_keda(
+        "min_replicas = 1\ntriggers = [{ metric = \"memory\", utilization = 90, target = \"1Gi\" }]\n",
+    );
+    refused_at(
+        &text,
+        "workloads[0].keda.triggers[0].utilization",
+        "utilization = 90",
+        &["not both"],
+    );
+    let text = worker_keda("triggers = [{ metric = \"queue_length\", utilization = 90 }]\n");
+    refused_at(
+        &text,
+        "workloads[0].keda.triggers[0].utilization",
+        "utilization = 90",
+        &["cpu and memory triggers"],
     );
     // Without a usage model, a trigger has nothing to read.
     let text = format!(

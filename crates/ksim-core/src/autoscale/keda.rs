@@ -29,7 +29,9 @@ pub struct Trigger {
     pub metric: KedaMetric,
     /// The workload whose metric it reads (usually the scaled one).
     pub workload: WorkloadId,
-    /// The External metric's AverageValue target per replica.
+    /// Per replica: a custom metric's External AverageValue target; a
+    /// resource's utilization percent, or its millicores (cpu) or bytes
+    /// (memory) per pod.
     pub target: f64,
     /// The trigger is active while the metric is above this.
     pub activation_threshold: f64,
@@ -39,8 +41,19 @@ pub struct Trigger {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum KedaMetric {
     Custom(CustomMetric),
-    /// The workload's CPU use, millicores in total.
-    Cpu,
+    /// KEDA's cpu or memory scaler: a Resource metric of the scaled
+    /// workload's pods, with `metricType` Utilization (`target` a percent of
+    /// the request) or AverageValue (`target` an amount per pod).
+    Resource {
+        name: ResourceName,
+        utilization: bool,
+    },
+}
+
+impl KedaMetric {
+    pub fn is_resource(self) -> bool {
+        matches!(self, KedaMetric::Resource { .. })
+    }
 }
 
 /// A ScaledObject on one deployment.
@@ -71,7 +84,7 @@ const INITIAL_COOLDOWN: SimDuration = SimDuration::ZERO;
 /// scaler's is a Resource metric.
 pub fn trigger_active(value: f64, trigger: &Trigger) -> bool {
     match trigger.metric {
-        KedaMetric::Cpu => false,
+        KedaMetric::Resource { .. } => false,
         KedaMetric::Custom(_) => value > trigger.activation_threshold,
     }
 }
@@ -80,8 +93,8 @@ pub fn trigger_active(value: f64, trigger: &Trigger) -> bool {
 /// trigger's metric value. With cpu triggers only it always is (upstream
 /// forces it, since nothing could ever scale it back from zero).
 pub fn is_active(spec: &KedaSpec, mut value_of: impl FnMut(&Trigger) -> f64) -> bool {
-    let cpu_only = spec.triggers.iter().all(|t| t.metric == KedaMetric::Cpu);
-    cpu_only || spec.triggers.iter().any(|t| trigger_active(value_of(t), t))
+    let resource_only = spec.triggers.iter().all(|t| t.metric.is_resource());
+    resource_only || spec.triggers.iter().any(|t| trigger_active(value_of(t), t))
 }
 
 /// What the scale executor keeps between polls (the ScaledObject's status).
@@ -238,9 +251,19 @@ fn trigger_metric(trigger: &Trigger) -> MetricSpec {
             // `as` saturates: only an absurd target (beyond 9.2e15) is clamped.
             target: ValueTarget::AverageValueMilli((trigger.target * 1000.0) as i64),
         },
-        KedaMetric::Cpu => MetricSpec::Resource {
-            name: ResourceName::Cpu,
-            target: ResourceTarget::AverageValueMilli(trigger.target.ceil() as i64),
+        KedaMetric::Resource { name, utilization } => MetricSpec::Resource {
+            name,
+            target: if utilization {
+                ResourceTarget::Utilization(trigger.target as i32)
+            } else {
+                // A quantity's milli-value, rounded up: millicores are
+                // already milli-units, bytes are not.
+                let milli = match name {
+                    ResourceName::Cpu => trigger.target,
+                    ResourceName::Memory => trigger.target * 1000.0,
+                };
+                ResourceTarget::AverageValueMilli(milli.ceil() as i64)
+            },
         },
     }
 }

@@ -9,7 +9,7 @@
 
 use super::hpa::HpaController;
 use super::{Action, ClusterView, Controller, Decision, Subscriptions, Wake};
-use crate::autoscale::hpa::HpaControllerSettings;
+use crate::autoscale::hpa::{HpaControllerSettings, ResourceName};
 use crate::autoscale::keda::{
     self, KedaDecision, KedaMetric, KedaSpec, ScaledObjectState, Trigger,
 };
@@ -64,10 +64,15 @@ impl KedaController {
         };
         match trigger.metric {
             KedaMetric::Custom(metric) => usage.custom_total(metric, now, ready).unwrap_or(0.0),
-            KedaMetric::Cpu => usage
-                .scraped
-                .mean_ready()
-                .map_or(0.0, |u| u.cpu_millis * f64::from(ready)),
+            // Never read for activity: KEDA's resource scalers are always
+            // active. Shown in decisions.csv as the scraped total.
+            KedaMetric::Resource { name, .. } => usage.scraped.mean_ready().map_or(0.0, |u| {
+                let per_pod = match name {
+                    ResourceName::Cpu => u.cpu_millis,
+                    ResourceName::Memory => u.memory_bytes,
+                };
+                per_pod * f64::from(ready)
+            }),
         }
     }
 
@@ -122,7 +127,7 @@ impl KedaController {
 fn trigger_name(trigger: &Trigger) -> String {
     match trigger.metric {
         KedaMetric::Custom(m) => m.as_str().to_string(),
-        KedaMetric::Cpu => "cpu".to_string(),
+        KedaMetric::Resource { name, .. } => name.as_str().to_string(),
     }
 }
 

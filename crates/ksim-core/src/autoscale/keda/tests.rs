@@ -15,7 +15,10 @@ fn queue_trigger(activation_threshold: f64) -> Trigger {
 
 fn cpu_trigger(target_millis: f64) -> Trigger {
     Trigger {
-        metric: KedaMetric::Cpu,
+        metric: KedaMetric::Resource {
+            name: ResourceName::Cpu,
+            utilization: false,
+        },
         workload: 0,
         target: target_millis,
         activation_threshold: 0.0,
@@ -252,7 +255,7 @@ fn a_scaled_object_is_active_when_any_trigger_is() {
         }
     }));
     // The cpu trigger's value does not count, however high.
-    assert!(!is_active(&spec, |t| if t.metric == KedaMetric::Cpu {
+    assert!(!is_active(&spec, |t| if t.metric.is_resource() {
         1e9
     } else {
         0.0
@@ -338,4 +341,44 @@ fn the_hpa_takes_the_scaled_objects_behavior() {
     };
     spec.behavior = Some(behavior.clone());
     assert_eq!(hpa_for(&spec).behavior, Some(behavior));
+}
+
+/// KEDA's cpu and memory scalers take `metricType: Utilization` (a percent
+/// of the request) or `AverageValue` (a quantity per pod); its HPA gets the
+/// matching Resource metric.
+#[test]
+fn cpu_and_memory_triggers_become_resource_metrics_of_their_metric_type() {
+    let resource = |name, utilization, target| Trigger {
+        metric: KedaMetric::Resource { name, utilization },
+        workload: 0,
+        target,
+        activation_threshold: 0.0,
+    };
+    let mut spec = spec(1, None);
+    spec.triggers = vec![
+        resource(ResourceName::Cpu, true, 75.0),
+        resource(ResourceName::Memory, true, 90.0),
+        resource(ResourceName::Memory, false, 1024.0 * 1024.0 * 1024.0),
+    ];
+    assert_eq!(
+        hpa_for(&spec).metrics,
+        vec![
+            MetricSpec::Resource {
+                name: ResourceName::Cpu,
+                target: ResourceTarget::Utilization(75),
+            },
+            MetricSpec::Resource {
+                name: ResourceName::Memory,
+                target: ResourceTarget::Utilization(90),
+            },
+            MetricSpec::Resource {
+                name: ResourceName::Memory,
+                target: ResourceTarget::AverageValueMilli(1_073_741_824_000),
+            },
+        ]
+    );
+    assert!(
+        is_active(&spec, |_| 0.0),
+        "resource scalers are always active"
+    );
 }
