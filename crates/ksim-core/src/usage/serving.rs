@@ -20,7 +20,8 @@ pub enum Activity {
     },
     Executions {
         model: ExecutionModel,
-        workers: Workers,
+        /// Boxed: a queue and its maps, much larger than a service's fluid.
+        workers: Box<Workers>,
     },
 }
 
@@ -42,7 +43,7 @@ impl WorkloadUsage {
             },
             UsageModel::Executions(m) => Activity::Executions {
                 model: m.clone(),
-                workers: Workers::new(m),
+                workers: Box::new(Workers::new(m)),
             },
         };
         WorkloadUsage {
