@@ -90,3 +90,21 @@ fn a_living_clusters_outputs_are_identical_for_a_seed_and_differ_for_another() {
         &["pods.csv", "timeline.csv"],
     );
 }
+
+/// Loads with Poisson noise, execution arrivals and durations, and the
+/// autoscalers' decisions come from labelled streams: reproducible, and the
+/// seed moves them.
+#[test]
+fn workload_autoscaling_outputs_are_identical_for_a_seed_and_differ_for_another() {
+    check_determinism(
+        "autoscaling",
+        &[
+            "workloads.csv",
+            "decisions.csv",
+            "pods.csv",
+            "workload_replicas.png",
+            "workload_queues.svg",
+        ],
+        &["workloads.csv", "decisions.csv"],
+    );
+}

@@ -140,6 +140,24 @@ fn golden_living_cluster() {
     check_golden("living", &["timeline.csv", "node_pools.csv", "pods.csv"]);
 }
 
+/// Workload autoscaling: an HPA with a behavior on a service under noisy
+/// diurnal load, workers scaled from and to zero by a KEDA-style
+/// ScaledObject: `workloads.csv`, `decisions.csv` and the summary's
+/// `workloads`.
+#[test]
+fn golden_workload_autoscaling() {
+    check_golden(
+        "autoscaling",
+        &[
+            "timeline.csv",
+            "node_pools.csv",
+            "pods.csv",
+            "workloads.csv",
+            "decisions.csv",
+        ],
+    );
+}
+
 /// Leases and events in stores of their own, a Service with churn, a node
 /// failure with evictions: the control-plane summary and `control_plane.csv`.
 #[test]
