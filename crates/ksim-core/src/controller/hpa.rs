@@ -162,26 +162,24 @@ impl HpaController {
         })
     }
 
-    /// One metric's proposal, and how it reads in `decisions.csv`.
+    /// One metric's proposal, with the value an Object or External metric
+    /// read (for its `decisions.csv` label, formatted only when a row is
+    /// written).
     fn propose(
         &self,
         view: &ClusterView,
         now: SimTime,
-        current: u32,
+        scale: ScaleReplicas,
         metric: &MetricSpec,
-    ) -> (Result<Proposal, CalculatorError>, String) {
+    ) -> Reading {
         let settings = &self.settings;
-        let scale = ScaleReplicas {
-            spec: current,
-            status: view.workload_counts(self.workload).active(),
-        };
+        let current = scale.spec;
         match *metric {
             MetricSpec::Resource { name, target } => {
                 let pods = self.pods(view, now, Source::Resource(name));
                 let result =
                     calculator::resource_replicas(current, target, name, &pods, now, settings);
-                let label = resource_label(name, target, result.as_ref().ok());
-                (result, label)
+                (result, None)
             }
             MetricSpec::Pods {
                 metric,
@@ -190,13 +188,7 @@ impl HpaController {
                 let pods = self.pods(view, now, Source::Custom(metric));
                 let result =
                     calculator::pods_metric_replicas(current, average_value_milli, &pods, settings);
-                let label = format!(
-                    "{} {}/{}",
-                    metric.as_str(),
-                    shown(result.as_ref().ok().map(|p| p.usage)),
-                    from_milli(average_value_milli)
-                );
-                (result, label)
+                (result, None)
             }
             MetricSpec::Object {
                 metric,
@@ -205,11 +197,11 @@ impl HpaController {
             } => {
                 let pods = self.pods(view, now, Source::None);
                 let usage = custom_total(view, workload, metric, now);
-                let label = value_label(metric, target, usage.as_ref().ok().copied(), scale);
+                let read = usage.as_ref().ok().copied();
                 let result = usage.and_then(|usage| {
                     calculator::object_replicas(scale, target, usage, &pods, settings)
                 });
-                (result, label)
+                (result, read)
             }
             MetricSpec::External {
                 metric,
@@ -218,12 +210,36 @@ impl HpaController {
             } => {
                 let pods = self.pods(view, now, Source::None);
                 let usage = custom_total(view, workload, metric, now);
-                let label = value_label(metric, target, usage.as_ref().ok().copied(), scale);
+                let read = usage.as_ref().ok().copied();
                 let result = usage.and_then(|usage| {
                     calculator::external_replicas(scale, target, &[usage], &pods, settings)
                 });
-                (result, label)
+                (result, read)
             }
+        }
+    }
+}
+
+/// A metric's proposal and, for Object and External metrics, the value read.
+type Reading = (Result<Proposal, CalculatorError>, Option<i64>);
+
+/// How a metric reads in `decisions.csv`: `name current/target`.
+fn metric_label(metric: &MetricSpec, reading: &Reading, scale: ScaleReplicas) -> String {
+    let (result, read) = reading;
+    let proposal = result.as_ref().ok();
+    match *metric {
+        MetricSpec::Resource { name, target } => resource_label(name, target, proposal),
+        MetricSpec::Pods {
+            metric,
+            average_value_milli,
+        } => format!(
+            "{} {}/{}",
+            metric.as_str(),
+            shown(proposal.map(|p| p.usage)),
+            from_milli(average_value_milli)
+        ),
+        MetricSpec::Object { metric, target, .. } | MetricSpec::External { metric, target, .. } => {
+            value_label(metric, target, *read, scale)
         }
     }
 }
@@ -269,7 +285,8 @@ impl HpaController {
         if current == 0 && min != 0 {
             return;
         }
-        let decision = if current > max {
+        let mut read: Option<(Vec<Reading>, ScaleReplicas)> = None;
+        let mut decision = if current > max {
             self.bound(
                 now,
                 current,
@@ -284,12 +301,17 @@ impl HpaController {
                 "Current number of replicas below Spec.MinReplicas",
             )
         } else {
-            let (results, labels): (Vec<_>, Vec<_>) = self
+            let scale = ScaleReplicas {
+                spec: current,
+                status: wake.view.workload_counts(self.workload).active(),
+            };
+            let readings: Vec<Reading> = self
                 .spec
                 .metrics
                 .iter()
-                .map(|m| self.propose(&wake.view, now, current, m))
-                .unzip();
+                .map(|m| self.propose(&wake.view, now, scale, m))
+                .collect();
+            let results: Vec<_> = readings.iter().map(|(r, _)| r.clone()).collect();
             let Ok(combined) = calculator::combine(current, &results) else {
                 // Upstream records the failure and leaves the count alone.
                 return;
@@ -302,11 +324,12 @@ impl HpaController {
                 current,
                 combined.replicas,
             );
+            read = Some((readings, scale));
             Decision {
                 at: now,
                 controller: self.name.clone(),
                 workload: self.workload,
-                metrics: labels.join("; "),
+                metrics: String::new(),
                 current_replicas: current,
                 proposed_replicas: combined.replicas,
                 stabilized_replicas: normalized.stabilized,
@@ -327,6 +350,16 @@ impl HpaController {
         );
         let wanted_a_change = decision.proposed_replicas != current || desired != current;
         if wanted_a_change && (desired != current || self.last_row != Some(row)) {
+            if let Some((readings, scale)) = &read {
+                decision.metrics = self
+                    .spec
+                    .metrics
+                    .iter()
+                    .zip(readings)
+                    .map(|(m, r)| metric_label(m, r, *scale))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+            }
             wake.decisions.push(decision);
             self.last_row = Some(row);
         }
