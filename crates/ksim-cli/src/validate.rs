@@ -52,7 +52,7 @@ const MODELLED: &[&str] = &[
     "workload load and usage: constant, steps, ramp, diurnal and rate-series loads with Poisson noise; request-driven \
      services as a fluid queue (capacity, queue limit, drops, latency; cpu and memory from the requests served and in \
      flight); execution workers as events (max concurrent per worker, a shared FIFO queue, requeue when a worker goes, \
-     cold starts); metrics-server scrapes every metrics_resolution, custom and external metrics read when polled",
+     cold starts), or as a fluid above fluid_above_per_s; metrics-server scrapes every metrics_resolution, custom and external metrics read when polled",
     "workload autoscalers: the HPA (autoscaling/v2: upstream's replica calculator with its tolerance, readiness and \
      missing-metric rules; Resource, Pods, Object and External metrics; behavior policies and stabilization, or the \
      legacy rules without behavior); KEDA-style ScaledObjects (activation, scale to and from zero after the cooldown, \
@@ -91,7 +91,7 @@ const NOT_MODELLED: &[&str] = &[
     "volumes, host ports, image locality, DaemonSets, resource limits",
     "node autoscaling (Cluster Autoscaler, Karpenter); KEDA's fallback, scaling modifiers, pause and \
      ScaledJobs; HPA ContainerResource metrics; request-level queueing below a service's capacity (a \
-     fluid, not M/M/c); an aggregate mode for execution workers (every execution is an event)",
+     fluid, not M/M/c)",
 ];
 
 pub fn validate(path: &Path) -> Result<()> {
@@ -196,7 +196,7 @@ fn describe_models(config: &SimConfig) {
         let m = &w.model;
         let parts: Vec<String> = [
             m.load.as_ref().map(describe_load),
-            m.usage.as_ref().map(describe_usage),
+            m.usage.as_ref().map(|u| describe_usage(u, m.load.as_ref())),
             m.autoscaler
                 .as_ref()
                 .map(|a| describe_autoscaler(config, a)),
@@ -244,18 +244,32 @@ fn describe_load(load: &LoadSpec) -> String {
     }
 }
 
-fn describe_usage(usage: &UsageModel) -> String {
+fn describe_usage(usage: &UsageModel, load: Option<&LoadSpec>) -> String {
     match usage {
         UsageModel::Service(s) => format!(
             "service of {} requests/s per replica, {} per request",
             s.capacity_per_replica_per_s,
             nanos(s.service_time_s * 1e9)
         ),
-        UsageModel::Executions(e) => format!(
-            "execution workers running {} at once, {} each",
-            e.max_concurrent,
-            latency(&e.duration)
-        ),
+        UsageModel::Executions(e) => {
+            let peak = load.map_or(0.0, |l| l.shape.max_rate());
+            let mode = if e.is_fluid(peak) {
+                format!(
+                    "as a fluid (peak {peak}/s above fluid_above_per_s {}/s)",
+                    e.fluid_above_per_s
+                )
+            } else {
+                format!(
+                    "as events (peak {peak}/s, fluid above {}/s)",
+                    e.fluid_above_per_s
+                )
+            };
+            format!(
+                "execution workers running {} at once, {} each, {mode}",
+                e.max_concurrent,
+                latency(&e.duration)
+            )
+        }
     }
 }
 

@@ -277,6 +277,11 @@ pub struct ExecutionSummary {
     pub wait: LatencyHistogram,
     /// Waits of executions that arrived while no worker was ready.
     pub cold_start_wait: LatencyHistogram,
+    /// The executions ran as a fluid (their peak rate is above
+    /// `fluid_above_per_s`): counts are the fluid's, rounded, and the two
+    /// histograms are empty (only `wait_mean_ms` is known).
+    pub fluid: bool,
+    pub wait_mean_ms: f64,
 }
 
 /// One autoscaler decision, with what it saw and why it chose its count:

@@ -43,6 +43,43 @@ pub struct ExecutionModel {
     pub cpu_per_execution_millis: f64,
     pub memory_base_bytes: f64,
     pub memory_per_execution_bytes: f64,
+    /// Above this peak arrival rate (per second) the executions are a
+    /// fluid rather than events (`ExecutionModel::is_fluid`).
+    pub fluid_above_per_s: f64,
+}
+
+/// The default of `fluid_above_per_s`: 1,000 executions/s is two million
+/// events per simulated hour per workload as events; beyond it a run's
+/// cost would grow with its load, which the fluid's does not.
+pub const DEFAULT_FLUID_ABOVE_PER_S: f64 = 1000.0;
+
+impl ExecutionModel {
+    /// Whether a load peaking at `peak_per_s` runs as a fluid: decided once
+    /// for the whole run, from the load's highest rate.
+    pub fn is_fluid(&self, peak_per_s: f64) -> bool {
+        peak_per_s > self.fluid_above_per_s
+    }
+
+    /// The fluid's service: each worker completes `max_concurrent` executions
+    /// per mean duration; an execution's cpu and memory last its duration;
+    /// the queue is unbounded (executions wait, they are never dropped).
+    pub fn as_fluid_service(&self) -> ServiceModel {
+        let mean_s = self.mean_duration_s();
+        ServiceModel {
+            capacity_per_replica_per_s: f64::from(self.max_concurrent) / mean_s,
+            cpu_idle_millis: self.cpu_idle_millis,
+            cpu_per_request_millis: self.cpu_per_execution_millis * mean_s,
+            memory_base_bytes: self.memory_base_bytes,
+            memory_per_request_bytes: self.memory_per_execution_bytes,
+            service_time_s: mean_s,
+            queue_limit_per_replica: f64::INFINITY,
+        }
+    }
+
+    /// The mean duration in seconds, at least a nanosecond.
+    pub fn mean_duration_s(&self) -> f64 {
+        (self.duration.mean() / 1e9).max(1e-9)
+    }
 }
 
 /// What drives a workload's usage.
@@ -93,7 +130,12 @@ impl ServiceFluid {
         let dt = to.saturating_since(self.last).as_secs_f64();
         self.last = self.last.max(to);
         let replicas = f64::from(ready);
-        let limit = model.queue_limit_per_replica * replicas;
+        let unbounded = model.queue_limit_per_replica.is_infinite();
+        let limit = if unbounded {
+            f64::INFINITY
+        } else {
+            model.queue_limit_per_replica * replicas
+        };
         if self.queued > limit {
             // Replicas left: what their queues held beyond the rest's is lost.
             self.dropped += self.queued - limit;
@@ -104,7 +146,13 @@ impl ServiceFluid {
         self.replica_s += replicas * dt;
         let capacity = model.capacity_per_replica_per_s * replicas;
         if capacity == 0.0 {
-            self.dropped += arrivals;
+            if unbounded {
+                // Executions wait for a worker; nothing is dropped.
+                self.queued_s += (self.queued + arrivals / 2.0) * dt;
+                self.queued += arrivals;
+            } else {
+                self.dropped += arrivals;
+            }
             return;
         }
         let net = mean_rate_per_s - capacity;
@@ -138,6 +186,24 @@ impl ServiceFluid {
                 self.queued = 0.0;
             }
         }
+    }
+
+    /// The rate being served now: the full capacity while a queue waits,
+    /// else the arrivals up to it.
+    pub fn serving_per_s(&self, model: &ServiceModel, ready: u32, rate_per_s: f64) -> f64 {
+        let capacity = model.capacity_per_replica_per_s * f64::from(ready);
+        if self.queued > 0.0 {
+            capacity
+        } else {
+            rate_per_s.min(capacity)
+        }
+    }
+
+    /// Moves `count` started requests back to the queue (their worker went
+    /// away): the books stay balanced.
+    pub fn requeue(&mut self, count: f64) {
+        self.served -= count;
+        self.queued += count;
     }
 
     /// Arrived requests not served, dropped or queued: zero up to rounding.
@@ -240,6 +306,26 @@ impl ScrapedUsage {
     }
 }
 
+/// A worker's average use over a window in the executions' fluid mode:
+/// running executions by Little's law (executions started per second per
+/// worker × mean duration); queued executions use no worker.
+pub fn fluid_execution_usage_per_worker(
+    model: &ExecutionModel,
+    earlier: &ServiceFluid,
+    later: &ServiceFluid,
+) -> Option<(f64, f64)> {
+    let replica_s = later.replica_s - earlier.replica_s;
+    if replica_s <= 0.0 {
+        return None;
+    }
+    let running = (later.served - earlier.served) / replica_s * model.mean_duration_s();
+    let running = running.min(f64::from(model.max_concurrent));
+    Some((
+        model.cpu_idle_millis + model.cpu_per_execution_millis * running,
+        model.memory_base_bytes + model.memory_per_execution_bytes * running,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +405,23 @@ mod tests {
         f.advance(&model(), at(2), 10.0, 0);
         assert_eq!((f.served, f.dropped, f.queued), (0.0, 50.0, 0.0));
         assert!(service_usage_per_replica(&model(), &ServiceFluid::default(), &f).is_none());
+    }
+
+    #[test]
+    fn an_unbounded_queue_keeps_what_arrives_without_workers_and_drains_at_capacity() {
+        let mut unbounded = model();
+        unbounded.queue_limit_per_replica = f64::INFINITY;
+        let mut f = ServiceFluid::default();
+        f.advance(&unbounded, at(10), 30.0, 0);
+        assert_eq!((f.queued, f.dropped, f.served), (300.0, 0.0, 0.0));
+        assert_eq!(f.queued_s, 1500.0);
+        // One replica: 100/s against 30/s arriving drains 70/s.
+        f.advance(&unbounded, at(20), 30.0, 1);
+        assert_eq!((f.queued, f.dropped), (0.0, 0.0));
+        assert!(f.imbalance().abs() < 1e-9);
+        f.requeue(5.0);
+        assert!(f.imbalance().abs() < 1e-9);
+        assert_eq!(f.serving_per_s(&unbounded, 1, 30.0), 100.0);
     }
 
     #[test]

@@ -174,6 +174,7 @@ fn workers(load: LoadShape) -> ksim_core::config::WorkloadSpec {
             cpu_per_execution_millis: 50.0,
             memory_base_bytes: 0.0,
             memory_per_execution_bytes: 0.0,
+            fluid_above_per_s: ksim_core::usage::DEFAULT_FLUID_ABOVE_PER_S,
         })),
         autoscaler: Some(Autoscaler::Keda(keda)),
     };
@@ -329,4 +330,106 @@ fn requeued_executions_wait_while_a_worker_has_a_free_slot() {
     let executions = output.summary.workloads[0].executions.as_ref().unwrap();
     assert!(executions.requeued > 5, "{executions:?}");
     assert_eq!(executions.queued_at_end, 0);
+}
+
+fn fluid_workers(
+    rate_per_s: f64,
+    replicas: u32,
+    fluid_above_per_s: f64,
+) -> ksim_core::config::WorkloadSpec {
+    let mut w = workers(LoadShape::constant(rate_per_s).unwrap());
+    if let ksim_core::config::WorkloadKind::Deployment(d) = &mut w.kind {
+        d.replicas = replicas;
+    }
+    if let Some(UsageModel::Executions(e)) = &mut w.model.usage {
+        e.max_concurrent = 100;
+        e.duration = Distribution::constant(secs(1).0 as f64).unwrap();
+        e.fluid_above_per_s = fluid_above_per_s;
+    }
+    w
+}
+
+/// 5,000 executions/s, above the default fluid threshold (1,000/s): the
+/// executions are a fluid, so the run costs a few hundred events, not ten
+/// thousand a second. 60 workers of 100 slots for 1 s executions serve
+/// 6,000/s: 5,000 run at once. Scaled to 40 at 30 s (4,000/s), a third of
+/// the running executions go back to the queue and it grows by 1,000/s.
+#[test]
+fn heavy_execution_load_runs_as_a_fluid_that_queues_and_requeues() {
+    use ksim_core::config::{ChangeAction, ScheduledChange};
+    let mut w = fluid_workers(5000.0, 60, ksim_core::usage::DEFAULT_FLUID_ABOVE_PER_S);
+    w.model.autoscaler = None;
+    let mut c = config(vec![pool("p", 4, 64_000, 256 * GI)], vec![w], 60);
+    c.changes = vec![ScheduledChange {
+        at: at(30),
+        repeat: None,
+        action: ChangeAction::Scale {
+            workload: 0,
+            replicas: 40,
+        },
+    }];
+    let output = run(c);
+    assert!(
+        output.summary.events_processed < 2_000,
+        "{}",
+        output.summary.events_processed
+    );
+    let row_at = |s: u64| {
+        output
+            .workload_timeline
+            .iter()
+            .find(|r| r.time == at(s))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row_at(20).running_executions, Some(5000));
+    assert_eq!(row_at(20).queue_length, Some(0.0));
+    // After the scale-down: 4,000 running, the queue growing by 1,000/s
+    // from the 5000/3 requeued at 30 s.
+    let later = row_at(50);
+    assert_eq!(later.running_executions, Some(4000));
+    let queued = later.queue_length.unwrap();
+    assert!(
+        (queued - (5000.0 / 3.0 + 20.0 * 1000.0)).abs() < 1.0,
+        "{queued}"
+    );
+    let e = output.summary.workloads[0].executions.as_ref().unwrap();
+    assert!(e.fluid);
+    assert_eq!(e.arrived, 300_000);
+    assert_eq!(e.requeued, 1667);
+}
+
+/// The fluid is Little's law over the same model: an HPA on running
+/// executions (8 of 10 per worker) settles on the same number of workers
+/// whether 200 executions/s run as events or as a fluid.
+#[test]
+fn events_and_the_fluid_settle_on_the_same_workers() {
+    let settle = |fluid_above: f64| {
+        let mut w = fluid_workers(200.0, 2, fluid_above);
+        if let Some(UsageModel::Executions(e)) = &mut w.model.usage {
+            e.max_concurrent = 10;
+            e.duration = Distribution::exponential(secs(1).0 as f64).unwrap();
+        }
+        w.model.autoscaler = Some(Autoscaler::Hpa(HpaSpec {
+            min_replicas: 1,
+            max_replicas: 100,
+            metrics: vec![MetricSpec::Pods {
+                metric: CustomMetric::RunningExecutions,
+                average_value_milli: 8000,
+            }],
+            behavior: None,
+        }));
+        let output = run(config(vec![pool("p", 4, 64_000, 256 * GI)], vec![w], 900));
+        let e = output.summary.workloads[0].executions.clone().unwrap();
+        (
+            output.workload_timeline.last().unwrap().replicas_desired,
+            e.fluid,
+        )
+    };
+    let (events, fluid) = (settle(1000.0), settle(1.0));
+    assert!(!events.1 && fluid.1);
+    // 200 running at 8 per worker: 25, within the tolerance's reach.
+    for workers in [events.0, fluid.0] {
+        assert!((23..=28).contains(&workers), "{events:?} {fluid:?}");
+    }
 }

@@ -91,11 +91,16 @@ struct RequestsJson {
 
 #[derive(Serialize)]
 struct ExecutionsJson {
+    /// "events", or "fluid" above `fluid_above_per_s` (counts rounded, no
+    /// wait percentiles).
+    mode: &'static str,
     arrived: u64,
     completed: u64,
     requeued: u64,
     queued_at_end: u64,
-    /// Null when none started.
+    /// Little's law over the run (fluid), or the waits' mean (events).
+    queue_wait_mean_ms: f64,
+    /// Null when none started, and in the fluid mode.
     queue_wait_ms: Option<LatencyMs>,
     /// Waits of the executions that arrived while no worker was ready.
     cold_start_wait_ms: Option<LatencyMs>,
@@ -115,10 +120,12 @@ fn workload_json(w: &WorkloadSummary) -> WorkloadJson<'_> {
             wait_mean_ms: round_6dp(r.wait_mean_ms),
         }),
         executions: w.executions.as_ref().map(|e| ExecutionsJson {
+            mode: if e.fluid { "fluid" } else { "events" },
             arrived: e.arrived,
             completed: e.completed,
             requeued: e.requeued,
             queued_at_end: e.queued_at_end,
+            queue_wait_mean_ms: round_6dp(e.wait_mean_ms),
             queue_wait_ms: LatencyMs::of(&e.wait),
             cold_start_wait_ms: LatencyMs::of(&e.cold_start_wait),
         }),

@@ -2,7 +2,7 @@
 //! pods do with their load, and so what they use.
 
 use ksim_core::time::SimDuration;
-use ksim_core::usage::{ExecutionModel, ServiceModel};
+use ksim_core::usage::{ExecutionModel, ServiceModel, DEFAULT_FLUID_ABOVE_PER_S};
 
 use crate::distributions::{distribution, scalar, Unit};
 use crate::quantity;
@@ -24,6 +24,7 @@ const EXECUTION_KEYS: &[&str] = &[
     "cpu_per_execution",
     "memory_base",
     "memory_per_execution",
+    "fluid_above_per_s",
 ];
 /// A request served in 100 ms when not queued: a model default, not a
 /// published figure.
@@ -86,6 +87,10 @@ pub(crate) fn read_executions(ctx: &mut Ctx, node: &Node) -> Option<ExecutionMod
     let cpu_per_execution = fine_cpu_or(ctx, &fields, "cpu_per_execution");
     let memory_base = quantity_or(ctx, &fields, "memory_base", Unit::Bytes);
     let memory_per_execution = quantity_or(ctx, &fields, "memory_per_execution", Unit::Bytes);
+    let fluid_above = match fields.get("fluid_above_per_s") {
+        None => Some(DEFAULT_FLUID_ABOVE_PER_S),
+        Some(n) => reader::number(ctx, &n).and_then(|v| reader::positive(ctx, &n, v)),
+    };
     Some(ExecutionModel {
         max_concurrent: u32::try_from(max_concurrent?).ok()?,
         duration: duration?,
@@ -93,6 +98,7 @@ pub(crate) fn read_executions(ctx: &mut Ctx, node: &Node) -> Option<ExecutionMod
         cpu_per_execution_millis: cpu_per_execution?,
         memory_base_bytes: memory_base?,
         memory_per_execution_bytes: memory_per_execution?,
+        fluid_above_per_s: fluid_above?,
     })
 }
 

@@ -290,6 +290,7 @@ fn every_usage_key_lands_in_the_config() {
             cpu_per_execution_millis: 100.0,
             memory_base_bytes: 64.0 * 1024.0 * 1024.0,
             memory_per_execution_bytes: 32.0 * 1024.0 * 1024.0,
+            fluid_above_per_s: ksim_core::usage::DEFAULT_FLUID_ABOVE_PER_S,
         }))
     );
     // Only the table form of `service` is a usage model; both back a Service.

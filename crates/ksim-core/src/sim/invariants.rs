@@ -139,7 +139,7 @@ impl Simulation {
             let Some(usage) = usage else { continue };
             let subject = || self.workload_subject(w as WorkloadId);
             match &usage.activity {
-                Activity::Service { fluid, .. } => {
+                Activity::Service { fluid, .. } | Activity::ExecutionsFluid { fluid, .. } => {
                     let tolerance = 1e-9 * fluid.arrived.max(1.0);
                     if fluid.imbalance().abs() > tolerance {
                         let problem = format!(

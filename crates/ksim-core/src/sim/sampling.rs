@@ -177,6 +177,7 @@ impl Simulation {
             };
             if let Some(Some(usage)) = self.serving.workloads.get_mut(w) {
                 row.load_per_s = usage.load.as_ref().map(|l| l.rate_at(time));
+                let running_fluid = usage.fluid_running(time, counts.ready);
                 if let Some(ready) = usage.scraped.mean_ready() {
                     row.cpu_per_replica_millis = Some(ready.cpu_millis);
                     row.memory_per_replica_bytes = Some(ready.memory_bytes);
@@ -186,6 +187,11 @@ impl Simulation {
                         row.queue_length = Some(fluid.queued);
                         row.latency_ms = Some(fluid.latency_s(model, counts.ready) * 1e3);
                         row.dropped_total = Some(fluid.dropped);
+                    }
+                    Activity::ExecutionsFluid { service, fluid, .. } => {
+                        row.queue_length = Some(fluid.queued);
+                        row.running_executions = running_fluid.map(|r| r.round() as u64);
+                        row.latency_ms = Some(fluid.latency_s(service, counts.ready) * 1e3);
                     }
                     Activity::Executions { workers, .. } => {
                         row.queue_length = Some(workers.queued() as f64);
@@ -202,6 +208,16 @@ impl Simulation {
     }
 
     fn workload_summaries(&self) -> Vec<WorkloadSummary> {
+        /// The mean queue wait by Little's law: ∫ queue dt over the requests
+        /// (executions) that entered the queue or were served at once.
+        fn wait_mean_ms(fluid: &crate::usage::ServiceFluid) -> f64 {
+            let entered = fluid.served + fluid.queued;
+            if entered > 0.0 {
+                fluid.queued_s / entered * 1e3
+            } else {
+                0.0
+            }
+        }
         (0..self.workloads.len())
             .filter(|&w| self.observed(w))
             .map(|w| {
@@ -209,17 +225,11 @@ impl Simulation {
                 let usage = self.serving.workloads[w].as_ref();
                 let (requests, executions) = match usage.map(|u| &u.activity) {
                     Some(Activity::Service { fluid, .. }) => {
-                        let entered = fluid.served + fluid.queued;
-                        let wait_mean_ms = if entered > 0.0 {
-                            fluid.queued_s / entered * 1e3
-                        } else {
-                            0.0
-                        };
                         let requests = RequestSummary {
                             arrived: fluid.arrived,
                             served: fluid.served,
                             dropped: fluid.dropped,
-                            wait_mean_ms,
+                            wait_mean_ms: wait_mean_ms(fluid),
                         };
                         (Some(requests), None)
                     }
@@ -232,6 +242,28 @@ impl Simulation {
                             queued_at_end: workers.queued(),
                             wait: stats.wait.clone(),
                             cold_start_wait: stats.cold_start_wait.clone(),
+                            fluid: false,
+                            wait_mean_ms: stats.wait.mean().map_or(0.0, |d| d.as_millis_f64()),
+                        };
+                        (None, Some(executions))
+                    }
+                    Some(Activity::ExecutionsFluid {
+                        fluid, requeued, ..
+                    }) => {
+                        let ready = self.workload_counts[w].ready;
+                        let running = usage
+                            .and_then(|u| u.fluid_running(fluid.last, ready))
+                            .unwrap_or(0.0);
+                        let count = |v: f64| v.max(0.0).round() as u64;
+                        let executions = ExecutionSummary {
+                            arrived: count(fluid.arrived),
+                            completed: count(fluid.served - running),
+                            requeued: count(*requeued),
+                            queued_at_end: count(fluid.queued),
+                            wait: LatencyHistogram::default(),
+                            cold_start_wait: LatencyHistogram::default(),
+                            fluid: true,
+                            wait_mean_ms: wait_mean_ms(fluid),
                         };
                         (None, Some(executions))
                     }

@@ -174,20 +174,40 @@ impl Simulation {
         let Some(Some(usage)) = workloads.get_mut(workload as usize) else {
             return;
         };
-        match &mut usage.activity {
-            Activity::Service { model, fluid, .. } => {
-                let rate = usage
-                    .load
-                    .as_ref()
-                    .map_or(0.0, |l| l.mean_over(fluid.last, now));
-                fluid.advance(model, now, rate, ready);
+        if let Activity::Executions { workers, .. } = &mut usage.activity {
+            if up {
+                workers.worker_ready(now, pod);
+            } else {
+                workers.worker_gone(executions, pod, now);
             }
-            Activity::Executions { workers, .. } => {
-                if up {
-                    workers.worker_ready(now, pod);
-                } else {
-                    workers.worker_gone(executions, pod, now);
-                }
+        } else {
+            // A worker leaving the fluid takes its share of the running
+            // executions back to the queue, as an event-mode worker does.
+            let running = match &usage.activity {
+                Activity::ExecutionsFluid {
+                    running_after_loss: Some((at, running)),
+                    ..
+                } if *at == now => Some(*running),
+                _ => usage.fluid_running(now, ready),
+            };
+            let lost = match (up, running) {
+                (false, Some(running)) if ready > 0 => running / f64::from(ready),
+                _ => 0.0,
+            };
+            let load = usage.load.as_ref();
+            if let Some((model, fluid)) = usage.activity.fluid_mut() {
+                let rate = load.map_or(0.0, |l| l.mean_over(fluid.last, now));
+                fluid.advance(model, now, rate, ready);
+                fluid.requeue(lost);
+            }
+            if let Activity::ExecutionsFluid {
+                requeued,
+                running_after_loss,
+                ..
+            } = &mut usage.activity
+            {
+                *requeued += lost;
+                *running_after_loss = running.filter(|_| !up).map(|r| (now, r - lost));
             }
         }
         // A new worker takes from the queue; a worker gone put its
@@ -199,11 +219,9 @@ impl Simulation {
     pub(super) fn advance_services(&mut self, now: SimTime) {
         for (w, usage) in self.serving.workloads.iter_mut().enumerate() {
             let Some(usage) = usage else { continue };
-            if let Activity::Service { model, fluid, .. } = &mut usage.activity {
-                let rate = usage
-                    .load
-                    .as_ref()
-                    .map_or(0.0, |l| l.mean_over(fluid.last, now));
+            let load = usage.load.as_ref();
+            if let Some((model, fluid)) = usage.activity.fluid_mut() {
+                let rate = load.map_or(0.0, |l| l.mean_over(fluid.last, now));
                 fluid.advance(model, now, rate, self.workload_counts[w].ready);
             }
         }
@@ -235,6 +253,24 @@ impl Simulation {
                         cpu_millis,
                         memory_bytes,
                     });
+                    *at_scrape = *fluid;
+                }
+                Activity::ExecutionsFluid {
+                    model,
+                    fluid,
+                    at_scrape,
+                    ..
+                } => {
+                    scraped.idle = PodUsage {
+                        cpu_millis: model.cpu_idle_millis,
+                        memory_bytes: model.memory_base_bytes,
+                    };
+                    scraped.ready =
+                        crate::usage::fluid_execution_usage_per_worker(model, at_scrape, fluid)
+                            .map_or(scraped.idle, |(cpu_millis, memory_bytes)| PodUsage {
+                                cpu_millis,
+                                memory_bytes,
+                            });
                     *at_scrape = *fluid;
                 }
                 Activity::Executions { model, workers } => {

@@ -23,6 +23,40 @@ pub enum Activity {
         /// Boxed: a queue and its maps, much larger than a service's fluid.
         workers: Box<Workers>,
     },
+    /// Execution workers whose load peaks above `fluid_above_per_s`: the
+    /// executions as a fluid through `service`, the workers' capacity
+    /// (`ExecutionModel::as_fluid_service`), with an unbounded queue.
+    ExecutionsFluid {
+        model: ExecutionModel,
+        service: ServiceModel,
+        fluid: ServiceFluid,
+        at_scrape: ServiceFluid,
+        /// Executions put back in the queue when their worker went away.
+        requeued: f64,
+        /// Executions still running after workers left at this instant
+        /// (several leave at once in a scale-down: each takes its share of
+        /// what ran before, not of a queue the others just filled).
+        running_after_loss: Option<(SimTime, f64)>,
+    },
+}
+
+impl Activity {
+    /// The fluid and its service, for a service or fluid executions.
+    pub fn fluid(&self) -> Option<(&ServiceModel, &ServiceFluid)> {
+        match self {
+            Activity::Service { model, fluid, .. } => Some((model, fluid)),
+            Activity::ExecutionsFluid { service, fluid, .. } => Some((service, fluid)),
+            Activity::Executions { .. } => None,
+        }
+    }
+
+    pub fn fluid_mut(&mut self) -> Option<(&ServiceModel, &mut ServiceFluid)> {
+        match self {
+            Activity::Service { model, fluid, .. } => Some((model, fluid)),
+            Activity::ExecutionsFluid { service, fluid, .. } => Some((service, fluid)),
+            Activity::Executions { .. } => None,
+        }
+    }
 }
 
 /// One modelled workload.
@@ -41,10 +75,24 @@ impl WorkloadUsage {
                 fluid: ServiceFluid::default(),
                 at_scrape: ServiceFluid::default(),
             },
-            UsageModel::Executions(m) => Activity::Executions {
-                model: m.clone(),
-                workers: Box::new(Workers::new(m)),
-            },
+            UsageModel::Executions(m) => {
+                let peak = load.as_ref().map_or(0.0, |l| l.spec().shape.max_rate());
+                if m.is_fluid(peak) {
+                    Activity::ExecutionsFluid {
+                        model: m.clone(),
+                        service: m.as_fluid_service(),
+                        fluid: ServiceFluid::default(),
+                        at_scrape: ServiceFluid::default(),
+                        requeued: 0.0,
+                        running_after_loss: None,
+                    }
+                } else {
+                    Activity::Executions {
+                        model: m.clone(),
+                        workers: Box::new(Workers::new(m)),
+                    }
+                }
+            }
         };
         WorkloadUsage {
             load,
@@ -61,9 +109,7 @@ impl WorkloadUsage {
     /// The service's fluid brought to `now` without changing the state: a
     /// controller's read must not move the model.
     pub fn service_at(&self, now: SimTime, ready: u32) -> Option<ServiceFluid> {
-        let Activity::Service { model, fluid, .. } = &self.activity else {
-            return None;
-        };
+        let (model, fluid) = self.activity.fluid()?;
         let mut peek = *fluid;
         let rate = self
             .load
@@ -73,14 +119,30 @@ impl WorkloadUsage {
         Some(peek)
     }
 
+    /// Executions running now in the fluid mode: those being served, by
+    /// Little's law, up to every worker's slots.
+    pub fn fluid_running(&self, now: SimTime, ready: u32) -> Option<f64> {
+        let Activity::ExecutionsFluid { model, service, .. } = &self.activity else {
+            return None;
+        };
+        let fluid = self.service_at(now, ready)?;
+        let serving = fluid.serving_per_s(service, ready, self.rate_at(now));
+        let slots = f64::from(model.max_concurrent) * f64::from(ready);
+        Some((serving * model.mean_duration_s()).min(slots))
+    }
+
     /// A custom metric's value for the whole workload at `now`: the
     /// arrival rate, the requests or executions waiting, the executions
     /// running. None when the workload does not produce it.
     pub fn custom_total(&self, metric: CustomMetric, now: SimTime, ready: u32) -> Option<f64> {
         match (metric, &self.activity) {
             (CustomMetric::RequestRate, _) => Some(self.rate_at(now)),
-            (CustomMetric::QueueLength, Activity::Service { .. }) => {
-                self.service_at(now, ready).map(|f| f.queued)
+            (
+                CustomMetric::QueueLength,
+                Activity::Service { .. } | Activity::ExecutionsFluid { .. },
+            ) => self.service_at(now, ready).map(|f| f.queued),
+            (CustomMetric::RunningExecutions, Activity::ExecutionsFluid { .. }) => {
+                self.fluid_running(now, ready)
             }
             (CustomMetric::QueueLength, Activity::Executions { workers, .. }) => {
                 Some(workers.queued() as f64)
@@ -137,7 +199,7 @@ impl Serving {
             .flatten()
             .map(|u| match &u.activity {
                 Activity::Executions { workers, .. } => workers.bytes_held(),
-                Activity::Service { .. } => 0,
+                Activity::Service { .. } | Activity::ExecutionsFluid { .. } => 0,
             })
             .sum();
         workers + self.executions.bytes_held()

@@ -343,6 +343,7 @@ mod tests {
             cpu_per_execution_millis: 100.0,
             memory_base_bytes: 0.0,
             memory_per_execution_bytes: 0.0,
+            fluid_above_per_s: crate::usage::DEFAULT_FLUID_ABOVE_PER_S,
         }
     }
 
