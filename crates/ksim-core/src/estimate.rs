@@ -90,7 +90,10 @@ fn expected_pods(config: &SimConfig) -> u64 {
     for workload in &config.workloads {
         match &workload.kind {
             WorkloadKind::Deployment(d) => {
-                created = created.saturating_add(u64::from(d.replicas));
+                // An autoscaler may hold up to its max at once (the pods it
+                // replaces as it scales down and up again are not counted).
+                let most = d.replicas.max(autoscaler_max(workload));
+                created = created.saturating_add(u64::from(most));
                 if let Some(lifetime) = &d.pod_lifetime {
                     // A replica's pod lives at least its lifetime and one
                     // scheduling cycle before its replacement is created.
@@ -114,6 +117,30 @@ fn expected_pods(config: &SimConfig) -> u64 {
     created
         .saturating_add(replacements.min(cycles))
         .min(u64::from(PodId::MAX))
+}
+
+/// The most replicas a deployment's autoscaler may set (0 without one).
+fn autoscaler_max(workload: &crate::config::WorkloadSpec) -> u32 {
+    match &workload.model.autoscaler {
+        Some(crate::config::Autoscaler::Hpa(h)) => h.max_replicas,
+        Some(crate::config::Autoscaler::Keda(k)) => k.max_replicas,
+        None => 0,
+    }
+}
+
+/// Executions running at once at the load's peak, each with its end event
+/// pending (event mode only; a fluid holds none).
+fn running_executions(workload: &crate::config::WorkloadSpec) -> f64 {
+    let (Some(crate::usage::UsageModel::Executions(e)), Some(load)) =
+        (&workload.model.usage, &workload.model.load)
+    else {
+        return 0.0;
+    };
+    let peak = load.shape.max_rate();
+    if e.is_fluid(peak) {
+        return 0.0;
+    }
+    peak * e.mean_duration_s()
 }
 
 /// From the job's start to its stop or the end of the run.
@@ -156,6 +183,7 @@ fn pending_events(config: &SimConfig) -> u64 {
     let mut running = 0.0;
     for workload in &config.workloads {
         pending += 1.0; // its next arrival, or its creation
+        running += running_executions(workload);
         match &workload.kind {
             WorkloadKind::Deployment(d) => {
                 if d.pod_lifetime.is_some() {
@@ -296,6 +324,49 @@ mod tests {
         c.end = SimTime::ZERO + secs(24 * 3600);
         let pods = estimate_memory(&c).expected_pods;
         assert!((10 + 239..=10 + 240).contains(&pods), "{pods}");
+    }
+
+    /// An autoscaled deployment may hold its autoscaler's max at once, and
+    /// execution workers keep an end event per running execution.
+    #[test]
+    fn autoscalers_and_executions_are_estimated_at_their_peak() {
+        use crate::autoscale::hpa::{HpaSpec, MetricSpec, ResourceName, ResourceTarget};
+        use crate::config::Autoscaler;
+        use crate::load::{LoadShape, LoadSpec};
+        use crate::usage::{ExecutionModel, UsageModel, DEFAULT_FLUID_ABOVE_PER_S};
+        let mut web = deployment(2, None);
+        web.model.autoscaler = Some(Autoscaler::Hpa(HpaSpec {
+            min_replicas: 1,
+            max_replicas: 40,
+            metrics: vec![MetricSpec::Resource {
+                name: ResourceName::Cpu,
+                target: ResourceTarget::Utilization(70),
+            }],
+            behavior: None,
+        }));
+        web.model.load = Some(LoadSpec {
+            shape: LoadShape::constant(100.0).unwrap(),
+            noise_interval: None,
+        });
+        let mut execution = ExecutionModel {
+            max_concurrent: 10,
+            duration: Distribution::constant(secs(30).0 as f64).unwrap(),
+            cpu_idle_millis: 0.0,
+            cpu_per_execution_millis: 0.0,
+            memory_base_bytes: 0.0,
+            memory_per_execution_bytes: 0.0,
+            fluid_above_per_s: DEFAULT_FLUID_ABOVE_PER_S,
+        };
+        web.model.usage = Some(UsageModel::Executions(execution.clone()));
+        let estimate = estimate_memory(&config(10, vec![web.clone()]));
+        assert_eq!(estimate.expected_pods, 40);
+        // 100/s for 30 s: 3,000 running, each with its end pending.
+        assert!(estimate.pending_events >= 3_000, "{estimate:?}");
+        // As a fluid they hold no event.
+        execution.fluid_above_per_s = 50.0;
+        web.model.usage = Some(UsageModel::Executions(execution));
+        let fluid = estimate_memory(&config(10, vec![web]));
+        assert!(fluid.pending_events < 100, "{fluid:?}");
     }
 
     /// Fuzzing found a run of 0.0 MiB estimated: 10^12 node failures an hour,
