@@ -4,6 +4,9 @@
 //! failures and disruption budgets. Every case must finish without a
 //! `SimError`, give the same outputs twice and split into batches, and keep
 //! its books: pods add up, pools never pass their max, nodes by state add up.
+//! The deployment may serve a load (a service, execution workers as events
+//! or as a fluid) under an HPA or a KEDA-style ScaledObject, fighting the
+//! random controller's scale changes.
 //!
 //! To hunt: `KSIM_FUZZ_CASES=5000 KSIM_FUZZ_SEED=7 cargo test -p ksim-core --release --test living_cluster_fuzz`.
 
@@ -79,6 +82,10 @@ struct Case {
     subscribed: bool,
     control_plane: bool,
     failure: bool,
+    /// 0: no load; 1: a service under an HPA; 2: workers under KEDA; 3:
+    /// fluid workers under an HPA on running executions.
+    model: u8,
+    load_per_s: f64,
     seed: u64,
 }
 
@@ -92,10 +99,20 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        any::<u64>(),
+        (0..4u8, 0.0..40.0f64, any::<u64>()),
     )
         .prop_map(
-            |(pools, replicas, budget, job_rate_per_s, period_s, subscribed, cp, failure, seed)| {
+            |(
+                pools,
+                replicas,
+                budget,
+                job_rate_per_s,
+                period_s,
+                subscribed,
+                cp,
+                failure,
+                (model, load_per_s, seed),
+            )| {
                 Case {
                     pools,
                     replicas,
@@ -105,6 +122,8 @@ fn case() -> impl Strategy<Value = Case> {
                     subscribed,
                     control_plane: cp,
                     failure,
+                    model,
+                    load_per_s,
                     seed,
                 }
             },
@@ -129,6 +148,7 @@ fn scenario(c: &Case) -> SimConfig {
         d.disruption_budget = Some(DisruptionBudget::MaxUnavailable(IntOrPercent::Count(n)));
     }
     web.readiness_delay = Some(Distribution::uniform(0.0, secs(10).0 as f64).unwrap());
+    web.model = workload_model(c);
     let mut workloads = vec![web];
     if c.job_rate_per_s > 0.0 {
         workloads.push(WorkloadSpec {
@@ -164,6 +184,86 @@ fn scenario(c: &Case) -> SimConfig {
     config
 }
 
+fn workload_model(c: &Case) -> WorkloadModel {
+    use ksim_core::autoscale::hpa::{
+        CustomMetric, HpaSpec, MetricSpec, ResourceName, ResourceTarget,
+    };
+    use ksim_core::autoscale::keda::{KedaMetric, KedaSpec, Trigger};
+    use ksim_core::load::{LoadShape, LoadSpec};
+    use ksim_core::usage::{ExecutionModel, ServiceModel, UsageModel};
+    if c.model == 0 {
+        return WorkloadModel::default();
+    }
+    let load = Some(LoadSpec {
+        shape: LoadShape::diurnal(0.0, c.load_per_s, secs(200), secs(60)).unwrap(),
+        noise_interval: Some(secs(5)),
+    });
+    let executions = ExecutionModel {
+        max_concurrent: 4,
+        duration: Distribution::exponential(secs(5).0 as f64).unwrap(),
+        cpu_idle_millis: 10.0,
+        cpu_per_execution_millis: 100.0,
+        memory_base_bytes: 1e6,
+        memory_per_execution_bytes: 1e6,
+        // The fluid mode from any load.
+        fluid_above_per_s: if c.model == 3 { 0.001 } else { 1e9 },
+    };
+    let hpa = |metrics| {
+        Autoscaler::Hpa(HpaSpec {
+            min_replicas: 1,
+            max_replicas: 12,
+            metrics,
+            behavior: None,
+        })
+    };
+    let (usage, autoscaler) = match c.model {
+        1 => (
+            UsageModel::Service(ServiceModel {
+                capacity_per_replica_per_s: 5.0,
+                cpu_idle_millis: 10.0,
+                cpu_per_request_millis: 60.0,
+                memory_base_bytes: 1e6,
+                memory_per_request_bytes: 1e5,
+                service_time_s: 0.1,
+                queue_limit_per_replica: 20.0,
+            }),
+            hpa(vec![MetricSpec::Resource {
+                name: ResourceName::Cpu,
+                target: ResourceTarget::Utilization(60),
+            }]),
+        ),
+        2 => (
+            UsageModel::Executions(executions),
+            Autoscaler::Keda(KedaSpec {
+                polling_interval: secs(10),
+                cooldown_period: secs(30),
+                min_replicas: 0,
+                idle_replicas: None,
+                max_replicas: 12,
+                triggers: vec![Trigger {
+                    metric: KedaMetric::Custom(CustomMetric::QueueLength),
+                    workload: 0,
+                    target: 2.0,
+                    activation_threshold: 0.0,
+                }],
+                behavior: None,
+            }),
+        ),
+        _ => (
+            UsageModel::Executions(executions),
+            hpa(vec![MetricSpec::Pods {
+                metric: CustomMetric::RunningExecutions,
+                average_value_milli: 3000,
+            }]),
+        ),
+    };
+    WorkloadModel {
+        load,
+        usage: Some(usage),
+        autoscaler: Some(autoscaler),
+    }
+}
+
 fn run_case(c: &Case, batch: Option<u64>) -> Result<RunOutput, String> {
     let mut sim = Simulation::new(scenario(c)).map_err(|e| e.to_string())?;
     sim.enable_invariant_checks();
@@ -187,6 +287,8 @@ fn check(c: &Case) -> Result<(), TestCaseError> {
     prop_assert_eq!(&out.timeline, &again.timeline);
     prop_assert_eq!(&out.pods, &again.pods);
     prop_assert_eq!(&out.pool_timeline, &again.pool_timeline);
+    prop_assert_eq!(&out.workload_timeline, &again.workload_timeline);
+    prop_assert_eq!(&out.decisions, &again.decisions);
     let s = &out.summary;
     prop_assert_eq!(
         s.pods_total,
