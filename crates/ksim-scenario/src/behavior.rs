@@ -1,7 +1,10 @@
 //! `behavior` of an HPA (or of the HPA a ScaledObject creates): scaling
 //! rules per direction, what is missing filled with upstream's defaults.
 
-use ksim_core::autoscale::hpa::{Behavior, PolicyKind, ScalingPolicy, ScalingRules, SelectPolicy};
+use ksim_core::autoscale::hpa::behavior::{default_scale_down_rules, default_scale_up_rules};
+use ksim_core::autoscale::hpa::{
+    Behavior, HpaControllerSettings, PolicyKind, ScalingPolicy, ScalingRules, SelectPolicy,
+};
 use ksim_core::time::SimDuration;
 
 use crate::autoscaling::whole_seconds;
@@ -18,35 +21,18 @@ const MAX_PERIOD: SimDuration = SimDuration::from_secs(1800);
 const MAX_STABILIZATION_WINDOW: SimDuration = SimDuration::from_secs(3600);
 
 /// Upstream's rules for a direction not written, or the parts of one not
-/// written (pkg/apis/autoscaling/v2/defaults.go, GenerateHPAScaleUpRules and
-/// GenerateHPAScaleDownRules). Scale-down's window is left unset there and
-/// filled by the controller from --horizontal-pod-autoscaler-downscale-
-/// stabilization, in whole seconds (horizontal.go,
-/// maybeInitScaleDownStabilizationWindow); `downscale_stabilization` is that
-/// flag. To be replaced by the core's `autoscale::hpa::behavior::
-/// default_behavior()` once it exists.
+/// written: the core's `default_scale_up_rules` / `default_scale_down_rules`
+/// (defaults.go, and the scale-down window from the controller's flag in
+/// whole seconds).
 fn default_rules(scale_up: bool, downscale_stabilization: SimDuration) -> ScalingRules {
-    let policy = |kind, value| ScalingPolicy {
-        kind,
-        value,
-        period: SimDuration::from_secs(15),
-    };
     if scale_up {
-        ScalingRules {
-            stabilization_window: SimDuration::ZERO,
-            select_policy: SelectPolicy::Max,
-            policies: vec![
-                policy(PolicyKind::Pods, 4),
-                policy(PolicyKind::Percent, 100),
-            ],
-        }
+        default_scale_up_rules()
     } else {
-        let whole_seconds = downscale_stabilization.0 / 1_000_000_000;
-        ScalingRules {
-            stabilization_window: SimDuration::from_secs(whole_seconds),
-            select_policy: SelectPolicy::Max,
-            policies: vec![policy(PolicyKind::Percent, 100)],
-        }
+        let settings = HpaControllerSettings {
+            downscale_stabilization,
+            ..HpaControllerSettings::default()
+        };
+        default_scale_down_rules(&settings)
     }
 }
 
