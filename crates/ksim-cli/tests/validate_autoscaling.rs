@@ -74,9 +74,9 @@ fn validate_lists_the_autoscalers_per_workload_and_the_metrics_pipeline() {
         "  workload `web`: load constant 300/s, Poisson noise per 1s; service of 100 requests/s \
          per replica, 20ms per request; HPA 2..12 replicas on cpu at 60% of requests, external \
          queue_length of `worker` 30 per replica",
-        "  workload `worker`: execution workers running 2 at once, 45s each; KEDA 0..8 replicas, \
-         polling every 30s, cooldown 5m, on queue_length of `worker` 10 per replica (active \
-         above 0)",
+        "  workload `worker`: execution workers running 2 at once, 45s each, as events (peak \
+         0/s, fluid above 1000/s); KEDA 0..8 replicas, polling every 30s, cooldown 5m, on \
+         queue_length of `worker` 10 per replica (active above 0)",
     ] {
         assert!(stdout.contains(expected), "`{expected}` not in:\n{stdout}");
     }
