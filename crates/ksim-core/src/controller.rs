@@ -23,6 +23,7 @@ use crate::rng::SimRng;
 use crate::taints::{ControllerTaint, ControllerTaints};
 use crate::time::SimTime;
 use crate::usage::serving::{Serving, WorkloadUsage};
+use std::collections::BTreeSet;
 
 /// Cluster events a controller can be woken by, as a set.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -113,7 +114,7 @@ pub struct ClusterView<'a> {
     /// Per pool: nodes in the cluster (every state but Deleted).
     pub(crate) pool_live: &'a [u32],
     /// Pods that failed their last scheduling attempt and are still pending.
-    pub(crate) pods_unschedulable: u64,
+    pub(crate) unschedulable: &'a BTreeSet<PodId>,
     pub(crate) pods: &'a Pods,
     pub(crate) workload_pods: &'a PodLists,
     pub(crate) workload_counts: &'a [WorkloadCounts],
@@ -166,7 +167,14 @@ impl<'a> ClusterView<'a> {
     }
 
     pub fn pods_unschedulable(&self) -> u64 {
-        self.pods_unschedulable
+        self.unschedulable.len() as u64
+    }
+
+    /// The pods that failed their last scheduling attempt and are still
+    /// pending, in pod order (a node autoscaler's input; kept as an index,
+    /// not found by a scan).
+    pub fn unschedulable_pods(&self) -> impl Iterator<Item = PodId> + 'a {
+        self.unschedulable.iter().copied()
     }
 
     /// A workload's pod counts (desired replicas: the scale subresource).

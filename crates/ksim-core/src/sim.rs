@@ -34,7 +34,7 @@ use crate::scheduler::{Diagnosis, Placement};
 use crate::time::{SimDuration, SimTime};
 use crate::usage::serving::Serving;
 use rand::Rng;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub use crate::cluster::WorkloadCounts;
 pub use controllers::ControllerError;
@@ -144,7 +144,10 @@ struct Counters {
     interval_binds: u64,
     /// Pods per phase, indexed by `PodPhase as usize`; changed only by `set_phase`.
     by_phase: [u64; 4],
-    unschedulable: u64,
+    /// Pods whose last scheduling attempt failed and that are still
+    /// pending, in pod order: what a node autoscaler reads (its count is the
+    /// timeline's `pods_unschedulable`).
+    unschedulable: BTreeSet<PodId>,
     /// Pods whose deletion was requested (`delete_pod`, a scale-down).
     deleted: u64,
 }

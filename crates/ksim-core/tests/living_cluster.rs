@@ -301,3 +301,61 @@ fn deleting_a_provisioning_node_removes_no_node_object() {
     assert_eq!((last.nodes_total, last.nodes_provisioning), (0, 0));
     assert_eq!(out.summary.nodes_deleted, 1);
 }
+
+/// Records the unschedulable pods it sees at each wake-up.
+struct Watcher {
+    seen: std::rc::Rc<std::cell::RefCell<Vec<(u64, Vec<u32>)>>>,
+    times_s: Vec<u64>,
+}
+
+impl Controller for Watcher {
+    fn name(&self) -> &str {
+        "watcher"
+    }
+    fn subscriptions(&self) -> Subscriptions {
+        Subscriptions::NONE
+    }
+    fn first_wake(&self) -> Option<SimTime> {
+        self.times_s.first().map(|&s| SimTime::ZERO + secs(s))
+    }
+    fn wake(&mut self, wake: Wake) -> Option<SimTime> {
+        let pods: Vec<u32> = wake.view.unschedulable_pods().collect();
+        assert_eq!(pods.len() as u64, wake.view.pods_unschedulable());
+        let now_s = (wake.now - SimTime::ZERO).as_secs_f64() as u64;
+        self.seen.borrow_mut().push((now_s, pods));
+        if now_s == 30 {
+            wake.actions.push(Action::AddNodes { pool: 0, count: 2 });
+        }
+        self.times_s
+            .iter()
+            .find(|&&s| s > now_s)
+            .map(|&s| SimTime::ZERO + secs(s))
+    }
+}
+
+/// A node autoscaler reads the pods that failed to schedule as a list kept
+/// with the scheduler's verdicts: listed while pending after a failure,
+/// gone once bound.
+#[test]
+fn controllers_read_the_unschedulable_pods_as_a_list() {
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let config = config(
+        vec![elastic_pool(1, 3, 10)],
+        vec![deployment("web", template(3000, GI), 3)],
+        120,
+    );
+    let mut sim = Simulation::new(config).unwrap();
+    sim.enable_invariant_checks();
+    sim.add_controller(Box::new(Watcher {
+        seen: seen.clone(),
+        times_s: vec![20, 30, 60],
+    }))
+    .unwrap();
+    sim.run().unwrap();
+    let seen = seen.borrow();
+    // One 4-cpu node takes one 3-cpu pod; the other two failed.
+    assert_eq!(seen[0], (20, vec![1, 2]));
+    assert_eq!(seen[1], (30, vec![1, 2]));
+    // Two nodes added at 30 s, ready at 40 s: the list empties.
+    assert_eq!(seen[2], (60, vec![]));
+}

@@ -124,7 +124,7 @@ impl Simulation {
                 config: &self.config,
                 cluster: &self.cluster,
                 pool_live: &self.node_book.pool_live,
-                pods_unschedulable: self.counters.unschedulable,
+                unschedulable: &self.counters.unschedulable,
                 pods: &self.pods,
                 workload_pods: &self.workload_pods,
                 workload_counts: &self.workload_counts,

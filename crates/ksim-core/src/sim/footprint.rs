@@ -50,6 +50,8 @@ impl Simulation {
         let rows = self.timeline.len() as u64 * bytes_per_timeline_row(&self.config);
         let decisions = self.controllers.decisions.len() as u64 * BYTES_PER_DECISION;
         let usage = self.serving.bytes_held();
+        // A B-tree entry per unschedulable pod: the id and the node's share.
+        let unschedulable = self.counters.unschedulable.len() as u64 * 16;
         [
             nodes,
             pods,

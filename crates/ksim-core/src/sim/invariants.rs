@@ -6,8 +6,7 @@
 
 use super::{Event, SimError, Simulation, WorkloadCounts, NO_REASON};
 use crate::cluster::{NodeState, NEVER};
-use crate::ids::WorkloadId;
-use crate::ids::{NodeId, PoolId, NO_NODE};
+use crate::ids::{NodeId, PodId, PoolId, WorkloadId, NO_NODE};
 use crate::pod_phase::PodPhase;
 use crate::resources::{ResourceVec, NUM_RESOURCES};
 use crate::time::SimTime;
@@ -393,11 +392,11 @@ impl Simulation {
     /// The phase counters add up to the number of pods and match the phases.
     fn check_counters(&self) -> Result<(), String> {
         let mut by_phase = [0u64; 4];
-        let mut unschedulable = 0u64;
+        let mut unschedulable = Vec::new();
         for p in 0..self.pods.len() {
             by_phase[self.pods.phase[p] as usize] += 1;
             if self.last_failure[p] != NO_REASON {
-                unschedulable += 1;
+                unschedulable.push(p as PodId);
             }
         }
         let c = &self.counters;
@@ -417,10 +416,11 @@ impl Simulation {
                 ));
             }
         }
-        if unschedulable != c.unschedulable {
+        if !unschedulable.iter().eq(c.unschedulable.iter()) {
             return Err(format!(
-                "{} pods counted unschedulable, {unschedulable} are",
-                c.unschedulable
+                "{} pods listed unschedulable, {} are",
+                c.unschedulable.len(),
+                unschedulable.len()
             ));
         }
         Ok(())

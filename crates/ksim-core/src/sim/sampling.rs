@@ -35,7 +35,7 @@ impl Simulation {
             pods_running: c.phase(PodPhase::Running),
             pods_succeeded: c.phase(PodPhase::Succeeded),
             pods_failed: c.phase(PodPhase::Failed),
-            pods_unschedulable: c.unschedulable,
+            pods_unschedulable: c.unschedulable.len() as u64,
             cpu_requested_millis: self.requested_total.0[CPU],
             cpu_allocatable_millis: self.allocatable_total.0[CPU],
             memory_requested_bytes: self.requested_total.0[MEMORY],

@@ -118,7 +118,7 @@ impl Simulation {
             next_id
         });
         if self.last_failure[pod as usize] == NO_REASON {
-            self.counters.unschedulable += 1;
+            self.counters.unschedulable.insert(pod);
         }
         self.last_failure[pod as usize] = id;
     }
@@ -146,9 +146,11 @@ impl Simulation {
     pub(super) fn clear_failure(&mut self, pod: PodId) {
         if self.last_failure[pod as usize] != NO_REASON {
             self.last_failure[pod as usize] = NO_REASON;
-            match self.counters.unschedulable.checked_sub(1) {
-                Some(left) => self.counters.unschedulable = left,
-                None => self.violation("counters", "unschedulable pods below zero"),
+            if !self.counters.unschedulable.remove(&pod) {
+                self.violation(
+                    format!("pod {pod}"),
+                    "failed but not listed as unschedulable",
+                );
             }
         }
     }

@@ -390,7 +390,8 @@ fn a_queued_pod_deleted_leaves_the_queue_and_ends_at_once() {
     run_to(&mut sim, at(400));
     assert_eq!(counted(&sim), counts(4, 1, 3, 3, 0));
     assert_eq!(
-        sim.counters.unschedulable, 1,
+        sim.counters.unschedulable.len(),
+        1,
         "its replacement waits in turn"
     );
 }
