@@ -60,6 +60,7 @@ impl Simulation {
             rows,
             decisions,
             usage,
+            unschedulable,
         ]
         .into_iter()
         .fold(0, u64::saturating_add)
