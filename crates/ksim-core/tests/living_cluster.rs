@@ -302,9 +302,12 @@ fn deleting_a_provisioning_node_removes_no_node_object() {
     assert_eq!(out.summary.nodes_deleted, 1);
 }
 
+/// What a watcher saw: at each wake-up (s), the unschedulable pods.
+type Seen = std::rc::Rc<std::cell::RefCell<Vec<(u64, Vec<u32>)>>>;
+
 /// Records the unschedulable pods it sees at each wake-up.
 struct Watcher {
-    seen: std::rc::Rc<std::cell::RefCell<Vec<(u64, Vec<u32>)>>>,
+    seen: Seen,
     times_s: Vec<u64>,
 }
 
@@ -338,7 +341,7 @@ impl Controller for Watcher {
 /// gone once bound.
 #[test]
 fn controllers_read_the_unschedulable_pods_as_a_list() {
-    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen: Seen = Default::default();
     let config = config(
         vec![elastic_pool(1, 3, 10)],
         vec![deployment("web", template(3000, GI), 3)],
