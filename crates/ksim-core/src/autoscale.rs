@@ -3,5 +3,6 @@
 //! KEDA-style scale executor. The controllers that drive them through the
 //! simulation are in `controller::hpa` and `controller::keda`.
 
+pub mod cluster_autoscaler;
 pub mod hpa;
 pub mod keda;
