@@ -10,6 +10,7 @@
 
 use crate::time::SimDuration;
 
+pub mod estimator;
 pub mod expander;
 pub mod utilization;
 
