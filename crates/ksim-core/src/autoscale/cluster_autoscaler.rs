@@ -2,7 +2,8 @@
 //! `cluster-autoscaler/`): node utilization for scale-down, the expanders
 //! that choose which node group grows, and the bin-packing estimate of how
 //! many template nodes the pending pods need. The controller that drives
-//! them through the simulation comes later (issue 10).
+//! them through the simulation comes later (issue 10). Also the node
+//! groups' exponential back-off after failed scale-ups.
 //!
 //! The defaults below are upstream's flag defaults (`config/flags/flags.go`,
 //! `config/const.go`, `utils/backoff`); the flag each stands for is named in
@@ -10,6 +11,7 @@
 
 use crate::time::SimDuration;
 
+pub mod backoff;
 pub mod estimator;
 pub mod expander;
 pub mod utilization;
