@@ -437,6 +437,73 @@ fn price_prefers_cheap_well_shaped_groups_and_shuns_gpus() {
     assert_eq!(price().score(&no_cpu), None);
 }
 
+/// One option of upstream's TestPriceExpander: `node_count` nodes of
+/// `node_cpu_millis` at `node_price`, taking pods of `pod_cpu_millis` in all.
+fn priced(
+    group: &str,
+    node_count: u32,
+    node_cpu_millis: u64,
+    node_price: f64,
+    pod_cpu_millis: u64,
+) -> ExpansionOption {
+    ExpansionOption {
+        group: group.into(),
+        node_count,
+        pod_count: 0,
+        pod_requests: resources(pod_cpu_millis, 0),
+        node_capacity: resources(node_cpu_millis, 1000),
+        node_price_per_hour: node_price,
+        group_exists: true,
+    }
+}
+
+fn price_pick(preferred_cpu_millis: u64, options: &[ExpansionOption]) -> &str {
+    let p = Price {
+        preferred_cpu_millis,
+        pod_price_per_core_hour: 20.0,
+        pod_price_per_gib_hour: 0.0,
+        gpu: None,
+    };
+    let all: Vec<usize> = (0..options.len()).collect();
+    let best = p.best_options(options, &all);
+    assert_eq!(best.len(), 1, "{best:?}");
+    &options[best[0]].group
+}
+
+// upstream: price/price_test.go TestPriceExpander (every case but the one
+// where the pricing model fails, which a given price cannot)
+#[test]
+fn price_expander_upstream_cases() {
+    // p1 + p2: 1500 millicores. ng1: 1000-millicore nodes, ng2: 4000.
+    let both = |n1: f64, n2: f64, c1: u32, c2: u32| {
+        vec![
+            priced("ng1", c1, 1000, n1, 1500),
+            priced("ng2", c2, 4000, n2, 1500),
+        ]
+    };
+    // First node group is cheaper.
+    assert_eq!(price_pick(2000, &both(20.0, 200.0, 2, 1)), "ng1");
+    // First is cheaper, but the second is preferred.
+    assert_eq!(price_pick(4000, &both(50.0, 200.0, 2, 1)), "ng2");
+    // The same, but with many nodes the misfit fades.
+    assert_eq!(price_pick(4000, &both(20.0, 200.0, 80, 40)), "ng1");
+    // Second node group is cheaper.
+    assert_eq!(price_pick(2000, &both(200.0, 100.0, 2, 1)), "ng2");
+    // Equally expensive, but the second takes both pods.
+    let mut options2 = both(200.0, 200.0, 2, 1);
+    options2[0].pod_requests = resources(1000, 0);
+    assert_eq!(price_pick(2000, &options2), "ng2");
+    // A group yet to be created loses at the same price...
+    let mut options3 = options2.clone();
+    let mut mt1 = priced("autoprovisioned-MT1", 1, 4000, 200.0, 1500);
+    mt1.group_exists = false;
+    options3.push(mt1);
+    assert_eq!(price_pick(2000, &options3), "ng2");
+    // ...and wins when cheaper enough.
+    options3[2].node_price_per_hour = 90.0;
+    assert_eq!(price_pick(2000, &options3), "autoprovisioned-MT1");
+}
+
 #[test]
 fn default_expander_is_least_waste() {
     assert_eq!(super::super::DEFAULT_EXPANDER, ExpanderKind::LeastWaste);
