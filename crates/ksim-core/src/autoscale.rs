@@ -5,4 +5,5 @@
 
 pub mod cluster_autoscaler;
 pub mod hpa;
+pub mod karpenter;
 pub mod keda;
