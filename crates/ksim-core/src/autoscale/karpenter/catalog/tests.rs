@@ -191,3 +191,26 @@ fn spot_is_chosen_when_allowed_and_cheaper() {
     };
     assert_eq!(it.cheapest_offering(&nothing), None);
 }
+
+// upstream: disruption's worstLaunchPrice: spot when the requirements allow
+// it, else on-demand; nothing when no zone is admitted.
+#[test]
+fn worst_launch_price_prefers_spot_when_allowed() {
+    let catalog = sample_catalog();
+    let it = named(&catalog, "r5.large");
+    let both = NodePoolRequirements {
+        capacity_types: req(Operator::In, &["spot", "on-demand"]),
+        ..Default::default()
+    };
+    assert_eq!(
+        it.worst_launch_price_micro_usd_per_hour(&both),
+        Some(44_100)
+    );
+    let od = NodePoolRequirements::default();
+    assert_eq!(it.worst_launch_price_micro_usd_per_hour(&od), Some(126_000));
+    let nowhere = NodePoolRequirements {
+        zones: req(Operator::In, &["eu-west-1a"]),
+        ..Default::default()
+    };
+    assert_eq!(it.worst_launch_price_micro_usd_per_hour(&nowhere), None);
+}

@@ -1,6 +1,7 @@
 //! Ported from upstream's disruption suites (`pkg/controllers/disruption`:
 //! Describe "Replace Nodes", "Delete Node", the spot-to-spot consolidation
-//! cases; `pkg/controllers/nodeclaim/disruption` for Consolidatable). The
+//! cases); tests marked "upstream behaviour" pin rules read from the source
+//! rather than a named upstream test. The
 //! cluster and its scheduling simulation become the `Rescheduling` answer;
 //! upstream's dollar prices become micro-dollars.
 
@@ -128,8 +129,9 @@ fn an_equal_price_is_not_cheaper() {
     assert_eq!(d, Decision::Keep(KeepReason::NoCheaperReplacement));
 }
 
-// upstream: spot-to-spot consolidation is behind the SpotToSpotConsolidation
-// feature gate: "cannot replace spot with spot if the feature gate is off"
+// upstream behaviour (not a named test): computeSpotToSpotConsolidation
+// refuses to replace a spot node with spot while the SpotToSpotConsolidation
+// feature gate is off.
 #[test]
 fn spot_to_spot_needs_the_feature_gate() {
     let d = decide(
@@ -204,7 +206,8 @@ fn on_demand_may_be_replaced_by_spot() {
     assert_eq!(d, Decision::Replace(options));
 }
 
-// upstream: emptiness applies under both policies; WhenEmpty never moves pods.
+// upstream behaviour (not a named test): emptiness applies under both
+// policies; WhenEmpty never moves pods.
 #[test]
 fn when_empty_deletes_only_empty_nodes() {
     let s = ConsolidationSettings {
@@ -252,10 +255,9 @@ fn several_nodes_or_no_fit_keep_the_candidate() {
     );
 }
 
-// upstream: nodeclaim/disruption consolidation tests: "should add the
-// consolidatable status condition if consolidateAfter has elapsed since the
-// last pod event", "should not add ... if consolidateAfter is Never", and
-// the initialization time standing in for a missing pod event.
+// upstream behaviour (nodeclaim/disruption's Consolidatable condition, not a
+// named test): quiet for consolidateAfter since the last pod event, or since
+// initialization when there was none; `Never` disables it.
 #[test]
 fn consolidate_after_counts_from_the_last_pod_event() {
     let s = ConsolidationSettings {
@@ -288,8 +290,8 @@ fn consolidate_after_counts_from_the_last_pod_event() {
     );
 }
 
-// upstream: nodeclaim/expiration: "should expire when the time since
-// creation passes expireAfter", "should not expire with expireAfter Never"
+// upstream behaviour (nodeclaim/expiration, not a named test): a NodeClaim
+// expires expireAfter after its creation; `Never` disables it.
 #[test]
 fn expiration_counts_from_creation() {
     let after = Some(SimDuration::from_secs(3600));

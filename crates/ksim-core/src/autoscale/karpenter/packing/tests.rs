@@ -1,6 +1,6 @@
 //! Ported from upstream's `pkg/controllers/provisioning/scheduling/suite_test.go`
 //! (Describe "Binpacking", "In-Flight Nodes") and `pkg/controllers/provisioning/suite_test.go`
-//! (NodePool limits). Upstream's fake cloud provider becomes a fixture of
+//! (the NodePool limits cases). Upstream's fake cloud provider becomes a fixture of
 //! our own: `small-instance-type` (2 cpu, 2 GiB, 5 pods) and
 //! `default-instance-type` (4 cpu, 4 GiB, 5 pods), priced by size, with
 //! allocatable equal to capacity.
@@ -192,36 +192,45 @@ fn in_flight_capacity_is_used_before_launching() {
     );
 }
 
-// upstream: provisioning/suite_test.go, "should partially schedule if limits
-// would be exceeded" (adapted: a 4-cpu limit leaves room for one
-// default-instance-type only, so the second 3-cpu pod stays pending)
-#[test]
-fn limits_cap_the_new_capacity() {
-    let opts = fake_options();
-    let inp = PackingInput {
+fn cpu_limited(options: &[LaunchOption], cpu_millis: u64) -> PackingInput<'_> {
+    PackingInput {
         limits: NodePoolLimits {
-            cpu_millis: Some(4000),
+            cpu_millis: Some(cpu_millis),
             memory_bytes: None,
         },
-        ..input(&opts)
-    };
-    let out = pack(&pods("p", 2, 3000, 0), &inp);
-    assert_eq!(out.new_claims.len(), 1);
+        ..input(options)
+    }
+}
+
+// upstream: provisioning/suite_test.go, "should schedule if limits would be
+// met" (a 2-cpu limit still admits a 2-cpu node for a 1.75-cpu pod)
+#[test]
+fn a_node_that_meets_the_limit_exactly_launches() {
+    let opts = fake_options();
+    let out = pack(&pods("p", 1, 1750, 0), &cpu_limited(&opts, 2000));
+    assert_eq!(launched(&out, &opts), ["small-instance-type"]);
+}
+
+// upstream: provisioning/suite_test.go, "should partially schedule if limits
+// would be exceeded" (3-cpu limit, two 1.5-cpu pods that cannot share a
+// node: here they fit no 2-cpu node together, and the 4-cpu type is over
+// the limit)
+#[test]
+fn limits_schedule_part_of_the_batch() {
+    let opts = fake_options();
+    let out = pack(&pods("p", 2, 1500, 0), &cpu_limited(&opts, 3000));
+    assert_eq!(launched(&out, &opts), ["small-instance-type"]);
     assert_eq!(out.unschedulable, ["p-001"]);
 }
 
 // upstream: provisioning/suite_test.go, "should not schedule when limits are
-// exceeded": a pool already over its limit launches nothing.
+// exceeded" (limit 20 cpu, the pool already holds 100)
 #[test]
 fn a_pool_over_its_limit_launches_nothing() {
     let opts = fake_options();
     let inp = PackingInput {
-        limits: NodePoolLimits {
-            cpu_millis: Some(20_000),
-            memory_bytes: None,
-        },
         pool_usage: res(100_000, 0, 0),
-        ..input(&opts)
+        ..cpu_limited(&opts, 20_000)
     };
     let out = pack(&pods("p", 1, 100, 0), &inp);
     assert!(out.new_claims.is_empty());
