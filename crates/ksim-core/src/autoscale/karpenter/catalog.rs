@@ -255,6 +255,8 @@ pub fn allocatable(
         .cpu_millis
         .checked_sub(kube_reserved_cpu_millis(it.cpu_millis))
         .expect("kube-reserved cpu exceeds capacity");
+    // A type too small for its overhead offers no memory (upstream's
+    // quantity would go negative and fit no pod either).
     v.0[MEMORY] = memory_capacity_bytes(it.memory_bytes, settings)
         .checked_sub(kube_reserved_memory_bytes(it.max_pods))
         .and_then(|m| m.checked_sub(settings.eviction_memory_bytes))

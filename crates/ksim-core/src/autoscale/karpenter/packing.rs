@@ -90,8 +90,9 @@ pub fn sort_by_price(options: &mut [LaunchOption]) {
     });
 }
 
-/// Orders pods as the scheduler's queue does: cpu descending, then memory
-/// descending; ties by name (upstream falls back to creation time and UID).
+/// Orders pods as the scheduler's queue does (`byCPUAndMemoryDescending` in
+/// `queue.go`, as of v1.1): cpu descending, then memory descending; ties by
+/// name (upstream falls back to creation time and UID).
 pub fn sort_pods(pods: &mut [PendingPod]) {
     pods.sort_by(|a, b| {
         b.requests
