@@ -1,7 +1,10 @@
-//! Workload autoscalers as pure functions of what they observe: the
-//! Horizontal Pod Autoscaler's replica calculator and behavior rules, and a
-//! KEDA-style scale executor. The controllers that drive them through the
-//! simulation are in `controller::hpa` and `controller::keda`.
+//! Autoscalers' rules as pure functions of what they observe: the
+//! Horizontal Pod Autoscaler's replica calculator and behavior rules and a
+//! KEDA-style scale executor (driven through the simulation by
+//! `controller::hpa` and `controller::keda`); and, for node autoscaling,
+//! the Cluster Autoscaler's utilization, expanders, bin-packing estimate and
+//! back-off, and a Karpenter-like provisioner's catalog, packing, budgets and
+//! consolidation (no controller drives these two yet: issue 10).
 
 pub mod cluster_autoscaler;
 pub mod hpa;
