@@ -13,7 +13,7 @@ pub mod hpa;
 pub mod keda;
 pub mod scripted;
 
-use crate::cluster::{ClusterState, NodeState, Pods, WorkloadCounts};
+use crate::cluster::{ClusterState, FilterReason, NodeState, Pods, WorkloadCounts};
 use crate::config::{NodePoolSpec, SimConfig};
 use crate::ids::{NodeId, PodId, PoolId, WorkloadId};
 use crate::lifecycle::PodLists;
@@ -196,6 +196,29 @@ impl<'a> ClusterView<'a> {
     /// metrics as they are now, resource metrics as last scraped.
     pub fn usage(&self, workload: WorkloadId) -> Option<&'a WorkloadUsage> {
         self.serving.get(workload)
+    }
+
+    /// Whether a new, empty node of `pool` would take a pod of `workload`
+    /// with `requests`: the pool's taints and labels as the scheduler
+    /// decides them (TaintToleration, NodeAffinity), then its allocatable.
+    /// A node autoscaler's check of a group's template node. Anti-affinity
+    /// is the caller's: an empty node holds no pod to repel, but pods packed
+    /// together onto one new node may repel each other.
+    pub fn template_fits(
+        &self,
+        workload: WorkloadId,
+        requests: &ResourceVec,
+        pool: PoolId,
+    ) -> Result<(), FilterReason> {
+        let template = &self.cluster.templates[workload as usize];
+        if let Some(reason) = template.pool_filter[pool as usize] {
+            return Err(reason);
+        }
+        let allocatable = &self.config.node_pools[pool as usize].allocatable;
+        match ResourceVec::ZERO.first_shortfall(requests, allocatable) {
+            Some(dim) => Err(FilterReason::Insufficient(dim as u8)),
+            None => Ok(()),
+        }
     }
 
     pub fn workload_by_name(&self, name: &str) -> Option<WorkloadId> {

@@ -362,3 +362,89 @@ fn controllers_read_the_unschedulable_pods_as_a_list() {
     // Two nodes added at 30 s, ready at 40 s: the list empties.
     assert_eq!(seen[2], (60, vec![]));
 }
+
+/// What a template checker saw: per pool, the verdict for a pod of each size.
+type Verdicts = std::rc::Rc<std::cell::RefCell<Vec<Result<(), ksim_core::cluster::FilterReason>>>>;
+
+/// Asks, once, whether each pool's template node would take a web pod of
+/// 1 cpu and one of 64 cpus.
+struct TemplateChecker {
+    verdicts: Verdicts,
+}
+
+impl Controller for TemplateChecker {
+    fn name(&self) -> &str {
+        "template-checker"
+    }
+    fn subscriptions(&self) -> Subscriptions {
+        Subscriptions::NONE
+    }
+    fn first_wake(&self) -> Option<SimTime> {
+        Some(SimTime::ZERO + secs(1))
+    }
+    fn wake(&mut self, wake: Wake) -> Option<SimTime> {
+        use ksim_core::resources::{ResourceVec, CPU, MEMORY, PODS};
+        for cpu_millis in [1000, 64_000] {
+            let mut requests = ResourceVec::ZERO;
+            requests.0[CPU] = cpu_millis;
+            requests.0[MEMORY] = GI;
+            requests.0[PODS] = 1;
+            for pool in 0..wake.view.pools().len() as u32 {
+                let verdict = wake.view.template_fits(0, &requests, pool);
+                self.verdicts.borrow_mut().push(verdict);
+            }
+        }
+        None
+    }
+}
+
+/// A node autoscaler asks whether a group's template node would take a
+/// pod: the scheduler's pool verdicts (an untolerated taint, a selector
+/// that does not match), then the allocatable, even for pools with no node.
+#[test]
+fn a_pools_template_node_is_judged_by_the_schedulers_filters() {
+    use ksim_core::cluster::FilterReason;
+    use ksim_core::config::{Label, Taint, TaintEffect};
+    use ksim_core::resources::CPU;
+    let mut tainted = pool("gpu", 0, 16_000, 64 * GI);
+    tainted.taints = vec![Taint {
+        key: "nvidia.com/gpu".into(),
+        value: "present".into(),
+        effect: TaintEffect::NoSchedule,
+    }];
+    let mut other_zone = pool("b", 0, 16_000, 64 * GI);
+    other_zone.labels = vec![Label {
+        key: "topology.kubernetes.io/zone".into(),
+        value: "b".into(),
+    }];
+    let mut fitting = pool("a", 1, 16_000, 64 * GI);
+    fitting.labels = vec![Label {
+        key: "topology.kubernetes.io/zone".into(),
+        value: "a".into(),
+    }];
+    let mut web = deployment("web", template(1000, GI), 1);
+    web.template.node_selector = vec![Label {
+        key: "topology.kubernetes.io/zone".into(),
+        value: "a".into(),
+    }];
+    let verdicts: Verdicts = Default::default();
+    let mut sim =
+        Simulation::new(config(vec![tainted, other_zone, fitting], vec![web], 10)).unwrap();
+    sim.enable_invariant_checks();
+    sim.add_controller(Box::new(TemplateChecker {
+        verdicts: verdicts.clone(),
+    }))
+    .unwrap();
+    sim.run().unwrap();
+    assert_eq!(
+        *verdicts.borrow(),
+        vec![
+            Err(FilterReason::UntoleratedTaint(0)),
+            Err(FilterReason::NodeAffinity),
+            Ok(()),
+            Err(FilterReason::UntoleratedTaint(0)),
+            Err(FilterReason::NodeAffinity),
+            Err(FilterReason::Insufficient(CPU as u8)),
+        ]
+    );
+}
