@@ -191,28 +191,23 @@ impl HpaController {
                 (result, None)
             }
             MetricSpec::Object {
-                metric,
+                metric: custom,
                 workload,
                 target,
-            } => {
-                let pods = self.pods(view, now, Source::None);
-                let usage = custom_total(view, workload, metric, now);
-                let read = usage.as_ref().ok().copied();
-                let result = usage.and_then(|usage| {
-                    calculator::object_replicas(scale, target, usage, &pods, settings)
-                });
-                (result, read)
             }
-            MetricSpec::External {
-                metric,
+            | MetricSpec::External {
+                metric: custom,
                 workload,
                 target,
             } => {
                 let pods = self.pods(view, now, Source::None);
-                let usage = custom_total(view, workload, metric, now);
+                let usage = custom_total(view, workload, custom, now);
                 let read = usage.as_ref().ok().copied();
-                let result = usage.and_then(|usage| {
-                    calculator::external_replicas(scale, target, &[usage], &pods, settings)
+                let result = usage.and_then(|usage| match metric {
+                    MetricSpec::Object { .. } => {
+                        calculator::object_replicas(scale, target, usage, &pods, settings)
+                    }
+                    _ => calculator::external_replicas(scale, target, &[usage], &pods, settings),
                 });
                 (result, read)
             }
@@ -220,12 +215,19 @@ impl HpaController {
     }
 }
 
+/// A metric's proposal.
+type ProposalResult = Result<Proposal, CalculatorError>;
+
 /// A metric's proposal and, for Object and External metrics, the value read.
-type Reading = (Result<Proposal, CalculatorError>, Option<i64>);
+type Reading = (ProposalResult, Option<i64>);
 
 /// How a metric reads in `decisions.csv`: `name current/target`.
-fn metric_label(metric: &MetricSpec, reading: &Reading, scale: ScaleReplicas) -> String {
-    let (result, read) = reading;
+fn metric_label(
+    metric: &MetricSpec,
+    result: &ProposalResult,
+    read: Option<i64>,
+    scale: ScaleReplicas,
+) -> String {
     let proposal = result.as_ref().ok();
     match *metric {
         MetricSpec::Resource { name, target } => resource_label(name, target, proposal),
@@ -239,7 +241,7 @@ fn metric_label(metric: &MetricSpec, reading: &Reading, scale: ScaleReplicas) ->
             from_milli(average_value_milli)
         ),
         MetricSpec::Object { metric, target, .. } | MetricSpec::External { metric, target, .. } => {
-            value_label(metric, target, *read, scale)
+            value_label(metric, target, read, scale)
         }
     }
 }
@@ -285,7 +287,7 @@ impl HpaController {
         if current == 0 && min != 0 {
             return;
         }
-        let mut read: Option<(Vec<Reading>, ScaleReplicas)> = None;
+        let mut read: Option<(Vec<ProposalResult>, Vec<Option<i64>>, ScaleReplicas)> = None;
         let mut decision = if current > max {
             self.bound(
                 now,
@@ -305,13 +307,12 @@ impl HpaController {
                 spec: current,
                 status: wake.view.workload_counts(self.workload).active(),
             };
-            let readings: Vec<Reading> = self
+            let (results, reads): (Vec<_>, Vec<_>) = self
                 .spec
                 .metrics
                 .iter()
                 .map(|m| self.propose(&wake.view, now, scale, m))
-                .collect();
-            let results: Vec<_> = readings.iter().map(|(r, _)| r.clone()).collect();
+                .unzip();
             let Ok(combined) = calculator::combine(current, &results) else {
                 // Upstream records the failure and leaves the count alone.
                 return;
@@ -324,7 +325,7 @@ impl HpaController {
                 current,
                 combined.replicas,
             );
-            read = Some((readings, scale));
+            read = Some((results, reads, scale));
             Decision {
                 at: now,
                 controller: self.name.clone(),
@@ -350,13 +351,13 @@ impl HpaController {
         );
         let wanted_a_change = decision.proposed_replicas != current || desired != current;
         if wanted_a_change && (desired != current || self.last_row != Some(row)) {
-            if let Some((readings, scale)) = &read {
+            if let Some((results, reads, scale)) = &read {
                 decision.metrics = self
                     .spec
                     .metrics
                     .iter()
-                    .zip(readings)
-                    .map(|(m, r)| metric_label(m, r, *scale))
+                    .zip(results.iter().zip(reads))
+                    .map(|(m, (result, read))| metric_label(m, result, *read, *scale))
                     .collect::<Vec<_>>()
                     .join("; ");
             }

@@ -194,10 +194,8 @@ impl Simulation {
                 (false, Some(running)) if ready > 0 => running / f64::from(ready),
                 _ => 0.0,
             };
-            let load = usage.load.as_ref();
-            if let Some((model, fluid)) = usage.activity.fluid_mut() {
-                let rate = load.map_or(0.0, |l| l.mean_over(fluid.last, now));
-                fluid.advance(model, now, rate, ready);
+            usage.advance_fluid(now, ready);
+            if let Some((_, fluid)) = usage.activity.fluid_mut() {
                 fluid.requeue(lost);
             }
             if let Activity::ExecutionsFluid {
@@ -218,11 +216,8 @@ impl Simulation {
     /// Brings every service's fluid to `now` (a scrape or a sample reads it).
     pub(super) fn advance_services(&mut self, now: SimTime) {
         for (w, usage) in self.serving.workloads.iter_mut().enumerate() {
-            let Some(usage) = usage else { continue };
-            let load = usage.load.as_ref();
-            if let Some((model, fluid)) = usage.activity.fluid_mut() {
-                let rate = load.map_or(0.0, |l| l.mean_over(fluid.last, now));
-                fluid.advance(model, now, rate, self.workload_counts[w].ready);
+            if let Some(usage) = usage {
+                usage.advance_fluid(now, self.workload_counts[w].ready);
             }
         }
     }
@@ -233,26 +228,28 @@ impl Simulation {
         self.advance_services(now);
         let window = self.config.autoscaling.metrics_resolution;
         for usage in self.serving.workloads.iter_mut().flatten() {
+            let idle = usage.activity.idle();
             let scraped = &mut usage.scraped;
             scraped.at = Some(now);
             scraped.window = window;
+            scraped.idle = idle;
+            // A ready replica's averages over the window, or its idle use
+            // when no replica was ready in it.
+            let averaged = |pair: Option<(f64, f64)>| {
+                pair.map_or(idle, |(cpu_millis, memory_bytes)| PodUsage {
+                    cpu_millis,
+                    memory_bytes,
+                })
+            };
             match &mut usage.activity {
                 Activity::Service {
                     model,
                     fluid,
                     at_scrape,
                 } => {
-                    scraped.idle = PodUsage {
-                        cpu_millis: model.cpu_idle_millis,
-                        memory_bytes: model.memory_base_bytes,
-                    };
-                    scraped.ready = crate::usage::service_usage_per_replica(
+                    scraped.ready = averaged(crate::usage::service_usage_per_replica(
                         model, at_scrape, fluid,
-                    )
-                    .map_or(scraped.idle, |(cpu_millis, memory_bytes)| PodUsage {
-                        cpu_millis,
-                        memory_bytes,
-                    });
+                    ));
                     *at_scrape = *fluid;
                 }
                 Activity::ExecutionsFluid {
@@ -261,23 +258,12 @@ impl Simulation {
                     at_scrape,
                     ..
                 } => {
-                    scraped.idle = PodUsage {
-                        cpu_millis: model.cpu_idle_millis,
-                        memory_bytes: model.memory_base_bytes,
-                    };
-                    scraped.ready =
-                        crate::usage::fluid_execution_usage_per_worker(model, at_scrape, fluid)
-                            .map_or(scraped.idle, |(cpu_millis, memory_bytes)| PodUsage {
-                                cpu_millis,
-                                memory_bytes,
-                            });
+                    scraped.ready = averaged(crate::usage::fluid_execution_usage_per_worker(
+                        model, at_scrape, fluid,
+                    ));
                     *at_scrape = *fluid;
                 }
                 Activity::Executions { model, workers } => {
-                    scraped.idle = PodUsage {
-                        cpu_millis: model.cpu_idle_millis,
-                        memory_bytes: model.memory_base_bytes,
-                    };
                     scraped.workers = workers.scrape(now, window, model);
                     scraped.is_workers = true;
                 }

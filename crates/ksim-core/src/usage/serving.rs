@@ -3,7 +3,7 @@
 //! and driven by the simulation (`sim::serving`).
 
 use super::workers::{Executions, Workers};
-use super::{ExecutionModel, ScrapedUsage, ServiceFluid, ServiceModel, UsageModel};
+use super::{ExecutionModel, PodUsage, ScrapedUsage, ServiceFluid, ServiceModel, UsageModel};
 use crate::autoscale::hpa::CustomMetric;
 use crate::ids::{PodId, WorkloadId};
 use crate::load::Load;
@@ -41,6 +41,20 @@ pub enum Activity {
 }
 
 impl Activity {
+    /// A running pod's use with nothing to serve (not ready, or idle).
+    pub fn idle(&self) -> PodUsage {
+        let (cpu_millis, memory_bytes) = match self {
+            Activity::Service { model, .. } => (model.cpu_idle_millis, model.memory_base_bytes),
+            Activity::Executions { model, .. } | Activity::ExecutionsFluid { model, .. } => {
+                (model.cpu_idle_millis, model.memory_base_bytes)
+            }
+        };
+        PodUsage {
+            cpu_millis,
+            memory_bytes,
+        }
+    }
+
     /// The fluid and its service, for a service or fluid executions.
     pub fn fluid(&self) -> Option<(&ServiceModel, &ServiceFluid)> {
         match self {
@@ -117,6 +131,17 @@ impl WorkloadUsage {
             .map_or(0.0, |l| l.mean_over(fluid.last, now));
         peek.advance(model, now, rate, ready);
         Some(peek)
+    }
+
+    /// Brings the fluid (a service's, or fluid executions') to `now` with
+    /// `ready` replicas serving since its last advance; nothing for
+    /// event-driven workers.
+    pub fn advance_fluid(&mut self, now: SimTime, ready: u32) {
+        if let Some(advanced) = self.service_at(now, ready) {
+            if let Some((_, fluid)) = self.activity.fluid_mut() {
+                *fluid = advanced;
+            }
+        }
     }
 
     /// Executions running now in the fluid mode: those being served, by
