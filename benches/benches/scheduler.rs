@@ -44,6 +44,7 @@ fn cluster(nodes: u32) -> ClusterState {
         allocatable,
         labels: Vec::new(),
         taints: Vec::new(),
+        daemonset_requests: ResourceVec::ZERO,
     };
     let mut cluster = ClusterState::from_specs(&[spec], &[plain_template()]);
     let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(42);
@@ -66,6 +67,7 @@ fn plain_template() -> PodTemplate {
         tolerations: Vec::new(),
         anti_affinity: Vec::new(),
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+        eviction: Default::default(),
     }
 }
 
@@ -183,6 +185,7 @@ fn padded_cluster(empty: u32) -> ClusterState {
         allocatable: resources(cpu_millis, 64 * GIB, 110),
         labels: Vec::new(),
         taints: Vec::new(),
+        daemonset_requests: ResourceVec::ZERO,
     };
     let mut specs: Vec<NodePoolSpec> = (0..empty)
         .map(|i| spec(format!("empty-{i}"), 0, 2_000 + u64::from(i % 64) * 1_000))

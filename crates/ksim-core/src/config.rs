@@ -39,6 +39,14 @@ pub struct SimConfig {
     /// The metrics pipeline and the HPA controller's flags, shared by every
     /// workload autoscaler.
     pub autoscaling: AutoscalingConfig,
+    /// The node autoscaler, if any.
+    pub node_autoscaler: Option<NodeAutoscaler>,
+}
+
+/// What adds and removes nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeAutoscaler {
+    ClusterAutoscaler(crate::autoscale::cluster_autoscaler::ClusterAutoscalerSettings),
 }
 
 /// What every workload autoscaler shares: how metrics reach it, and the
@@ -236,6 +244,10 @@ pub struct NodePoolSpec {
     pub allocatable: ResourceVec,
     pub labels: Vec<Label>,
     pub taints: Vec<Taint>,
+    /// What the DaemonSets running on each of the pool's nodes request;
+    /// `allocatable` is what they leave to other pods. Autoscalers add it
+    /// back where upstream counts DaemonSet pods (utilization).
+    pub daemonset_requests: ResourceVec,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -319,6 +331,22 @@ pub struct PodTemplate {
     /// How long a pod asked to stop keeps running before it is killed
     /// (`terminationGracePeriodSeconds`).
     pub termination_grace_period: SimDuration,
+    /// What a node autoscaler reads before moving the pod elsewhere.
+    pub eviction: EvictionHints,
+}
+
+/// The pod facts that decide whether the Cluster Autoscaler may drain its
+/// node (upstream's drainability rules), besides its disruption budget.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct EvictionHints {
+    /// The `cluster-autoscaler.kubernetes.io/safe-to-evict` annotation:
+    /// `Some(false)` blocks the node's removal; `Some(true)` lets the pod
+    /// move despite local storage or having no controller.
+    pub safe_to_evict: Option<bool>,
+    /// The pod mounts local storage (an emptyDir or hostPath volume).
+    pub local_storage: bool,
+    /// The pod has no controller (a bare pod): nothing would recreate it.
+    pub bare: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -944,6 +972,7 @@ impl SimConfig {
             control_plane: None,
             changes: Vec::new(),
             autoscaling: AutoscalingConfig::default(),
+            node_autoscaler: None,
         }
     }
 }
@@ -971,6 +1000,7 @@ mod tests {
             tolerations: vec![],
             anti_affinity: vec![],
             termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+            eviction: EvictionHints::default(),
         }
     }
 
@@ -1007,6 +1037,7 @@ mod tests {
             allocatable,
             labels: vec![],
             taints: vec![],
+            daemonset_requests: ResourceVec::ZERO,
         };
         let deployment = WorkloadSpec {
             name: "w".into(),

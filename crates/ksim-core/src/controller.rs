@@ -9,15 +9,17 @@
 //! counts the ones it refuses. Each controller draws only from its own
 //! random stream, `controller/<name>`.
 
+pub mod cluster_autoscaler;
 pub mod hpa;
 pub mod keda;
 pub mod scripted;
 
 use crate::cluster::{ClusterState, FilterReason, NodeState, Pods, WorkloadCounts};
-use crate::config::{NodePoolSpec, SimConfig};
+use crate::config::{NodePoolSpec, SimConfig, WorkloadKind, WorkloadSpec};
+use crate::disruption_budget::BudgetStatus;
 use crate::ids::{NodeId, PodId, PoolId, WorkloadId};
 use crate::lifecycle::PodLists;
-pub use crate::metrics::Decision;
+pub use crate::metrics::{Decision, DecisionTarget};
 use crate::resources::ResourceVec;
 use crate::rng::SimRng;
 use crate::taints::{ControllerTaint, ControllerTaints};
@@ -119,6 +121,8 @@ pub struct ClusterView<'a> {
     pub(crate) workload_pods: &'a PodLists,
     pub(crate) workload_counts: &'a [WorkloadCounts],
     pub(crate) serving: &'a Serving,
+    /// Per node: the pods bound or assumed there.
+    pub(crate) node_pods: &'a PodLists,
 }
 
 impl<'a> ClusterView<'a> {
@@ -221,6 +225,73 @@ impl<'a> ClusterView<'a> {
         }
     }
 
+    /// The pods bound (or assumed by the scheduler) on a node, not ended.
+    pub fn node_pods(&self, node: NodeId) -> impl Iterator<Item = PodId> + 'a {
+        self.node_pods.iter(node)
+    }
+
+    /// Registered nodes (every state but Provisioning and Deleted), in the
+    /// order they registered.
+    pub fn registered_nodes(&self) -> &'a [NodeId] {
+        self.cluster.nodes.registration_order()
+    }
+
+    /// Node ids handed out so far, deleted ones included (ids are never reused).
+    pub fn node_id_count(&self) -> usize {
+        self.cluster.nodes.len()
+    }
+
+    pub fn workload(&self, workload: WorkloadId) -> &'a WorkloadSpec {
+        &self.config.workloads[workload as usize]
+    }
+
+    /// Whether a pod of `workload` with `requests` would pass the
+    /// scheduler's filters on `node` if `extra` were requested there on top
+    /// of what is: a node autoscaler's simulated rescheduling, in which
+    /// pods moved by the simulation are `extra` and never touch the cluster.
+    /// Anti-affinity is checked against the pods really there; pods the
+    /// simulation moved in are the caller's ([`ClusterView::repels`]).
+    pub fn fits_with(
+        &self,
+        workload: WorkloadId,
+        requests: &ResourceVec,
+        node: NodeId,
+        extra: &ResourceVec,
+    ) -> bool {
+        let template = &self.cluster.templates[workload as usize];
+        if extra == &ResourceVec::ZERO {
+            return self.cluster.filter(template, requests, node).is_none();
+        }
+        let mut with_extra = *requests;
+        with_extra.add_assign(extra);
+        self.cluster.filter(template, &with_extra, node).is_none()
+    }
+
+    /// Whether pods of the two workloads may not share a node (required
+    /// anti-affinity, either way round).
+    pub fn repels(&self, a: WorkloadId, b: WorkloadId) -> bool {
+        let (a, b) = (
+            &self.cluster.templates[a as usize],
+            &self.cluster.templates[b as usize],
+        );
+        let meets = |x: &[u32], y: &[u32]| x.iter().any(|t| y.contains(t));
+        meets(&a.carried_terms, &b.matched_terms) || meets(&a.matched_terms, &b.carried_terms)
+    }
+
+    /// The disruptions a deployment's PodDisruptionBudget allows now (its
+    /// status's `disruptionsAllowed`); None without a budget. Evictions in
+    /// flight are not subtracted: the caller asks before it evicts.
+    pub fn disruptions_allowed(&self, workload: WorkloadId) -> Option<u32> {
+        let WorkloadKind::Deployment(d) = &self.config.workloads[workload as usize].kind else {
+            return None;
+        };
+        let budget = d.disruption_budget?;
+        let counts = &self.workload_counts[workload as usize];
+        Some(
+            BudgetStatus::of(budget, counts.desired, counts.live, counts.ready).disruptions_allowed,
+        )
+    }
+
     pub fn workload_by_name(&self, name: &str) -> Option<WorkloadId> {
         self.config
             .workloads
@@ -258,6 +329,11 @@ pub trait Controller {
 
     /// Reacts to a wake-up; returns its next timer (None: only events wake it).
     fn wake(&mut self, wake: Wake) -> Option<SimTime>;
+
+    /// A node autoscaler's account of the run, for `summary.json`.
+    fn node_autoscaler_summary(&self) -> Option<crate::metrics::NodeAutoscalerSummary> {
+        None
+    }
 }
 
 #[cfg(test)]

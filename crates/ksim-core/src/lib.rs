@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod control_plane;
 pub mod controller;
+pub mod disruption_budget;
 pub mod distribution;
 pub mod estimate;
 pub mod histogram;

@@ -2,7 +2,7 @@
 //! the summary and the control plane's results.
 
 use crate::histogram::LatencyHistogram;
-use crate::ids::{NodeId, WorkloadId};
+use crate::ids::{NodeId, PoolId, WorkloadId};
 use crate::pod_phase::PodPhase;
 use crate::time::{SimDuration, SimTime};
 
@@ -84,6 +84,8 @@ pub struct RunSummary {
     pub controller_actions_refused: u64,
     /// Per pool, in scenario order.
     pub node_pools: Vec<PoolSummary>,
+    /// What the node autoscaler did, when the scenario has one.
+    pub node_autoscaler: Option<NodeAutoscalerSummary>,
     /// Workloads with a usage model or an autoscaler, in scenario order.
     pub workloads: Vec<WorkloadSummary>,
     /// Creation-to-bind latency over the whole run.
@@ -284,22 +286,59 @@ pub struct ExecutionSummary {
     pub wait_mean_ms: f64,
 }
 
+/// What the node autoscaler did over the run (`summary.json`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeAutoscalerSummary {
+    pub controller: String,
+    /// Scale-ups asked for, and the nodes they asked for.
+    pub scale_ups: u64,
+    pub nodes_added: u64,
+    /// Empty nodes deleted, and non-empty ones drained, by scale-down.
+    pub nodes_removed_empty: u64,
+    pub nodes_drained: u64,
+    /// Drains that outlasted their time and ended in a forced delete.
+    pub drain_timeouts: u64,
+    /// Nodes given up on for not registering within the provision time.
+    pub provision_timeouts: u64,
+    /// Distinct pending pods that fit no node group's template node.
+    pub pods_no_group: u64,
+    /// Times a node under the threshold was found unremovable for a new reason.
+    pub unremovable_reports: u64,
+}
+
 /// One autoscaler decision, with what it saw and why it chose its count:
-/// a row of `decisions.csv`.
+/// a row of `decisions.csv`. A workload autoscaler's counts are replicas; a
+/// node autoscaler's are the nodes of the target's pool.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
     pub at: SimTime,
-    /// The controller's name (`hpa/web`, `keda/workers`).
+    /// The controller's name (`hpa/web`, `keda/workers`, `cluster-autoscaler`).
     pub controller: String,
-    pub workload: WorkloadId,
-    /// Each metric as `name=current/target`, in the spec's order.
-    pub metrics: String,
-    pub current_replicas: u32,
-    /// The metrics' proposal before stabilization and rate limits.
-    pub proposed_replicas: u32,
-    /// After the stabilization window.
-    pub stabilized_replicas: u32,
-    /// After rate limits and min/max: what is set.
-    pub desired_replicas: u32,
+    /// What was decided: `scale` (a workload's replicas), `scale_up`,
+    /// `scale_down`, `unremovable`, `no_scale_up`.
+    pub action: &'static str,
+    pub target: DecisionTarget,
+    /// What the decision read: each metric as `name=current/target` in the
+    /// spec's order, or a node autoscaler's pods and utilization.
+    pub inputs: String,
+    pub current: u32,
+    /// The proposal before stabilization, rate limits and caps.
+    pub proposed: u32,
+    /// After the stabilization window (the proposal where there is none).
+    pub stabilized: u32,
+    /// What is set.
+    pub desired: u32,
     pub reason: String,
+}
+
+/// What a decision is about.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum DecisionTarget {
+    Workload(WorkloadId),
+    Pool(PoolId),
+    /// A node, with its pool (named `<pool>/<node id>` in the output).
+    Node {
+        pool: PoolId,
+        node: NodeId,
+    },
 }

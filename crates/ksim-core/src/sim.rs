@@ -7,11 +7,12 @@
 
 use crate::cluster::{ClusterState, NodeState, Pods, NEVER};
 use crate::config::{
-    ArrivalProcess, Autoscaler, ConfigError, PodTemplate, Request, SimConfig, Taint, TaintEffect,
-    WorkloadKind, WorkloadSpec,
+    ArrivalProcess, Autoscaler, ConfigError, NodeAutoscaler, PodTemplate, Request, SimConfig,
+    Taint, TaintEffect, WorkloadKind, WorkloadSpec,
 };
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
+use crate::controller::cluster_autoscaler::{self, ClusterAutoscalerController};
 use crate::controller::hpa::HpaController;
 use crate::controller::keda::KedaController;
 use crate::controller::scripted::ScriptedChanges;
@@ -210,8 +211,8 @@ pub struct Simulation {
     serving: Serving,
 }
 
-/// The scenario's workload autoscalers, in workload order, each created
-/// with its deployment.
+/// The scenario's autoscalers: the workload ones in workload order, each
+/// created with its deployment, then the node autoscaler.
 fn autoscalers(config: &SimConfig) -> Vec<Box<dyn Controller>> {
     let settings = config.autoscaling.hpa;
     let mut list: Vec<Box<dyn Controller>> = Vec::new();
@@ -237,6 +238,16 @@ fn autoscalers(config: &SimConfig) -> Vec<Box<dyn Controller>> {
             ))),
             None => {}
         }
+    }
+    if let Some(NodeAutoscaler::ClusterAutoscaler(settings)) = &config.node_autoscaler {
+        let gpu = config
+            .resource_names
+            .extended_index(cluster_autoscaler::GPU_RESOURCE);
+        list.push(Box::new(ClusterAutoscalerController::new(
+            settings.clone(),
+            config.node_pools.len(),
+            gpu,
+        )));
     }
     list
 }

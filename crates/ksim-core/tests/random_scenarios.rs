@@ -214,6 +214,7 @@ fn pool(extended: bool) -> impl Strategy<Value = NodePoolSpec> {
                     allocatable: a,
                     labels,
                     taints: unique,
+                    daemonset_requests: ResourceVec::ZERO,
                 }
             },
         )
@@ -337,6 +338,7 @@ fn template(extended: bool) -> impl Strategy<Value = PodTemplate> {
                     tolerations,
                     anti_affinity,
                     termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+                    eviction: Default::default(),
                 }
             },
         )
@@ -653,6 +655,7 @@ fn scenario() -> impl Strategy<Value = SimConfig> {
                     control_plane,
                     changes: vec![],
                     autoscaling: Default::default(),
+                    node_autoscaler: None,
                 }
             },
         )
@@ -1313,6 +1316,7 @@ fn the_output_checks_catch_tampered_outputs() {
                 allocatable,
                 labels: vec![],
                 taints: vec![],
+                daemonset_requests: ResourceVec::ZERO,
             }],
             workloads: vec![WorkloadSpec {
                 name: "j".into(),
@@ -1335,6 +1339,7 @@ fn the_output_checks_catch_tampered_outputs() {
                     tolerations: vec![],
                     anti_affinity: vec![],
                     termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+                    eviction: Default::default(),
                 },
                 readiness_delay: None,
                 model: Default::default(),
@@ -1347,6 +1352,7 @@ fn the_output_checks_catch_tampered_outputs() {
             control_plane: None,
             changes: vec![],
             autoscaling: Default::default(),
+            node_autoscaler: None,
         }
     };
     let good = run_checked(&config, &[u64::MAX]).unwrap();

@@ -62,15 +62,10 @@ fn changes(output: &RunOutput) -> Vec<(u64, u32, u32, u32)> {
     output
         .decisions
         .iter()
-        .filter(|d| d.desired_replicas != d.current_replicas)
+        .filter(|d| d.desired != d.current)
         .map(|d: &Decision| {
             let s = (d.at - SimTime::ZERO).as_secs_f64() as u64;
-            (
-                s,
-                d.current_replicas,
-                d.proposed_replicas,
-                d.desired_replicas,
-            )
+            (s, d.current, d.proposed, d.desired)
         })
         .collect()
 }
@@ -201,15 +196,10 @@ fn a_scaled_object_scales_from_zero_on_activity_and_back_after_the_cooldown() {
     let by: Vec<(u64, &str, u32, u32)> = output
         .decisions
         .iter()
-        .filter(|d| d.desired_replicas != d.current_replicas)
+        .filter(|d| d.desired != d.current)
         .map(|d| {
             let s = (d.at - SimTime::ZERO).as_secs_f64() as u64;
-            (
-                s,
-                d.controller.as_str(),
-                d.current_replicas,
-                d.desired_replicas,
-            )
+            (s, d.controller.as_str(), d.current, d.desired)
         })
         .collect();
     assert_eq!(

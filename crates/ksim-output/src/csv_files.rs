@@ -6,7 +6,9 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use ksim_core::metrics::{ControlPlaneTimeline, PodRecord, RunOutput, TimelineSample};
+use ksim_core::metrics::{
+    ControlPlaneTimeline, DecisionTarget, PodRecord, RunOutput, TimelineSample,
+};
 use ksim_core::time::SimTime;
 
 use crate::atomic;
@@ -74,15 +76,18 @@ pub(crate) const WORKLOADS_HEADER: [&str; 14] = [
 ];
 
 /// One row per autoscaler decision that changed, or wanted to change, a count.
-pub(crate) const DECISIONS_HEADER: [&str; 9] = [
+/// Counts are replicas for a workload and nodes of the pool for a pool or a
+/// node.
+pub(crate) const DECISIONS_HEADER: [&str; 10] = [
     "time_s",
     "controller",
-    "workload",
-    "metrics",
-    "current_replicas",
-    "proposed_replicas",
-    "stabilized_replicas",
-    "desired_replicas",
+    "action",
+    "target",
+    "inputs",
+    "current",
+    "proposed",
+    "stabilized",
+    "desired",
     "reason",
 ];
 
@@ -238,20 +243,40 @@ pub(crate) fn write_decisions(dir: &Path, output: &RunOutput) -> Result<PathBuf,
     atomic::write_file(dir, DECISIONS_CSV, |out, target| {
         let mut rows = Rows::new(out, target, &DECISIONS_HEADER)?;
         for d in &output.decisions {
-            let name = workload_name(&rows, output, d.workload)?;
+            let target = match d.target {
+                DecisionTarget::Workload(w) => workload_name(&rows, output, w)?.to_string(),
+                DecisionTarget::Pool(p) => pool_name(&rows, output, p)?.to_string(),
+                DecisionTarget::Node { pool, node } => {
+                    format!("{}/{node}", pool_name(&rows, output, pool)?)
+                }
+            };
             rows.field(Fixed::secs3(d.at.0))?;
             rows.field(&d.controller)?;
-            rows.field(name)?;
-            rows.field(&d.metrics)?;
-            rows.field(d.current_replicas)?;
-            rows.field(d.proposed_replicas)?;
-            rows.field(d.stabilized_replicas)?;
-            rows.field(d.desired_replicas)?;
+            rows.field(d.action)?;
+            rows.field(&target)?;
+            rows.field(&d.inputs)?;
+            rows.field(d.current)?;
+            rows.field(d.proposed)?;
+            rows.field(d.stabilized)?;
+            rows.field(d.desired)?;
             rows.field(&d.reason)?;
             rows.end_row()?;
         }
         rows.finish()
     })
+}
+
+fn pool_name<'o>(rows: &Rows, output: &'o RunOutput, pool: u32) -> Result<&'o str, OutputError> {
+    output
+        .node_pool_names
+        .get(pool as usize)
+        .map(String::as_str)
+        .ok_or_else(|| {
+            rows.data_error(format!(
+                "a row names pool {pool} but the run has {} pools",
+                output.node_pool_names.len()
+            ))
+        })
 }
 
 fn workload_name<'o>(

@@ -222,12 +222,12 @@ pub fn write_run(
     if !output.workload_timeline.is_empty() {
         written.push(csv_files::write_workloads(dir, output)?);
     }
-    if output
+    let workload_autoscaler = output
         .summary
         .workloads
         .iter()
-        .any(|w| w.autoscaler.is_some())
-    {
+        .any(|w| w.autoscaler.is_some());
+    if workload_autoscaler || output.summary.node_autoscaler.is_some() {
         written.push(csv_files::write_decisions(dir, output)?);
     }
     if let (true, Some(pods)) = (options.pods_csv, &output.pods) {

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use ksim_core::histogram::LatencyHistogram;
 use ksim_core::metrics::{
-    ApiServerSummary, Bottleneck, ControlPlaneOutput, RunOutput, RunSummary, StoreSummary,
-    WorkloadSummary,
+    ApiServerSummary, Bottleneck, ControlPlaneOutput, NodeAutoscalerSummary, RunOutput, RunSummary,
+    StoreSummary, WorkloadSummary,
 };
 use ksim_core::time::SimTime;
 use serde::ser::{SerializeMap, Serializer};
@@ -38,6 +38,9 @@ pub(crate) struct SummaryJson<'a> {
     node_pools: Vec<PoolJson<'a>>,
     /// The pools' costs together.
     cost_total: f64,
+    /// Only when the scenario has a node autoscaler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_autoscaler: Option<NodeAutoscalerJson<'a>>,
     /// Null when no pod was bound.
     scheduling_latency_ms: Option<LatencyMs>,
     unschedulable: Vec<UnschedulableJson<'a>>,
@@ -56,6 +59,34 @@ struct ControllerActions {
     applied: u64,
     /// Refused by the model: a pool at its max, a node already gone.
     refused: u64,
+}
+
+#[derive(Serialize)]
+struct NodeAutoscalerJson<'a> {
+    controller: &'a str,
+    scale_ups: u64,
+    nodes_added: u64,
+    nodes_removed_empty: u64,
+    nodes_drained: u64,
+    drain_timeouts: u64,
+    provision_timeouts: u64,
+    /// Distinct pending pods no node group's template node would take.
+    pods_no_group: u64,
+    unremovable_reports: u64,
+}
+
+fn node_autoscaler_json(s: &NodeAutoscalerSummary) -> NodeAutoscalerJson<'_> {
+    NodeAutoscalerJson {
+        controller: &s.controller,
+        scale_ups: s.scale_ups,
+        nodes_added: s.nodes_added,
+        nodes_removed_empty: s.nodes_removed_empty,
+        nodes_drained: s.nodes_drained,
+        drain_timeouts: s.drain_timeouts,
+        provision_timeouts: s.provision_timeouts,
+        pods_no_group: s.pods_no_group,
+        unremovable_reports: s.unremovable_reports,
+    }
 }
 
 #[derive(Serialize)]
@@ -278,6 +309,7 @@ fn summary_json<'a>(
             })
             .collect(),
         cost_total: round_6dp(summary.node_pools.iter().map(|p| p.cost).sum()),
+        node_autoscaler: summary.node_autoscaler.as_ref().map(node_autoscaler_json),
         scheduling_latency_ms: LatencyMs::of(&summary.scheduling_latency),
         unschedulable: summary
             .unschedulable

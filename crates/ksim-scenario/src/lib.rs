@@ -19,6 +19,7 @@ mod hpa;
 mod keda;
 mod load;
 mod names;
+mod node_autoscaling;
 mod pools;
 pub mod quantity;
 mod reader;

@@ -299,6 +299,7 @@ fn read_pool(
         allocatable: extended_ok.then_some(resources)?,
         labels: labels?,
         taints: taints?,
+        daemonset_requests: ResourceVec::ZERO,
     })
 }
 

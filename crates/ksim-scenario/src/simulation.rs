@@ -8,7 +8,7 @@ use toml_edit::Table;
 use crate::changes::{self, Targets};
 use crate::pools::{self, ExtendedNames};
 use crate::reader::{self, Ctx, Fields, Node};
-use crate::{autoscaling, checks, control_plane, failures, workloads};
+use crate::{autoscaling, checks, control_plane, failures, node_autoscaling, workloads};
 
 const ROOT_KEYS: &[&str] = &[
     "simulation",
@@ -21,6 +21,8 @@ const ROOT_KEYS: &[&str] = &[
     "control_plane",
     "changes",
     "autoscaling",
+    "cluster_autoscaler",
+    "daemonsets",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
@@ -72,7 +74,13 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         "node_pools",
         " (add at least one [[node_pools]] table)",
     );
-    let pools = pools::read(ctx, pool_node, &mut extended);
+    let mut pools = pools::read(ctx, pool_node, &mut extended);
+    if let Some(node) = fields.get("daemonsets") {
+        node_autoscaling::apply_daemonsets(ctx, &node, &mut pools.specs);
+    }
+    let node_autoscaler = fields
+        .get("cluster_autoscaler")
+        .map(|n| node_autoscaling::read_cluster_autoscaler(ctx, &n, &pools.specs));
     let end = simulation.as_ref().map(|s| s.end);
     let control_plane_node = fields.get("control_plane");
     let autoscaling_node = fields.get("autoscaling");
@@ -122,6 +130,7 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
         control_plane: control_plane?,
         changes: changes.specs,
         autoscaling: autoscaling?,
+        node_autoscaler: node_autoscaler.flatten(),
     };
     checks::run(ctx, &config, &workloads.places);
     changes::check_capacity(ctx, &config, &changes.places);

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ksim_core::config::{
     AntiAffinityTerm, ArrivalProcess, AutoscalingConfig, DeploymentSpec, DisruptionBudget,
-    IntOrPercent, JobSpec, Label, NodeSelectorTerm, PodTemplate, Request, SelectorOperator,
-    SelectorRequirement, Toleration, TolerationOperator, WorkloadKind, WorkloadModel, WorkloadSpec,
-    DEFAULT_TERMINATION_GRACE_PERIOD,
+    EvictionHints, IntOrPercent, JobSpec, Label, NodeSelectorTerm, PodTemplate, Request,
+    SelectorOperator, SelectorRequirement, Toleration, TolerationOperator, WorkloadKind,
+    WorkloadModel, WorkloadSpec, DEFAULT_TERMINATION_GRACE_PERIOD,
 };
 use ksim_core::ids::WorkloadId;
 use ksim_core::matching;
@@ -74,6 +74,9 @@ const POD_KEYS: &[&str] = &[
     "tolerations",
     "anti_affinity",
     "termination_grace_period",
+    "safe_to_evict",
+    "local_storage",
+    "bare",
 ];
 const EXPRESSION_KEYS: &[&str] = &["key", "operator", "values"];
 const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
@@ -181,6 +184,16 @@ fn read_workload(ctx: &mut Ctx, node: &Node, index: usize, env: &mut Env) -> Opt
     let template = fields
         .require(ctx, "pod")
         .and_then(|n| read_pod(ctx, &n, env));
+    if let (Some("deployment"), Some(t)) = (kind, &template) {
+        if t.eviction.bare {
+            ctx.error(
+                &fields.key_span("pod"),
+                &reader::join_key(&reader::join_key(&fields.path, "pod"), "bare"),
+                "a deployment's pods always have a controller (its ReplicaSet); `bare` is for \
+                 a job's pods, standing for pods created without one",
+            );
+        }
+    }
     let readiness_delay = match fields.get("readiness_delay") {
         None => Some(None),
         Some(n) => distribution(ctx, &n, Unit::Duration).map(Some),
@@ -632,6 +645,7 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
         DEFAULT_TERMINATION_GRACE_PERIOD,
         false,
     );
+    let eviction = read_eviction_hints(ctx, &fields);
     let mut requests: [Request; NUM_RESOURCES] =
         std::array::from_fn(|i| Request::Fixed(extended.0[i]));
     requests[CPU] = cpu?;
@@ -647,6 +661,26 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
         tolerations: tolerations?,
         anti_affinity: anti_affinity?,
         termination_grace_period: termination_grace_period?,
+        eviction: eviction?,
+    })
+}
+
+/// `safe_to_evict` (the `cluster-autoscaler.kubernetes.io/safe-to-evict`
+/// annotation; unset by default), `local_storage` and `bare`: what the
+/// Cluster Autoscaler reads before it drains the pod's node.
+fn read_eviction_hints(ctx: &mut Ctx, fields: &reader::Fields) -> Option<EvictionHints> {
+    let flag = |ctx: &mut Ctx, key: &str| {
+        fields
+            .get(key)
+            .map_or(Some(None), |n| reader::boolean(ctx, &n).map(Some))
+    };
+    let safe_to_evict = flag(ctx, "safe_to_evict");
+    let local_storage = flag(ctx, "local_storage");
+    let bare = flag(ctx, "bare");
+    Some(EvictionHints {
+        safe_to_evict: safe_to_evict?,
+        local_storage: local_storage?.unwrap_or(false),
+        bare: bare?.unwrap_or(false),
     })
 }
 

@@ -9,7 +9,7 @@
 //! before its first); Pods, Object and External metrics are read when the
 //! controller polls, as a custom-metrics adapter serves them.
 
-use super::{Action, ClusterView, Controller, Decision, Subscriptions, Wake};
+use super::{Action, ClusterView, Controller, Decision, DecisionTarget, Subscriptions, Wake};
 use crate::autoscale::hpa::behavior::{self, ScalingHistory};
 use crate::autoscale::hpa::calculator::{
     self, CalculatorError, PodMetric, PodSample, Proposal, ScaleReplicas,
@@ -329,12 +329,13 @@ impl HpaController {
             Decision {
                 at: now,
                 controller: self.name.clone(),
-                workload: self.workload,
-                metrics: String::new(),
-                current_replicas: current,
-                proposed_replicas: combined.replicas,
-                stabilized_replicas: normalized.stabilized,
-                desired_replicas: normalized.desired,
+                action: "scale",
+                target: DecisionTarget::Workload(self.workload),
+                inputs: String::new(),
+                current,
+                proposed: combined.replicas,
+                stabilized: normalized.stabilized,
+                desired: normalized.desired,
                 reason: format!(
                     "{}, {}",
                     normalized.stabilization.as_str(),
@@ -342,17 +343,12 @@ impl HpaController {
                 ),
             }
         };
-        let desired = decision.desired_replicas;
-        let row = (
-            current,
-            decision.proposed_replicas,
-            decision.stabilized_replicas,
-            desired,
-        );
-        let wanted_a_change = decision.proposed_replicas != current || desired != current;
+        let desired = decision.desired;
+        let row = (current, decision.proposed, decision.stabilized, desired);
+        let wanted_a_change = decision.proposed != current || desired != current;
         if wanted_a_change && (desired != current || self.last_row != Some(row)) {
             if let Some((results, reads, scale)) = &read {
-                decision.metrics = self
+                decision.inputs = self
                     .spec
                     .metrics
                     .iter()
@@ -381,12 +377,13 @@ impl HpaController {
         Decision {
             at: now,
             controller: self.name.clone(),
-            workload: self.workload,
-            metrics: String::new(),
-            current_replicas: current,
-            proposed_replicas: to,
-            stabilized_replicas: to,
-            desired_replicas: to,
+            action: "scale",
+            target: DecisionTarget::Workload(self.workload),
+            inputs: String::new(),
+            current,
+            proposed: to,
+            stabilized: to,
+            desired: to,
             reason: reason.to_string(),
         }
     }

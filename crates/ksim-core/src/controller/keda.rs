@@ -8,7 +8,7 @@
 //! instant.
 
 use super::hpa::HpaController;
-use super::{Action, ClusterView, Controller, Decision, Subscriptions, Wake};
+use super::{Action, ClusterView, Controller, Decision, DecisionTarget, Subscriptions, Wake};
 use crate::autoscale::hpa::{HpaControllerSettings, ResourceName};
 use crate::autoscale::keda::{
     self, KedaDecision, KedaMetric, KedaSpec, ScaledObjectState, Trigger,
@@ -108,12 +108,13 @@ impl KedaController {
         wake.decisions.push(Decision {
             at: now,
             controller: self.name.clone(),
-            workload: self.workload,
-            metrics,
-            current_replicas: current,
-            proposed_replicas: replicas,
-            stabilized_replicas: replicas,
-            desired_replicas: replicas,
+            action: "scale",
+            target: DecisionTarget::Workload(self.workload),
+            inputs: metrics,
+            current,
+            proposed: replicas,
+            stabilized: replicas,
+            desired: replicas,
             reason: decision_reason(outcome.decision).to_string(),
         });
         wake.actions.push(Action::SetReplicas {

@@ -34,6 +34,7 @@ pub fn pool(name: &str, count: u32, cpu: u64, memory: u64, pods: u64) -> NodePoo
         allocatable,
         labels: vec![label("pool", name)],
         taints: Vec::new(),
+        daemonset_requests: ResourceVec::ZERO,
     }
 }
 
@@ -53,6 +54,7 @@ pub fn template(labels: &[(&str, &str)]) -> PodTemplate {
         tolerations: Vec::new(),
         anti_affinity: Vec::new(),
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+        eviction: Default::default(),
     }
 }
 

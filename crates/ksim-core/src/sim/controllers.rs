@@ -9,6 +9,7 @@
 use super::{Event, Simulation};
 use crate::cluster::NEVER;
 use crate::controller::{Action, ClusterView, Controller, Decision, Subscriptions, Wake};
+use crate::metrics::NodeAutoscalerSummary;
 use crate::rng::{RngStreams, SimRng};
 use crate::time::SimTime;
 use std::collections::BTreeSet;
@@ -53,6 +54,11 @@ pub enum ControllerError {
 impl Controllers {
     pub(super) fn names(&self) -> impl Iterator<Item = &str> {
         self.list.iter().map(|c| c.name())
+    }
+
+    /// The first node autoscaler's account of the run (a scenario has one at most).
+    pub(super) fn node_autoscaler_summary(&self) -> Option<NodeAutoscalerSummary> {
+        self.list.iter().find_map(|c| c.node_autoscaler_summary())
     }
 }
 
@@ -129,6 +135,7 @@ impl Simulation {
                 workload_pods: &self.workload_pods,
                 workload_counts: &self.workload_counts,
                 serving: &self.serving,
+                node_pods: &self.nodes.pods,
             };
             let next = controller.wake(Wake {
                 now,

@@ -14,11 +14,12 @@
 //! disrupted (upstream's DisruptedPods), so two evictions at one instant
 //! cannot both take the budget's last allowed disruption.
 
-use super::disruption::{self, BudgetStatus, Verdict};
+use super::disruption::{self, Verdict};
 use super::*;
 use crate::config::DisruptionBudget;
 use crate::control_plane::Write;
 use crate::controller::Action;
+use crate::disruption_budget::BudgetStatus;
 use std::collections::BTreeMap;
 
 /// kubectl drain waits this long before retrying an eviction a disruption

@@ -105,6 +105,7 @@ impl Simulation {
             controller_actions_applied: self.controllers.applied,
             controller_actions_refused: self.controllers.refused,
             node_pools: self.pool_summaries(),
+            node_autoscaler: self.controllers.node_autoscaler_summary(),
             workloads: self.workload_summaries(),
             pods_total: self.pods.len() as u64,
             pods_pending: c.phase(PodPhase::Pending),

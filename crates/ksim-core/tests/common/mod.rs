@@ -30,6 +30,7 @@ pub fn pool(name: &str, count: u32, cpu_millis: u64, memory_bytes: u64) -> NodeP
         allocatable,
         labels: vec![],
         taints: vec![],
+        daemonset_requests: ResourceVec::ZERO,
     }
 }
 
@@ -47,6 +48,7 @@ pub fn template(cpu_millis: u64, memory_bytes: u64) -> PodTemplate {
         tolerations: vec![],
         anti_affinity: vec![],
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
+        eviction: Default::default(),
     }
 }
 
@@ -107,6 +109,7 @@ pub fn config(pools: Vec<NodePoolSpec>, workloads: Vec<WorkloadSpec>, end_s: u64
         control_plane: None,
         changes: vec![],
         autoscaling: Default::default(),
+        node_autoscaler: None,
     }
 }
 

@@ -123,6 +123,7 @@ pub fn small_run() -> RunOutput {
                 reason: "Insufficient cpu".to_string(),
             }],
             workloads: vec![],
+            node_autoscaler: None,
         },
         workload_timeline: vec![],
         decisions: vec![],
