@@ -12,6 +12,7 @@
 pub mod cluster_autoscaler;
 pub mod hpa;
 pub mod keda;
+pub mod reschedule;
 pub mod scripted;
 
 use crate::cluster::{ClusterState, FilterReason, NodeState, Pods, WorkloadCounts};

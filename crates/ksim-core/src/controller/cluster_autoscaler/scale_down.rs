@@ -19,11 +19,11 @@ use crate::autoscale::cluster_autoscaler::utilization::{
 };
 use crate::autoscale::cluster_autoscaler::DRAIN_HEADROOM;
 use crate::cluster::NodeState;
+use crate::controller::reschedule::{find_destination, undo_moves, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
 use crate::ids::{NodeId, PodId, PoolId, WorkloadId};
-use crate::resources::ResourceVec;
 use crate::time::SimTime;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Default)]
 pub(super) struct ScaleDownState {
@@ -36,24 +36,6 @@ pub(super) struct ScaleDownState {
     /// Where the last simulated pod found room: the next search starts
     /// there (upstream's hinting keeps pods of one node together).
     pub(super) destination_cursor: usize,
-}
-
-/// Pods moved by the simulation of one scan.
-#[derive(Default)]
-pub(super) struct Overlay {
-    pub(super) extra: BTreeMap<NodeId, ResourceVec>,
-    /// Each pod moved: where to, its workload and its requests.
-    pub(super) moved: Vec<(NodeId, WorkloadId, ResourceVec)>,
-    removed: BTreeSet<NodeId>,
-    /// Disruptions left per budgeted workload after the pods moved so far.
-    disruptions_left: BTreeMap<WorkloadId, u32>,
-}
-
-impl Overlay {
-    pub(super) fn place(&mut self, to: NodeId, workload: WorkloadId, requests: ResourceVec) {
-        self.extra.entry(to).or_default().add_assign(&requests);
-        self.moved.push((to, workload, requests));
-    }
 }
 
 /// Why a node under the threshold stays (upstream's `UnremovableReason`
@@ -372,49 +354,4 @@ fn live_pods(view: &ClusterView, node: NodeId) -> Vec<PodId> {
     view.node_pods(node)
         .filter(|&p| !deleting[p as usize])
         .collect()
-}
-
-/// Takes back the moves after `mark` (a candidate that failed half-way).
-fn undo_moves(overlay: &mut Overlay, mark: usize) {
-    for (to, _, requests) in overlay.moved.drain(mark..) {
-        let extra = overlay.extra.get_mut(&to).expect("a move's node has extra");
-        extra.sub_assign(&requests);
-        if *extra == ResourceVec::ZERO {
-            overlay.extra.remove(&to);
-        }
-    }
-}
-
-/// The first node, from where the last search ended, that would take
-/// the pod with what the overlay already moved there.
-pub(super) fn find_destination(
-    cursor: &mut usize,
-    view: &ClusterView,
-    from: NodeId,
-    workload: WorkloadId,
-    requests: &ResourceVec,
-    overlay: &Overlay,
-) -> Option<NodeId> {
-    let nodes = view.registered_nodes();
-    let n = nodes.len();
-    for k in 0..n {
-        let i = (*cursor + k) % n;
-        let to = nodes[i];
-        if to == from || overlay.removed.contains(&to) {
-            continue;
-        }
-        let extra = overlay.extra.get(&to).copied().unwrap_or_default();
-        if !view.fits_with(workload, requests, to, &extra) {
-            continue;
-        }
-        let repelled = overlay
-            .moved
-            .iter()
-            .any(|&(m, other, _)| m == to && view.repels(workload, other));
-        if !repelled {
-            *cursor = i;
-            return Some(to);
-        }
-    }
-    None
 }

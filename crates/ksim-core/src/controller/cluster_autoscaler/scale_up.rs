@@ -5,7 +5,6 @@
 //! group's max and the cluster's limits; the expander chain picks one
 //! group, which grows by its estimate.
 
-use super::scale_down::{find_destination, Overlay};
 use super::{upcoming_nodes, ClusterAutoscalerController};
 use crate::autoscale::cluster_autoscaler::estimator::{
     estimate, EstimatedNode, NodeTemplate, PodGroup,
@@ -15,6 +14,7 @@ use crate::autoscale::cluster_autoscaler::expander::{
     MostPods, Price,
 };
 use crate::autoscale::cluster_autoscaler::ExpanderStep;
+use crate::controller::reschedule::{find_destination, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
 use crate::ids::{PodId, PoolId, WorkloadId, NO_NODE};
 use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES};

@@ -1,0 +1,74 @@
+//! A node autoscaler's simulated rescheduling: where the pods of nodes it
+//! would remove (or pods still pending) would go, as an overlay of extra
+//! requests on the cluster's nodes, never touching the cluster. Fitting is
+//! the scheduler's own filter ([`ClusterView::fits_with`]); required
+//! anti-affinity between pods the overlay moved is checked here.
+
+use crate::controller::ClusterView;
+use crate::ids::{NodeId, WorkloadId};
+use crate::resources::ResourceVec;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Pods moved by the simulation of one scan.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    pub(crate) extra: BTreeMap<NodeId, ResourceVec>,
+    /// Each pod moved: where to, its workload and its requests.
+    pub(crate) moved: Vec<(NodeId, WorkloadId, ResourceVec)>,
+    /// Nodes the simulation took away: no pod moves there.
+    pub(crate) removed: BTreeSet<NodeId>,
+    /// Disruptions left per budgeted workload after the pods moved so far.
+    pub(crate) disruptions_left: BTreeMap<WorkloadId, u32>,
+}
+
+impl Overlay {
+    pub(crate) fn place(&mut self, to: NodeId, workload: WorkloadId, requests: ResourceVec) {
+        self.extra.entry(to).or_default().add_assign(&requests);
+        self.moved.push((to, workload, requests));
+    }
+}
+
+/// Takes back the moves after `mark` (a candidate that failed half-way).
+pub(crate) fn undo_moves(overlay: &mut Overlay, mark: usize) {
+    for (to, _, requests) in overlay.moved.drain(mark..) {
+        let extra = overlay.extra.get_mut(&to).expect("a move's node has extra");
+        extra.sub_assign(&requests);
+        if *extra == ResourceVec::ZERO {
+            overlay.extra.remove(&to);
+        }
+    }
+}
+
+/// The first node, from where the last search ended, that would take
+/// the pod with what the overlay already moved there.
+pub(crate) fn find_destination(
+    cursor: &mut usize,
+    view: &ClusterView,
+    from: NodeId,
+    workload: WorkloadId,
+    requests: &ResourceVec,
+    overlay: &Overlay,
+) -> Option<NodeId> {
+    let nodes = view.registered_nodes();
+    let n = nodes.len();
+    for k in 0..n {
+        let i = (*cursor + k) % n;
+        let to = nodes[i];
+        if to == from || overlay.removed.contains(&to) {
+            continue;
+        }
+        let extra = overlay.extra.get(&to).copied().unwrap_or_default();
+        if !view.fits_with(workload, requests, to, &extra) {
+            continue;
+        }
+        let repelled = overlay
+            .moved
+            .iter()
+            .any(|&(m, other, _)| m == to && view.repels(workload, other));
+        if !repelled {
+            *cursor = i;
+            return Some(to);
+        }
+    }
+    None
+}
