@@ -6,7 +6,7 @@ use ksim_core::autoscale::hpa::{
 };
 use ksim_core::autoscale::keda::{KedaMetric, KedaSpec};
 use ksim_core::config::{
-    Autoscaler, ChangeAction, NodePoolSpec, ScheduledChange, SchedulerMode, SimConfig,
+    Autoscaler, ChangeAction, NodeAutoscaler, NodePoolSpec, ScheduledChange, SchedulerMode, SimConfig,
     WorkloadKind, WorkloadSpec,
 };
 use ksim_core::control_plane::config::{ApiKind, ControlPlaneConfig};
@@ -60,6 +60,13 @@ const MODELLED: &[&str] = &[
     "controller taints for autoscalers (ToBeDeletedByClusterAutoscaler, DeletionCandidateOfClusterAutoscaler, \
      karpenter.sh/disrupted): filtered and scored by the scheduler as a pool's taints, tolerated by pods' \
      tolerations; no scenario key sets them (controllers do)",
+    "Cluster Autoscaler ([cluster_autoscaler], upstream's flag defaults): scale-up for unschedulable pods \
+     (filter-out-schedulable onto existing and upcoming nodes, bin-packing estimate, group max, max_nodes_total, \
+     cores and memory caps, expanders random/most-pods/least-waste/price/priority and chains, back-off after \
+     nodes that do not register in time); scale-down of nodes under the utilization threshold (DaemonSets \
+     counted) whose pods can move (simulated rescheduling; bare pods, local storage, safe-to-evict=false and \
+     exhausted PodDisruptionBudgets block), after the unneeded time and outside the delays, empty nodes in \
+     bulk, one drain at a time, never below a group's min; pods no group fits are reported, never scaled for",
 ];
 
 /// What the control plane model covers, printed when a scenario turns it on.
@@ -88,8 +95,11 @@ const NOT_MODELLED: &[&str] = &[
      subresource write itself is costed)",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
-    "volumes, host ports, image locality, DaemonSets, resource limits",
-    "node autoscaling (Cluster Autoscaler, Karpenter); KEDA's fallback, scaling modifiers, pause and \
+    "volumes, host ports, image locality, resource limits (DaemonSets only as requests taken from \
+     each node's allocatable)",
+    "Cluster Autoscaler: balancing similar node groups, node group auto-provisioning, the min of \
+     --cores-total and --memory-total, scale-down of unready nodes, the soft \
+     DeletionCandidate taint, parallel drains; Karpenter-like provisioning (next); KEDA's fallback, scaling modifiers, pause and \
      ScaledJobs; HPA ContainerResource metrics; request-level queueing below a service's capacity (a \
      fluid, not M/M/c)",
 ];
@@ -131,6 +141,7 @@ fn describe(config: &SimConfig) {
         println!("  {}", describe_pool(config, index, pool));
     }
     describe_changes(config);
+    describe_node_autoscaler(config);
     let deployments = config
         .workloads
         .iter()
@@ -163,6 +174,42 @@ fn describe(config: &SimConfig) {
              and free, pods start the moment they are bound"
         ),
     }
+}
+
+fn describe_node_autoscaler(config: &SimConfig) {
+    let Some(NodeAutoscaler::ClusterAutoscaler(ca)) = &config.node_autoscaler else {
+        println!("node autoscaler: none (pools change only by [[changes]])");
+        return;
+    };
+    let groups: Vec<&str> = ca
+        .node_groups
+        .iter()
+        .map(|&p| config.node_pools[p as usize].name.as_str())
+        .collect();
+    let expander: Vec<&str> = ca.expander.iter().map(|e| e.name()).collect();
+    println!(
+        "node autoscaler: Cluster Autoscaler over {} ({}): scan every {}, expander {}, \
+         scale-down {} (utilization under {} (GPU nodes {}) for {}; delays after add {}, delete \
+         {}, failure {}; at most {} empty nodes at once, one drain at a time), max node \
+         provision time {}",
+        nodes_word(groups.len()),
+        groups.join(", "),
+        duration(ca.scan_interval),
+        expander.join(","),
+        if ca.scale_down_enabled { "on" } else { "off" },
+        ca.scale_down_utilization_threshold,
+        ca.scale_down_gpu_utilization_threshold,
+        duration(ca.scale_down_unneeded_time),
+        duration(ca.scale_down_delay_after_add),
+        duration(ca.scale_down_delay_after_delete),
+        duration(ca.scale_down_delay_after_failure),
+        ca.max_scale_down_parallelism,
+        duration(ca.max_node_provision_time),
+    );
+}
+
+fn nodes_word(groups: usize) -> String {
+    format!("{groups} node group{}", if groups == 1 { "" } else { "s" })
 }
 
 /// The metrics pipeline, and each workload's load, usage model and autoscaler.
@@ -434,7 +481,13 @@ fn describe_pool(config: &SimConfig, index: usize, pool: &NodePoolSpec) -> Strin
         .map(|(i, _)| format!("#{i}"))
         .collect();
     // Only a controller resizes a pool; min and max bound what it may do.
-    let can_change = if touching.is_empty() {
+    let autoscaled = match &config.node_autoscaler {
+        Some(NodeAutoscaler::ClusterAutoscaler(ca)) => ca.node_groups.contains(&(index as u32)),
+        None => false,
+    };
+    let can_change = if autoscaled {
+        "a Cluster Autoscaler node group".to_string()
+    } else if touching.is_empty() {
         "fixed (no controller resizes it)".to_string()
     } else {
         format!("can change (changes {})", touching.join(", "))

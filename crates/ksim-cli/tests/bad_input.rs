@@ -378,3 +378,68 @@ fn validate_lists_pools_bounds_and_the_changes() {
         "{stdout}"
     );
 }
+
+#[test]
+fn an_unknown_expander_is_refused_with_the_nearest_name() {
+    let text = format!("{VALID}\n[cluster_autoscaler]\nexpander = \"least-wast\"\n");
+    refused_at(
+        "unknown-expander",
+        &text,
+        "expander = \"least-wast\"",
+        "cluster_autoscaler.expander",
+        &["unknown expander `least-wast`", "did you mean `least-waste`?"],
+    );
+}
+
+#[test]
+fn a_daemonset_no_node_of_a_group_can_hold_is_refused() {
+    let text = format!("{VALID}\n[[daemonsets]]\nname = \"agent\"\ncpu = \"5\"\n");
+    refused_at(
+        "daemonset-too-big",
+        &text,
+        "[[daemonsets]]",
+        "daemonsets[0]",
+        &["DaemonSet `agent` does not fit on a node of pool `p`", "cpu"],
+    );
+}
+
+#[test]
+fn a_node_group_that_is_not_a_pool_is_refused() {
+    let text = format!("{VALID}\n[cluster_autoscaler]\nnode_groups = [\"q\"]\n");
+    refused_at(
+        "unknown-node-group",
+        &text,
+        "node_groups = [\"q\"]",
+        "cluster_autoscaler.node_groups[0]",
+        &["no node pool named `q`", "did you mean `p`?"],
+    );
+}
+
+#[test]
+fn a_bare_deployment_is_refused() {
+    let text = VALID.replace("memory = \"1Gi\"", "memory = \"1Gi\"\nbare = true");
+    refused_at(
+        "bare-deployment",
+        &text,
+        "[workloads.pod]",
+        "workloads[0].pod.bare",
+        &["a deployment's pods always have a controller"],
+    );
+}
+
+#[test]
+fn validate_describes_the_cluster_autoscaler() {
+    let text = format!(
+        "{}\n[cluster_autoscaler]\nscale_down_unneeded_time = \"30m\"\n",
+        VALID.replace("count = 2", "count = 2\nmax = 5")
+    );
+    let out = ksim(&["validate", &write_scenario("ca-validate", &text)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a Cluster Autoscaler node group"), "{text}");
+    assert!(
+        text.contains("node autoscaler: Cluster Autoscaler over 1 node group (p)"),
+        "{text}"
+    );
+    assert!(text.contains("for 30m"), "{text}");
+}
