@@ -6,8 +6,8 @@ use ksim_core::autoscale::hpa::{
 };
 use ksim_core::autoscale::keda::{KedaMetric, KedaSpec};
 use ksim_core::config::{
-    Autoscaler, ChangeAction, NodeAutoscaler, NodePoolSpec, ScheduledChange, SchedulerMode, SimConfig,
-    WorkloadKind, WorkloadSpec,
+    Autoscaler, ChangeAction, NodeAutoscaler, NodePoolSpec, ScheduledChange, SchedulerMode,
+    SimConfig, WorkloadKind, WorkloadSpec,
 };
 use ksim_core::control_plane::config::{ApiKind, ControlPlaneConfig};
 use ksim_core::distribution::Distribution;

@@ -387,7 +387,10 @@ fn an_unknown_expander_is_refused_with_the_nearest_name() {
         &text,
         "expander = \"least-wast\"",
         "cluster_autoscaler.expander",
-        &["unknown expander `least-wast`", "did you mean `least-waste`?"],
+        &[
+            "unknown expander `least-wast`",
+            "did you mean `least-waste`?",
+        ],
     );
 }
 
@@ -399,7 +402,10 @@ fn a_daemonset_no_node_of_a_group_can_hold_is_refused() {
         &text,
         "[[daemonsets]]",
         "daemonsets[0]",
-        &["DaemonSet `agent` does not fit on a node of pool `p`", "cpu"],
+        &[
+            "DaemonSet `agent` does not fit on a node of pool `p`",
+            "cpu",
+        ],
     );
 }
 
