@@ -108,3 +108,19 @@ fn workload_autoscaling_outputs_are_identical_for_a_seed_and_differ_for_another(
         &["workloads.csv", "decisions.csv"],
     );
 }
+
+/// The Cluster Autoscaler's choices (provisioning delays, arrivals, the
+/// expander's random tie-break) come from labelled streams.
+#[test]
+fn node_autoscaling_outputs_are_identical_for_a_seed_and_differ_for_another() {
+    check_determinism(
+        "node-autoscaling",
+        &[
+            "decisions.csv",
+            "node_pools.csv",
+            "pods.csv",
+            "allocation.png",
+        ],
+        &["decisions.csv", "node_pools.csv"],
+    );
+}

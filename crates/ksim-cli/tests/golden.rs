@@ -172,3 +172,19 @@ fn golden_control_plane() {
         ],
     );
 }
+
+/// The Cluster Autoscaler: two groups chosen by least-waste, a DaemonSet, a
+/// burst that grows the cluster and leaves it, pods that block scale-down,
+/// a pod no group fits: `decisions.csv` and the summary's `node_autoscaler`.
+#[test]
+fn golden_node_autoscaling() {
+    check_golden(
+        "node-autoscaling",
+        &[
+            "timeline.csv",
+            "node_pools.csv",
+            "pods.csv",
+            "decisions.csv",
+        ],
+    );
+}
