@@ -32,6 +32,7 @@ const CLUSTER_AUTOSCALER_KEYS: &[&str] = &[
     "scale_down_delay_after_delete",
     "scale_down_delay_after_failure",
     "scale_down_non_empty_candidates",
+    "unremovable_node_recheck_timeout",
     "max_node_provision_time",
     "max_scale_down_parallelism",
     "max_graceful_termination",
@@ -105,6 +106,12 @@ pub(crate) fn read_cluster_autoscaler(
         ctx,
         "new_pod_scale_up_delay",
         d.new_pod_scale_up_delay,
+        false,
+    );
+    let recheck = duration(
+        ctx,
+        "unremovable_node_recheck_timeout",
+        d.unremovable_node_recheck_timeout,
         false,
     );
     let backoff = read_backoff(ctx, &fields, d.backoff);
@@ -181,6 +188,7 @@ pub(crate) fn read_cluster_autoscaler(
             scale_down_delay_after_delete: after_delete?,
             scale_down_delay_after_failure: after_failure?,
             scale_down_non_empty_candidates: candidates?,
+            unremovable_node_recheck_timeout: recheck?,
             max_node_provision_time: provision?,
             max_scale_down_parallelism: parallelism?,
             max_graceful_termination: grace?,

@@ -49,6 +49,10 @@ pub const DEFAULT_SCALE_DOWN_DELAY_AFTER_FAILURE: SimDuration = SimDuration::fro
 /// given up on and its group backed off.
 pub const DEFAULT_MAX_NODE_PROVISION_TIME: SimDuration = SimDuration::from_secs(15 * 60);
 
+/// `--unremovable-node-recheck-timeout`: a node found unremovable is not
+/// simulated again before this.
+pub const DEFAULT_UNREMOVABLE_NODE_RECHECK_TIMEOUT: SimDuration = SimDuration::from_secs(5 * 60);
+
 /// `--max-scale-down-parallelism`: nodes removed at once.
 pub const DEFAULT_MAX_SCALE_DOWN_PARALLELISM: u32 = 10;
 
@@ -141,6 +145,7 @@ pub struct ClusterAutoscalerSettings {
     pub scale_down_delay_after_delete: SimDuration,
     pub scale_down_delay_after_failure: SimDuration,
     pub scale_down_non_empty_candidates: u32,
+    pub unremovable_node_recheck_timeout: SimDuration,
     pub max_node_provision_time: SimDuration,
     pub max_scale_down_parallelism: u32,
     pub max_graceful_termination: SimDuration,
@@ -174,6 +179,7 @@ impl ClusterAutoscalerSettings {
             scale_down_delay_after_delete: DEFAULT_SCALE_DOWN_DELAY_AFTER_DELETE,
             scale_down_delay_after_failure: DEFAULT_SCALE_DOWN_DELAY_AFTER_FAILURE,
             scale_down_non_empty_candidates: DEFAULT_SCALE_DOWN_NON_EMPTY_CANDIDATES,
+            unremovable_node_recheck_timeout: DEFAULT_UNREMOVABLE_NODE_RECHECK_TIMEOUT,
             max_node_provision_time: DEFAULT_MAX_NODE_PROVISION_TIME,
             max_scale_down_parallelism: DEFAULT_MAX_SCALE_DOWN_PARALLELISM,
             max_graceful_termination: DEFAULT_MAX_GRACEFUL_TERMINATION,

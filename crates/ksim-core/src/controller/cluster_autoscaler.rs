@@ -41,8 +41,6 @@ pub struct ClusterAutoscalerController {
     /// registered yet was asked for, oldest first.
     requested_at: Vec<VecDeque<SimTime>>,
     scale_down: scale_down::ScaleDownState,
-    /// Where the search for room for pending pods starts (see scale-down's).
-    schedulable_cursor: usize,
     /// Pending pods found to fit no node group, for the summary.
     pods_no_group: BTreeSet<PodId>,
     /// (workload, requests) shapes already reported as fitting no group.
@@ -61,7 +59,6 @@ impl ClusterAutoscalerController {
             backoff: BTreeMap::new(),
             requested_at: vec![VecDeque::new(); pools],
             scale_down: scale_down::ScaleDownState::default(),
-            schedulable_cursor: 0,
             pods_no_group: BTreeSet::new(),
             reported_no_group: BTreeSet::new(),
             summary: NodeAutoscalerSummary {

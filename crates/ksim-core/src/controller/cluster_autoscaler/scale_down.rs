@@ -10,7 +10,9 @@
 //! as pods come and go, so a scan costs one division per node of the
 //! groups; only nodes under the threshold are simulated, and of those not
 //! already unneeded at most `scale_down_non_empty_candidates` non-empty ones
-//! per scan (upstream's candidate bound). The simulated rescheduling never
+//! per scan (upstream's candidate bound); a node found unremovable is not
+//! simulated again for `unremovable_node_recheck_timeout`. The simulated
+//! rescheduling never
 //! touches the cluster: pods moved are an overlay of extra requests.
 
 use super::ClusterAutoscalerController;
@@ -31,6 +33,8 @@ pub(super) struct ScaleDownState {
     /// Per node: the reason it was last reported unremovable, so a reason
     /// is a row of `decisions.csv` when it appears or changes, not per scan.
     reported: BTreeMap<NodeId, &'static str>,
+    /// Nodes found unremovable, and when they may be simulated again.
+    recheck_at: BTreeMap<NodeId, SimTime>,
     /// The node being drained, and since when.
     draining: Option<(NodeId, SimTime)>,
     /// Where the last simulated pod found room: the next search starts
@@ -52,6 +56,8 @@ impl ClusterAutoscalerController {
         let mut overlay = Overlay::default();
         let mut unneeded = BTreeMap::new();
         let mut new_non_empty = self.settings.scale_down_non_empty_candidates;
+        let now = wake.now;
+        self.scale_down.recheck_at.retain(|_, at| *at > now);
         let mut candidates: Vec<(NodeId, f64, Vec<PodId>)> = self
             .underutilized(&view)
             .into_iter()
@@ -61,6 +67,9 @@ impl ClusterAutoscalerController {
         // moves onto a node already counted as going.
         candidates.sort_by_key(|(_, _, pods)| !pods.is_empty());
         for (node, utilization, pods) in candidates {
+            if self.scale_down.recheck_at.contains_key(&node) {
+                continue;
+            }
             let known = self.scale_down.unneeded_since.get(&node).copied();
             if !pods.is_empty() && known.is_none() {
                 if new_non_empty == 0 {
@@ -73,7 +82,11 @@ impl ClusterAutoscalerController {
                     unneeded.insert(node, known.unwrap_or(wake.now));
                     self.scale_down.reported.remove(&node);
                 }
-                Err(Some(why)) => self.report_unremovable(wake, node, utilization, why),
+                Err(Some(why)) => {
+                    let recheck = now + self.settings.unremovable_node_recheck_timeout;
+                    self.scale_down.recheck_at.insert(node, recheck);
+                    self.report_unremovable(wake, node, utilization, why);
+                }
                 Err(None) => {}
             }
         }

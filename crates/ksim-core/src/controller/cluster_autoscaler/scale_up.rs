@@ -14,9 +14,8 @@ use crate::autoscale::cluster_autoscaler::expander::{
     MostPods, Price,
 };
 use crate::autoscale::cluster_autoscaler::ExpanderStep;
-use crate::controller::reschedule::{find_destination, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
-use crate::ids::{PodId, PoolId, WorkloadId, NO_NODE};
+use crate::ids::{PodId, PoolId, WorkloadId};
 use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
@@ -38,7 +37,6 @@ impl ClusterAutoscalerController {
         if groups.is_empty() {
             return false;
         }
-        self.leave_to_existing_nodes(&view, &mut groups);
         leave_to_upcoming_nodes(&view, &mut groups);
         self.note_pods_no_group(wake, &groups);
         let options = self.expansion_options(&view, &groups, wake.now);
@@ -76,34 +74,19 @@ impl ClusterAutoscalerController {
         true
     }
 
-    /// Pods an existing node would take now are the scheduler's to place
-    /// (upstream's filter-out-schedulable: the scheduler has not retried
-    /// them yet). Identical pods are tried until one finds no room.
-    fn leave_to_existing_nodes(&mut self, view: &ClusterView, groups: &mut [Equivalent]) {
-        let mut overlay = Overlay::default();
-        let cursor = &mut self.schedulable_cursor;
-        for g in groups.iter_mut() {
-            while g.left > 0 {
-                let Some(to) =
-                    find_destination(cursor, view, NO_NODE, g.workload, &g.requests, &overlay)
-                else {
-                    break;
-                };
-                overlay.place(to, g.workload, g.requests);
-                g.left -= 1;
-            }
-        }
-    }
-
     /// The unschedulable pods old enough to count
-    /// (`--new-pod-scale-up-delay`), grouped by workload and requests.
+    /// (`--new-pod-scale-up-delay`) and that no existing node would take,
+    /// grouped by workload and requests.
     fn pending_groups(&self, view: &ClusterView, now: crate::time::SimTime) -> Vec<Equivalent> {
         let pods = view.pods();
         let mut by_shape: BTreeMap<(WorkloadId, [u64; NUM_RESOURCES]), Vec<PodId>> =
             BTreeMap::new();
         for pod in view.unschedulable_pods() {
             let p = pod as usize;
-            if pods.deleting[p] || pods.created[p] + self.settings.new_pod_scale_up_delay > now {
+            // A pod the scheduler is about to retry may fit an existing node
+            // (upstream's filter-out-schedulable): it waits for its retry.
+            let young = pods.created[p] + self.settings.new_pod_scale_up_delay > now;
+            if pods.deleting[p] || young || view.awaits_retry(pod) {
                 continue;
             }
             by_shape
