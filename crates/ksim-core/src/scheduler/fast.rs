@@ -286,6 +286,14 @@ pub struct FastIndex {
     taints: Vec<ControllerTaints>,
     /// Scratch: eligible pools in trial order.
     pool_order: Vec<u32>,
+    /// Bumped at every `node_changed`: the diagnoses below hold while it stays.
+    generation: u64,
+    /// Failed placements' diagnoses at `diagnosed_generation`, by template
+    /// and requests: a saturated cluster fails the same pending pods again
+    /// and again without any node changing in between, and each diagnosis
+    /// is a pass over every node.
+    diagnoses: Vec<(WorkloadId, ResourceVec, u32, Diagnosis)>,
+    diagnosed_generation: u64,
 }
 
 impl FastIndex {
@@ -306,6 +314,9 @@ impl FastIndex {
             blocked: Vec::with_capacity(cluster.nodes.len()),
             taints: Vec::with_capacity(cluster.nodes.len()),
             pool_order: Vec::new(),
+            generation: 0,
+            diagnoses: Vec::new(),
+            diagnosed_generation: 0,
         };
         // Bulk load: join every registered node, then build each tree once.
         for node in 0..cluster.nodes.len() as NodeId {
@@ -341,12 +352,12 @@ impl FastIndex {
     pub fn place(
         &mut self,
         cluster: &ClusterState,
-        template: WorkloadId,
+        template_id: WorkloadId,
         requests: &ResourceVec,
         _rng: &mut SimRng,
     ) -> PlacementResult {
         self.see_new_nodes(cluster);
-        let template = &cluster.templates[template as usize];
+        let template = &cluster.templates[template_id as usize];
         let mut need = [0; NUM_RESOURCES];
         for (n, &d) in need.iter_mut().zip(&self.dims) {
             *n = requests.0[d];
@@ -372,12 +383,36 @@ impl FastIndex {
                 }
             }
         }
-        let diagnosis = self.diagnose(&mut q);
+        let (evaluated, diagnosis) = self.diagnosis_of(&mut q, template_id);
         PlacementResult {
             node: None,
-            nodes_evaluated: q.evaluated,
+            nodes_evaluated: q.evaluated + evaluated,
             diagnosis: Some(Box::new(diagnosis)),
         }
+    }
+
+    /// The diagnosis of a failed placement and the nodes it evaluated:
+    /// computed, or the same as an identical pod's since no node changed
+    /// (the same nodes count as evaluated, so the scheduling cost is the same).
+    fn diagnosis_of(&mut self, q: &mut Query, template: WorkloadId) -> (u32, Diagnosis) {
+        if self.diagnosed_generation != self.generation {
+            self.diagnoses.clear();
+            self.diagnosed_generation = self.generation;
+        }
+        let known = self
+            .diagnoses
+            .iter()
+            .find(|(t, r, _, _)| *t == template && r == q.requests);
+        if let Some((_, _, evaluated, diagnosis)) = known {
+            return (*evaluated, diagnosis.clone());
+        }
+        let before = q.evaluated;
+        let diagnosis = self.diagnose(q);
+        let evaluated = q.evaluated - before;
+        q.evaluated = before;
+        self.diagnoses
+            .push((template, *q.requests, evaluated, diagnosis.clone()));
+        (evaluated, diagnosis)
     }
 
     fn requests_only_dims_in_use(&self, requests: &ResourceVec) -> bool {
@@ -442,6 +477,10 @@ impl FastIndex {
     /// Must follow every change of a node's usage or state and every node
     /// added; a node id the index has not seen is taken as added. O(log n).
     pub fn node_changed(&mut self, cluster: &ClusterState, node: NodeId) {
+        self.generation = self
+            .generation
+            .checked_add(1)
+            .expect("fewer than 2^64 node changes");
         let n = node as usize;
         if n >= self.position.len() {
             self.see_new_nodes(cluster);
