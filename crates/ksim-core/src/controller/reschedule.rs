@@ -19,6 +19,10 @@ pub(crate) struct Overlay {
     pub(crate) removed: BTreeSet<NodeId>,
     /// Disruptions left per budgeted workload after the pods moved so far.
     pub(crate) disruptions_left: BTreeMap<WorkloadId, u32>,
+    /// Pods (leaving node, workload, requests) that found no place: while
+    /// the overlay only adds load, an identical pod leaving the same node
+    /// finds none either.
+    no_place: Vec<(NodeId, WorkloadId, ResourceVec)>,
 }
 
 impl Overlay {
@@ -30,6 +34,8 @@ impl Overlay {
 
 /// Takes back the moves after `mark` (a candidate that failed half-way).
 pub(crate) fn undo_moves(overlay: &mut Overlay, mark: usize) {
+    // Load taken away may make room for a pod that found none.
+    overlay.no_place.clear();
     for (to, _, requests) in overlay.moved.drain(mark..) {
         let extra = overlay.extra.get_mut(&to).expect("a move's node has extra");
         extra.sub_assign(&requests);
@@ -47,19 +53,29 @@ pub(crate) fn find_destination(
     from: NodeId,
     workload: WorkloadId,
     requests: &ResourceVec,
-    overlay: &Overlay,
+    overlay: &mut Overlay,
 ) -> Option<NodeId> {
+    let shape = (from, workload, *requests);
+    if overlay.no_place.contains(&shape) {
+        return None;
+    }
     let nodes = view.registered_nodes();
     let n = nodes.len();
     for k in 0..n {
         let i = (*cursor + k) % n;
         let to = nodes[i];
-        if to == from || overlay.removed.contains(&to) {
+        // The node as it is first: most nodes fail here, before any look-up
+        // of what the overlay moved (extra load only makes a fit harder).
+        if to == from || !view.fits_with(workload, requests, to, &ResourceVec::ZERO) {
             continue;
         }
-        let extra = overlay.extra.get(&to).copied().unwrap_or_default();
-        if !view.fits_with(workload, requests, to, &extra) {
+        if overlay.removed.contains(&to) {
             continue;
+        }
+        if let Some(extra) = overlay.extra.get(&to) {
+            if !view.fits_with(workload, requests, to, extra) {
+                continue;
+            }
         }
         let repelled = overlay
             .moved
@@ -70,5 +86,6 @@ pub(crate) fn find_destination(
             return Some(to);
         }
     }
+    overlay.no_place.push(shape);
     None
 }
