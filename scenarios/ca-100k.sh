@@ -20,6 +20,9 @@ mode = "fast"
 
 [cluster_autoscaler]
 expander = "least-waste"
+# The cluster holds more than upstream's default --cores-total max (320,000).
+max_cores_total = 10000000
+max_memory_total = "100000Ti"
 
 [[daemonsets]]
 name = "node-agents"

@@ -23,7 +23,7 @@ use crate::lifecycle::PodLists;
 pub use crate::metrics::{Decision, DecisionTarget};
 use crate::resources::ResourceVec;
 use crate::rng::SimRng;
-use crate::scheduler::queue::{QueueState, SchedulingQueue};
+use crate::scheduler::Placement;
 use crate::taints::{ControllerTaint, ControllerTaints};
 use crate::time::SimTime;
 use crate::usage::serving::{Serving, WorkloadUsage};
@@ -125,7 +125,7 @@ pub struct ClusterView<'a> {
     pub(crate) serving: &'a Serving,
     /// Per node: the pods bound or assumed there.
     pub(crate) node_pods: &'a PodLists,
-    pub(crate) queue: &'a SchedulingQueue,
+    pub(crate) placement: &'a Placement,
 }
 
 impl<'a> ClusterView<'a> {
@@ -228,16 +228,13 @@ impl<'a> ClusterView<'a> {
         }
     }
 
-    /// Whether the scheduler will try the pod again soon: a cluster change
-    /// since its last failure (a node added or freed, a pod gone) moved it
-    /// back to its active or backoff queue. Such a pod may fit an existing
-    /// node; one still in the unschedulable queue does not (nothing changed
-    /// that could help it). A node autoscaler's filter-out-schedulable.
-    pub fn awaits_retry(&self, pod: PodId) -> bool {
-        matches!(
-            self.queue.state(pod),
-            QueueState::Active | QueueState::Backoff | QueueState::InFlight
-        )
+    /// Whether some registered node would take a pod of `workload` with
+    /// `requests` now (the scheduler's filters; through its index in fast
+    /// mode, a pass over the nodes in kube mode): a node autoscaler's
+    /// filter-out-schedulable.
+    pub fn fits_some_node(&self, workload: WorkloadId, requests: &ResourceVec) -> bool {
+        self.placement
+            .fits_some_node(self.cluster, workload, requests)
     }
 
     /// The pods bound (or assumed by the scheduler) on a node, not ended.

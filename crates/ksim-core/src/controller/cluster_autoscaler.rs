@@ -45,6 +45,9 @@ pub struct ClusterAutoscalerController {
     pods_no_group: BTreeSet<PodId>,
     /// (workload, requests) shapes already reported as fitting no group.
     reported_no_group: BTreeSet<(u32, [u64; crate::resources::NUM_RESOURCES])>,
+    /// (group, reason) pairs reported as holding a scale-up back since the
+    /// last scale-up.
+    reported_held_back: BTreeSet<(PoolId, &'static str)>,
     summary: NodeAutoscalerSummary,
 }
 
@@ -61,6 +64,7 @@ impl ClusterAutoscalerController {
             scale_down: scale_down::ScaleDownState::default(),
             pods_no_group: BTreeSet::new(),
             reported_no_group: BTreeSet::new(),
+            reported_held_back: BTreeSet::new(),
             summary: NodeAutoscalerSummary {
                 controller: NAME.to_string(),
                 ..Default::default()

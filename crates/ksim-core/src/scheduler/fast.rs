@@ -415,6 +415,40 @@ impl FastIndex {
         (evaluated, diagnosis)
     }
 
+    /// Whether some registered node passes every filter for the pod now:
+    /// the placement's descent without its side effects. The index follows
+    /// every node change, so it is current.
+    pub fn fits_some_node(
+        &self,
+        cluster: &ClusterState,
+        template: WorkloadId,
+        requests: &ResourceVec,
+    ) -> bool {
+        if !self.requests_only_dims_in_use(requests) {
+            return false;
+        }
+        let template = &cluster.templates[template as usize];
+        let mut need = [0; NUM_RESOURCES];
+        for (n, &d) in need.iter_mut().zip(&self.dims) {
+            *n = requests.0[d];
+        }
+        let mut q = Query {
+            cluster,
+            template,
+            requests,
+            need: &need[..self.dims.len()],
+            policy: Policy::FirstFit,
+            spread_dim: self.spread_dim,
+            evaluated: 0,
+        };
+        cluster
+            .nodes
+            .nonempty_pools()
+            .iter()
+            .filter(|&&p| template.pool_filter[p as usize].is_none())
+            .any(|&p| self.pools[p as usize].find(&mut q).is_some())
+    }
+
     fn requests_only_dims_in_use(&self, requests: &ResourceVec) -> bool {
         (0..NUM_RESOURCES).all(|d| requests.0[d] == 0 || self.dims.contains(&d))
     }

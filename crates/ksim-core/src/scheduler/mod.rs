@@ -149,6 +149,28 @@ impl Placement {
         }
     }
 
+    /// Whether some registered node would take the pod now, for a node
+    /// autoscaler's filter-out-schedulable: the index's descent in fast
+    /// mode; in kube mode a pass over the registered nodes until one fits.
+    pub fn fits_some_node(
+        &self,
+        cluster: &ClusterState,
+        template: WorkloadId,
+        requests: &ResourceVec,
+    ) -> bool {
+        match self {
+            Placement::Fast(f) => f.fits_some_node(cluster, template, requests),
+            Placement::Kube(_) => {
+                let compiled = &cluster.templates[template as usize];
+                cluster
+                    .nodes
+                    .registration_order()
+                    .iter()
+                    .any(|&n| cluster.filter(compiled, requests, n).is_none())
+            }
+        }
+    }
+
     /// Must be called after any change to a node's usage or readiness, and
     /// after a node is added.
     pub fn node_changed(&mut self, cluster: &ClusterState, node: NodeId) {

@@ -136,7 +136,7 @@ impl Simulation {
                 workload_counts: &self.workload_counts,
                 serving: &self.serving,
                 node_pods: &self.nodes.pods,
-                queue: &self.queue,
+                placement: &self.placement,
             };
             let next = controller.wake(Wake {
                 now,

@@ -20,6 +20,9 @@ use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES};
 use crate::rng::SimRng;
 use std::collections::BTreeMap;
 
+/// A group that would help but may not grow, and why.
+type HeldBack = (PoolId, &'static str);
+
 /// Pending pods of one workload with equal requests.
 struct Equivalent {
     workload: WorkloadId,
@@ -39,10 +42,12 @@ impl ClusterAutoscalerController {
         }
         leave_to_upcoming_nodes(&view, &mut groups);
         self.note_pods_no_group(wake, &groups);
-        let options = self.expansion_options(&view, &groups, wake.now);
+        let (options, held_back) = self.expansion_options(&view, &groups, wake.now);
         if options.is_empty() {
+            self.report_held_back(wake, &held_back);
             return false;
         }
+        self.reported_held_back.clear();
         let expansions: Vec<ExpansionOption> = options.iter().map(|o| o.1.clone()).collect();
         let Some(best) = self.choose(&view, &expansions, wake.rng) else {
             return false;
@@ -83,10 +88,8 @@ impl ClusterAutoscalerController {
             BTreeMap::new();
         for pod in view.unschedulable_pods() {
             let p = pod as usize;
-            // A pod the scheduler is about to retry may fit an existing node
-            // (upstream's filter-out-schedulable): it waits for its retry.
             let young = pods.created[p] + self.settings.new_pod_scale_up_delay > now;
-            if pods.deleting[p] || young || view.awaits_retry(pod) {
+            if pods.deleting[p] || young {
                 continue;
             }
             by_shape
@@ -94,8 +97,13 @@ impl ClusterAutoscalerController {
                 .or_default()
                 .push(pod);
         }
+        // A shape some existing node would take now is left to the scheduler
+        // (upstream's filter-out-schedulable), all of its pods at once.
         by_shape
             .into_iter()
+            .filter(|((workload, requests), _)| {
+                !view.fits_some_node(*workload, &ResourceVec(*requests))
+            })
             .map(|((workload, requests), pods)| Equivalent {
                 workload,
                 requests: ResourceVec(requests),
@@ -132,14 +140,35 @@ impl ClusterAutoscalerController {
         }
     }
 
-    /// One option per node group that could help: (group, option).
+    /// Groups that would help but may not grow: a row per group and reason
+    /// when it appears (again after a scale-up), not per scan.
+    fn report_held_back(&mut self, wake: &mut Wake, held_back: &[HeldBack]) {
+        for &(pool, reason) in held_back {
+            if !self.reported_held_back.insert((pool, reason)) {
+                continue;
+            }
+            let size = wake.view.pool_size(pool);
+            wake.decisions.push(Self::decision(
+                wake.now,
+                "no_scale_up",
+                DecisionTarget::Pool(pool),
+                [size, size, size],
+                String::new(),
+                reason.to_string(),
+            ));
+        }
+    }
+
+    /// One option per node group that could help: (group, option), and the
+    /// groups that could help but may not grow, with why.
     fn expansion_options(
         &self,
         view: &ClusterView,
         groups: &[Equivalent],
         now: crate::time::SimTime,
-    ) -> Vec<(PoolId, ExpansionOption)> {
+    ) -> (Vec<(PoolId, ExpansionOption)>, Vec<HeldBack>) {
         let mut options = Vec::new();
+        let mut held_back = Vec::new();
         let (mut total_nodes, mut total_cpu, mut total_memory) = (0u64, 0u64, 0u64);
         for (p, pool) in view.pools().iter().enumerate() {
             let size = u64::from(view.pool_size(p as PoolId));
@@ -149,11 +178,18 @@ impl ClusterAutoscalerController {
             total_memory += size * capacity.0[MEMORY];
         }
         for &pool in &self.settings.node_groups {
+            let helps = groups
+                .iter()
+                .any(|g| g.left > 0 && view.template_fits(g.workload, &g.requests, pool).is_ok());
+            if !helps {
+                continue;
+            }
             if self
                 .backoff
                 .get(&pool)
                 .is_some_and(|b| b.is_backed_off(now))
             {
+                held_back.push((pool, "group backed off"));
                 continue;
             }
             let spec = &view.pools()[pool as usize];
@@ -172,16 +208,23 @@ impl ClusterAutoscalerController {
                     capacity.0[MEMORY],
                 ),
             ];
-            let cap = limits.into_iter().min().unwrap_or(0);
-            if cap == 0 {
+            const LIMITS: [&str; 4] = [
+                "group at its max",
+                "max_nodes_total reached",
+                "max_cores_total reached",
+                "max_memory_total reached",
+            ];
+            if let Some(i) = limits.iter().position(|&l| l == 0) {
+                held_back.push((pool, LIMITS[i]));
                 continue;
             }
+            let cap = limits.into_iter().min().unwrap_or(0);
             let Some(option) = group_option(view, groups, pool, cap as u32) else {
                 continue;
             };
             options.push((pool, option));
         }
-        options
+        (options, held_back)
     }
 
     fn nodes_total_left(&self, total_nodes: u64) -> u64 {
