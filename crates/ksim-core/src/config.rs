@@ -9,7 +9,7 @@ use crate::autoscale::keda::KedaSpec;
 use crate::control_plane::config::{ControlPlaneConfig, ControlPlaneConfigError};
 use crate::distribution::Distribution;
 use crate::ids::{PoolId, WorkloadId};
-use crate::load::LoadSpec;
+use crate::load::{LoadShape, LoadSpec};
 use crate::resources::{ResourceNames, ResourceVec, NUM_RESOURCES};
 use crate::time::{SimDuration, SimTime};
 use crate::usage::UsageModel;
@@ -412,10 +412,30 @@ pub enum IntOrPercent {
     Percent(u32),
 }
 
+/// Interactive sessions (`docs/models/sessions.md`): users arrive as a
+/// non-homogeneous Poisson process, each needs a dedicated pod of the
+/// workload's template, waits first in first out for it to run, uses it for
+/// a session, and leaves early when their patience runs out.
+#[derive(Clone, Debug)]
+pub struct SessionSpec {
+    /// Users per second over time.
+    pub arrivals: LoadShape,
+    /// No user arrives before this time.
+    pub start: SimTime,
+    /// No user arrives at or after this time.
+    pub stop: Option<SimTime>,
+    /// How long a session lasts once its pod runs, in nanoseconds.
+    pub length: Distribution,
+    /// How long a user waits for their pod to run before leaving, in
+    /// nanoseconds; None: users wait as long as it takes.
+    pub patience: Option<Distribution>,
+}
+
 #[derive(Clone, Debug)]
 pub enum WorkloadKind {
     Deployment(DeploymentSpec),
     Job(JobSpec),
+    Session(SessionSpec),
 }
 
 #[derive(Clone, Debug)]
@@ -546,6 +566,11 @@ pub enum ConfigError {
     #[error("change #{index}: workload `{workload}` is a job; only deployments can be scaled")]
     ScaleOfJob { index: usize, workload: String },
     #[error(
+        "change #{index}: workload `{workload}` is a session workload; only deployments can be \
+         scaled"
+    )]
+    ScaleOfSession { index: usize, workload: String },
+    #[error(
         "change #{0}: every must be greater than zero, or the change repeats at one instant \
          forever"
     )]
@@ -639,6 +664,7 @@ impl SimConfig {
             match &w.kind {
                 WorkloadKind::Job(job) => check_job(&w.name, job)?,
                 WorkloadKind::Deployment(d) => check_budget(&w.name, d.disruption_budget)?,
+                WorkloadKind::Session(session) => check_session(&w.name, session)?,
             }
         }
         for (index, change) in self.changes.iter().enumerate() {
@@ -722,6 +748,14 @@ impl SimConfig {
         let is_job = matches!(w.kind, WorkloadKind::Job(_));
         if is_job && (model.usage.is_some() || model.autoscaler.is_some()) {
             return Err(bad("a job has no replicas to serve load or to scale".into()));
+        }
+        let is_session = matches!(w.kind, WorkloadKind::Session(_));
+        if is_session && *model != WorkloadModel::default() {
+            return Err(bad(
+                "a session workload's users arrive by its own arrivals; it has no load, usage \
+                 model or autoscaler"
+                    .into(),
+            ));
         }
         if let Some(UsageModel::Executions(e)) = &model.usage {
             if e.max_concurrent == 0 {
@@ -813,11 +847,20 @@ impl SimConfig {
                 .workloads
                 .get(workload as usize)
                 .ok_or(ConfigError::ChangeUnknownWorkload(index))?;
-            if let WorkloadKind::Job(_) = w.kind {
-                return Err(ConfigError::ScaleOfJob {
-                    index,
-                    workload: w.name.clone(),
-                });
+            match w.kind {
+                WorkloadKind::Job(_) => {
+                    return Err(ConfigError::ScaleOfJob {
+                        index,
+                        workload: w.name.clone(),
+                    })
+                }
+                WorkloadKind::Session(_) => {
+                    return Err(ConfigError::ScaleOfSession {
+                        index,
+                        workload: w.name.clone(),
+                    })
+                }
+                WorkloadKind::Deployment(_) => {}
             }
         }
         match change.action.pool() {
@@ -944,6 +987,18 @@ fn check_job(name: &str, job: &JobSpec) -> Result<(), ConfigError> {
         }
         _ => Ok(()),
     }
+}
+
+/// Arrivals stop after they start. The shape and the distributions were
+/// checked by their constructors.
+fn check_session(name: &str, session: &SessionSpec) -> Result<(), ConfigError> {
+    if session.stop.is_some_and(|stop| stop <= session.start) {
+        return Err(ConfigError::BadWorkloadModel {
+            workload: name.to_string(),
+            problem: "a session workload's stop must be after its start".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A run for the core's unit tests: these pools and workloads from 0 to

@@ -104,6 +104,9 @@ fn expected_pods(config: &SimConfig) -> u64 {
                 }
             }
             WorkloadKind::Job(job) => created = created.saturating_add(job_pods(config, job)),
+            WorkloadKind::Session(s) => {
+                created = created.saturating_add(session_users(config, s) as u64)
+            }
         }
     }
     // Each replacement follows the end of a bound pod, and the one scheduler
@@ -143,6 +146,17 @@ fn running_executions(workload: &crate::config::WorkloadSpec) -> f64 {
     peak * e.mean_duration_s()
 }
 
+/// The users a session workload expects: its arrivals' mean rate over its
+/// window (requeued users' new pods, a few, are not counted).
+fn session_users(config: &SimConfig, session: &crate::config::SessionSpec) -> f64 {
+    let stop = session.stop.unwrap_or(SimTime::MAX).min(config.end);
+    if stop <= session.start {
+        return 0.0;
+    }
+    let window_s = (stop - session.start).as_secs_f64();
+    session.arrivals.mean_over(session.start, stop) * window_s
+}
+
 /// From the job's start to its stop or the end of the run.
 fn job_window(config: &SimConfig, job: &JobSpec) -> SimDuration {
     let stop = job.stop.unwrap_or(SimTime::MAX).min(config.end);
@@ -171,7 +185,7 @@ fn created_at_once(config: &SimConfig) -> u64 {
         .iter()
         .map(|w| match &w.kind {
             WorkloadKind::Deployment(d) => u64::from(d.replicas),
-            WorkloadKind::Job(_) => 0,
+            WorkloadKind::Job(_) | WorkloadKind::Session(_) => 0,
         })
         .sum()
 }
@@ -197,6 +211,16 @@ fn pending_events(config: &SimConfig) -> u64 {
                 let window = job_window(config, job).0 as f64;
                 let arrival_rate = if window > 0.0 { pods / window } else { pods };
                 running += (arrival_rate * job.duration.mean()).min(pods);
+            }
+            WorkloadKind::Session(s) => {
+                // Sessions at the arrivals' peak, each with its end pending;
+                // and each waiting user's patience.
+                let users = session_users(config, s);
+                let peak_per_ns = s.arrivals.max_rate() / 1e9;
+                running += (peak_per_ns * s.length.mean()).min(users);
+                if let Some(patience) = &s.patience {
+                    running += (peak_per_ns * patience.mean()).min(users);
+                }
             }
         }
     }

@@ -256,6 +256,34 @@ pub struct WorkloadSummary {
     pub scale_downs: u64,
     pub requests: Option<RequestSummary>,
     pub executions: Option<ExecutionSummary>,
+    /// A session workload's users.
+    pub sessions: Option<SessionSummary>,
+}
+
+/// A session workload's users over the run (`docs/models/sessions.md`):
+/// `arrived` = `completed` + `abandoned` + `waiting_at_end` +
+/// `running_at_end`, a requeued user counted once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionSummary {
+    pub arrived: u64,
+    /// Users whose first pod started (served).
+    pub started: u64,
+    pub completed: u64,
+    /// Users who left before their pod started.
+    pub abandoned: u64,
+    /// Sessions lost mid-way (node failure, eviction), their users queued
+    /// again at the front.
+    pub requeued: u64,
+    pub waiting_at_end: u64,
+    pub running_at_end: u64,
+    /// Served users' waits, from arrival to their first pod's start.
+    pub wait: LatencyHistogram,
+    /// ∫ `nvidia.com/gpu` requested by the workload's started pods dt, in
+    /// hours (0 when the scenario declares no such resource).
+    pub gpu_hours_used: f64,
+    /// The cluster's GPU-hours: every pool's node-hours × its allocatable
+    /// `nvidia.com/gpu` (the same for every session workload).
+    pub gpu_hours_paid: f64,
 }
 
 /// A service's requests over the run (fluid totals).

@@ -7,8 +7,8 @@
 
 use crate::cluster::{ClusterState, NodeState, Pods, NEVER};
 use crate::config::{
-    ArrivalProcess, Autoscaler, ConfigError, NodeAutoscaler, PodTemplate, Request, SimConfig,
-    Taint, TaintEffect, WorkloadKind, WorkloadSpec,
+    ArrivalProcess, Autoscaler, ConfigError, NodeAutoscaler, PodTemplate, Request, SessionSpec,
+    SimConfig, Taint, TaintEffect, WorkloadKind, WorkloadSpec,
 };
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::ControlPlane;
@@ -47,6 +47,8 @@ use node_lifecycle::NodeHealth;
 use nodes::NodeBook;
 use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
+pub use sessions::{SessionCounts, GPU_RESOURCE};
+use sessions::Sessions;
 use workloads::{exponential_gap, Tally, WorkloadState};
 
 /// Why a run stopped before its end. Each is a bug in the model caught by
@@ -118,6 +120,11 @@ pub enum Event {
     ExecutionArrives { workload: WorkloadId },
     /// A running execution ends (stale when it was requeued since).
     ExecutionEnds { execution: u32, generation: u32 },
+    /// The next user of a session workload arrives.
+    SessionArrival { workload: WorkloadId },
+    /// A session user's patience runs out (stale once their pod started
+    /// or ended).
+    SessionPatienceOver { pod: PodId },
 }
 
 /// The writes on a pod's path through the control plane, in order.
@@ -209,6 +216,8 @@ pub struct Simulation {
     drains: Drains,
     /// Every workload's load, usage and executions (`sim::serving`).
     serving: Serving,
+    /// Session workloads' users (`sim::sessions`).
+    sessions: Sessions,
 }
 
 /// The scenario's autoscalers: the workload ones in workload order, each
@@ -331,6 +340,7 @@ impl Simulation {
             node_book: NodeBook::new(&config, &streams),
             drains: Drains::default(),
             serving: serving::serving_for(&config, &streams)?,
+            sessions: Sessions::new(&config, &streams),
             config,
         };
         sim.resize_endpoint_slices();
@@ -364,14 +374,17 @@ impl Simulation {
             .iter()
             .map(|w| match &w.kind {
                 WorkloadKind::Deployment(d) => Some(d.start),
-                WorkloadKind::Job(_) => None,
+                WorkloadKind::Job(_) | WorkloadKind::Session(_) => None,
             })
             .collect();
         for (id, start) in deployment_starts.into_iter().enumerate() {
             let workload = id as WorkloadId;
             match start {
                 Some(at) => self.schedule(at, Event::DeploymentCreated { workload }),
-                None => self.schedule_next_arrival(workload, None),
+                None => {
+                    self.schedule_next_arrival(workload, None);
+                    self.schedule_next_user(workload, SimTime::ZERO);
+                }
             }
         }
         self.schedule(
@@ -496,6 +509,8 @@ impl Simulation {
                 execution,
                 generation,
             } => self.execution_ends(now, execution, generation),
+            Event::SessionArrival { workload } => self.session_arrival(now, workload),
+            Event::SessionPatienceOver { pod } => self.session_patience_over(now, pod),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -573,6 +588,7 @@ mod replicas;
 mod sampling;
 mod scheduling;
 mod serving;
+mod sessions;
 mod termination;
 mod workloads;
 

@@ -14,11 +14,23 @@
 //! turned ready wakes every unschedulable pod.
 //! Differences from upstream: backoff expiry is exact rather than polled
 //! every second.
+//!
+//! A pod added with `add_front` (a session user's replacement pod, whose
+//! session a node failure ended: `sim::sessions`) keeps a queue time of its
+//! own, its user's arrival, instead of the time of each requeue: upstream's
+//! PrioritySort orders by priority then by `QueuedPodInfo.Timestamp`, and
+//! such a pod sorts as if its timestamp were older than every other pod's of
+//! its priority, oldest arrival first. It is how ksim puts the user back at
+//! the front of the queue; kube-scheduler has no such knob (a platform would
+//! reach it with a higher priority class, which would also preempt).
 
 use crate::ids::PodId;
 use crate::time::{SimDuration, SimTime};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+/// The queue order of pods outside the front lane starts here.
+const ORDINARY: u64 = 1 << 63;
 
 /// Where a pod currently is in the scheduling queue.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -48,8 +60,14 @@ pub struct SchedulingQueue {
     backoff_initial: SimDuration,
     backoff_max: SimDuration,
     max_in_unschedulable: SimDuration,
+    /// (priority, queue order, pod): the queue order is `ORDINARY` plus the
+    /// push sequence, or in the front lane the queue time in ns (below 2^63:
+    /// `config::END_LIMIT`), so the front lane sorts first in one u64.
     active: BinaryHeap<(i32, Reverse<u64>, PodId)>,
     next_seq: u64,
+    /// Pods in the front lane (`add_front`), with their queue time in ns;
+    /// a pod leaves it once bound or removed.
+    front: BTreeMap<PodId, u64>,
     /// Failed on resources or anti-affinity, in the order they failed.
     waiting_for_pods: VecDeque<(SimTime, PodId)>,
     /// Failed on node-level filters only.
@@ -76,6 +94,7 @@ impl SchedulingQueue {
             max_in_unschedulable,
             active: BinaryHeap::new(),
             next_seq: 0,
+            front: BTreeMap::new(),
             waiting_for_pods: VecDeque::new(),
             waiting_for_nodes: VecDeque::new(),
             state: Vec::new(),
@@ -111,9 +130,23 @@ impl SchedulingQueue {
 
     fn push_active(&mut self, pod: PodId) {
         self.state[pod as usize] = QueueState::Active;
-        self.active
-            .push((self.priority[pod as usize], Reverse(self.next_seq), pod));
-        self.next_seq += 1;
+        let priority = self.priority[pod as usize];
+        let order = match self.front.get(&pod) {
+            Some(&queued_ns) => queued_ns,
+            None => {
+                self.next_seq += 1;
+                ORDINARY + self.next_seq - 1
+            }
+        };
+        self.active.push((priority, Reverse(order), pod));
+    }
+
+    /// A new pending pod that goes before every pod of its priority not in
+    /// the front lane, whenever it is (re)queued, and after the front-lane
+    /// pods queued before `queued_at` (see the module docs).
+    pub fn add_front(&mut self, pod: PodId, priority: i32, queued_at: SimTime) {
+        self.front.insert(pod, queued_at.0.min(ORDINARY - 1));
+        self.add(pod, priority);
     }
 
     /// A new pending pod.
@@ -143,6 +176,7 @@ impl SchedulingQueue {
     /// The in-flight pod was bound.
     pub fn done(&mut self, pod: PodId) {
         self.state[pod as usize] = QueueState::Absent;
+        self.front.remove(&pod);
     }
 
     /// The pod was deleted: it leaves the queue, wherever it waits, as
@@ -154,6 +188,7 @@ impl SchedulingQueue {
         if let Some(state) = self.state.get_mut(pod as usize) {
             *state = QueueState::Absent;
         }
+        self.front.remove(&pod);
     }
 
     /// Backoff after `attempts` failed attempts (upstream calculateBackoffDuration).
@@ -299,6 +334,35 @@ mod tests {
         q.add(3, 10);
         let order: Vec<PodId> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![1, 3, 0, 2]);
+    }
+
+    #[test]
+    fn front_lane_goes_first_within_its_priority_by_queue_time() {
+        let mut q = queue();
+        q.add(0, 0);
+        q.add_front(1, 0, SimTime(50));
+        q.add(2, 10);
+        q.add_front(3, 0, SimTime(20));
+        let order: Vec<PodId> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, vec![2, 3, 1, 0]);
+    }
+
+    #[test]
+    fn front_lane_survives_a_requeue() {
+        let mut q = queue();
+        let mut wake = Vec::new();
+        q.add_front(0, 0, SimTime(0));
+        q.add(1, 0);
+        let epoch = q.change_epoch();
+        for _ in 0..2 {
+            let pod = q.pop().unwrap();
+            q.failed(pod, 1, SimTime(0), WakeOn::PodDeleted, epoch);
+        }
+        // Both failed, the front pod first; a pod added since is still behind it.
+        q.add(2, 0);
+        q.on_pod_deleted(SimTime(5_000_000_000), &mut wake);
+        let order: Vec<PodId> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, vec![0, 2, 1]);
     }
 
     #[test]

@@ -127,6 +127,58 @@ impl Simulation {
         if let Err((subject, problem)) = self.check_usage() {
             return fail(subject, problem);
         }
+        if let Err((subject, problem)) = self.check_sessions() {
+            return fail(subject, problem);
+        }
+        Ok(())
+    }
+
+    /// Per session workload: every user arrived is waiting, running,
+    /// completed or abandoned, once (a requeued user once, waiting or
+    /// running again); waiting and running match the live session pods.
+    fn check_sessions(&self) -> Result<(), (String, String)> {
+        let recounted = self.sessions.recount(
+            |pod| self.pods.workload[pod as usize],
+            |pod| self.pods.started[pod as usize] != NEVER,
+        );
+        for (w, &(waiting, running)) in recounted.iter().enumerate() {
+            let Some(c) = self.sessions.counts(w as WorkloadId) else {
+                continue;
+            };
+            let subject = || self.workload_subject(w as WorkloadId);
+            let accounted = [c.waiting, c.running, c.completed, c.abandoned]
+                .into_iter()
+                .try_fold(0u64, u64::checked_add);
+            if accounted != Some(c.arrived) {
+                return Err((
+                    subject(),
+                    format!(
+                        "{} users arrived, but {} waiting + {} running + {} completed + {} \
+                         abandoned",
+                        c.arrived, c.waiting, c.running, c.completed, c.abandoned
+                    ),
+                ));
+            }
+            if (c.waiting, c.running) != (waiting, running) {
+                return Err((
+                    subject(),
+                    format!(
+                        "counts {} waiting and {} running users, but its live pods hold \
+                         {waiting} waiting and {running} running",
+                        c.waiting, c.running
+                    ),
+                ));
+            }
+            if c.started > c.arrived || c.completed > c.started {
+                return Err((
+                    subject(),
+                    format!(
+                        "{} users started and {} completed of {} arrived",
+                        c.started, c.completed, c.arrived
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -51,12 +51,15 @@ impl Simulation {
         let run_for = match &self.config.workloads[workload].kind {
             WorkloadKind::Job(job) => Some(&job.duration),
             WorkloadKind::Deployment(d) => d.pod_lifetime.as_ref(),
+            // Its session's length, drawn when the session starts.
+            WorkloadKind::Session(_) => None,
         };
         if let Some(distribution) = run_for {
             let run_for =
                 SimDuration(distribution.sample(&mut self.workloads[workload].duration_rng));
             self.schedule(now + run_for, Event::PodFinished { pod });
         }
+        self.session_started(now, pod);
         self.start_readiness(now, pod);
     }
 
@@ -146,6 +149,10 @@ impl Simulation {
                         < job.failure_probability
             }
             WorkloadKind::Deployment(_) => true,
+            WorkloadKind::Session(_) => {
+                self.session_completing(pod);
+                false
+            }
         };
         if self.control_plane.is_some() {
             self.send_pod_write(now, pod, PodStep::Ended { failed });
@@ -186,6 +193,7 @@ impl Simulation {
         }
         self.note_pod_ended(workload);
         self.notify_controllers(now, crate::controller::Subscriptions::POD_ENDED);
+        self.session_pod_ended(now, pod);
     }
 
     /// The pod is no longer one of its workload's live pods.

@@ -1,7 +1,9 @@
 //! Observation: timeline samples, and the run's results at its end.
 
 use super::*;
-use crate::metrics::{ExecutionSummary, RequestSummary, WorkloadSample, WorkloadSummary};
+use crate::metrics::{
+    ExecutionSummary, RequestSummary, SessionSummary, WorkloadSample, WorkloadSummary,
+};
 use crate::usage::serving::Activity;
 
 impl Simulation {
@@ -94,6 +96,8 @@ impl Simulation {
             self.integrate_pods_at(workload, end);
         }
         let unschedulable = self.unschedulable_groups();
+        let node_pools = self.pool_summaries();
+        let sessions = self.session_summaries(end, self.gpu_hours_paid(&node_pools));
         let c = &self.counters;
         let summary = RunSummary {
             scenario: self.config.name.clone(),
@@ -104,9 +108,9 @@ impl Simulation {
             nodes_deleted: self.node_book.nodes_deleted,
             controller_actions_applied: self.controllers.applied,
             controller_actions_refused: self.controllers.refused,
-            node_pools: self.pool_summaries(),
             node_autoscaler: self.controllers.node_autoscaler_summary(),
-            workloads: self.workload_summaries(),
+            workloads: self.workload_summaries(sessions),
+            node_pools,
             pods_total: self.pods.len() as u64,
             pods_pending: c.phase(PodPhase::Pending),
             pods_running: c.phase(PodPhase::Running),
@@ -146,10 +150,12 @@ impl Simulation {
     }
 
     /// Whether a workload gets timeline rows and a summary: it has a usage
-    /// model or an autoscaler.
+    /// model or an autoscaler, or it is a session workload.
     fn observed(&self, workload: usize) -> bool {
-        let model = &self.config.workloads[workload].model;
-        model.usage.is_some() || model.autoscaler.is_some()
+        let w = &self.config.workloads[workload];
+        w.model.usage.is_some()
+            || w.model.autoscaler.is_some()
+            || matches!(w.kind, WorkloadKind::Session(_))
     }
 
     /// One row per observed workload, after bringing services to `time`.
@@ -176,6 +182,14 @@ impl Simulation {
                 wait_p99_ms: None,
                 dropped_total: None,
             };
+            if let WorkloadKind::Session(spec) = &self.config.workloads[w].kind {
+                // Users per second arriving, and users waiting for their pod.
+                row.load_per_s = Some(spec.arrivals.rate_at(time));
+                row.queue_length = self
+                    .sessions
+                    .counts(w as WorkloadId)
+                    .map(|c| c.waiting as f64);
+            }
             if let Some(Some(usage)) = self.serving.workloads.get_mut(w) {
                 row.load_per_s = usage.load.as_ref().map(|l| l.rate_at(time));
                 let running_fluid = usage.fluid_running(time, counts.ready);
@@ -208,7 +222,8 @@ impl Simulation {
         }
     }
 
-    fn workload_summaries(&self) -> Vec<WorkloadSummary> {
+    /// `sessions`: per workload, its sessions' summary if it has any.
+    fn workload_summaries(&self, sessions: Vec<Option<SessionSummary>>) -> Vec<WorkloadSummary> {
         /// The mean queue wait by Little's law: ∫ queue dt over the requests
         /// (executions) that entered the queue or were served at once.
         fn wait_mean_ms(fluid: &crate::usage::ServiceFluid) -> f64 {
@@ -220,8 +235,9 @@ impl Simulation {
             }
         }
         (0..self.workloads.len())
-            .filter(|&w| self.observed(w))
-            .map(|w| {
+            .zip(sessions)
+            .filter(|&(w, _)| self.observed(w))
+            .map(|(w, sessions)| {
                 let state = &self.workloads[w];
                 let usage = self.serving.workloads[w].as_ref();
                 let (requests, executions) = match usage.map(|u| &u.activity) {
@@ -283,6 +299,7 @@ impl Simulation {
                     scale_downs: state.scale_downs,
                     requests,
                     executions,
+                    sessions,
                 }
             })
             .collect()

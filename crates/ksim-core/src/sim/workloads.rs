@@ -60,7 +60,7 @@ impl WorkloadState {
 pub(super) fn initial_counts(spec: &WorkloadSpec) -> WorkloadCounts {
     let desired = match &spec.kind {
         WorkloadKind::Deployment(d) => d.replicas,
-        WorkloadKind::Job(_) => 0,
+        WorkloadKind::Job(_) | WorkloadKind::Session(_) => 0,
     };
     WorkloadCounts {
         desired,
@@ -238,7 +238,10 @@ impl Simulation {
             }
             None => {
                 let priority = self.cluster.templates[workload as usize].priority;
-                self.queue.add(pod, priority);
+                match self.sessions.queued_at(pod) {
+                    Some(arrived) => self.queue.add_front(pod, priority, arrived),
+                    None => self.queue.add(pod, priority),
+                }
             }
         }
     }
