@@ -15,22 +15,25 @@
 //! Differences from upstream: backoff expiry is exact rather than polled
 //! every second.
 //!
-//! A pod added with `add_front` (a session user's replacement pod, whose
-//! session a node failure ended: `sim::sessions`) keeps a queue time of its
-//! own, its user's arrival, instead of the time of each requeue: upstream's
-//! PrioritySort orders by priority then by `QueuedPodInfo.Timestamp`, and
-//! such a pod sorts as if its timestamp were older than every other pod's of
-//! its priority, oldest arrival first. It is how ksim puts the user back at
-//! the front of the queue; kube-scheduler has no such knob (a platform would
-//! reach it with a higher priority class, which would also preempt).
+//! Upstream's PrioritySort orders activeQ by priority, then by
+//! `QueuedPodInfo.Timestamp`, which is refreshed each time a failed pod is
+//! queued again; here the queue order is a sequence number taken at each
+//! push, which orders the same. A pod added with `add_pinned` (a session
+//! user's pod: `sim::sessions`) keeps the order it first got, or one given
+//! (its user's earlier pod's), whenever it is queued again: the users' pods
+//! are taken in the order the users came, however often they failed, and a
+//! user whose session was lost is taken before those who came after them.
+//! kube-scheduler has no such knob (a session broker would reach it with a
+//! priority class, which would also preempt).
 
 use crate::ids::PodId;
 use crate::time::{SimDuration, SimTime};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
-/// The queue order of pods outside the front lane starts here.
-const ORDINARY: u64 = 1 << 63;
+/// A pinned pod's place in the queue order (`SchedulingQueue::add_pinned`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct QueueOrder(u64);
 
 /// Where a pod currently is in the scheduling queue.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -60,14 +63,11 @@ pub struct SchedulingQueue {
     backoff_initial: SimDuration,
     backoff_max: SimDuration,
     max_in_unschedulable: SimDuration,
-    /// (priority, queue order, pod): the queue order is `ORDINARY` plus the
-    /// push sequence, or in the front lane the queue time in ns (below 2^63:
-    /// `config::END_LIMIT`), so the front lane sorts first in one u64.
+    /// (priority, queue order, pod): the order is a push sequence number.
     active: BinaryHeap<(i32, Reverse<u64>, PodId)>,
     next_seq: u64,
-    /// Pods in the front lane (`add_front`), with their queue time in ns;
-    /// a pod leaves it once bound or removed.
-    front: BTreeMap<PodId, u64>,
+    /// Pods that keep their queue order (`add_pinned`), until bound or removed.
+    pinned: BTreeMap<PodId, u64>,
     /// Failed on resources or anti-affinity, in the order they failed.
     waiting_for_pods: VecDeque<(SimTime, PodId)>,
     /// Failed on node-level filters only.
@@ -94,7 +94,7 @@ impl SchedulingQueue {
             max_in_unschedulable,
             active: BinaryHeap::new(),
             next_seq: 0,
-            front: BTreeMap::new(),
+            pinned: BTreeMap::new(),
             waiting_for_pods: VecDeque::new(),
             waiting_for_nodes: VecDeque::new(),
             state: Vec::new(),
@@ -131,22 +131,30 @@ impl SchedulingQueue {
     fn push_active(&mut self, pod: PodId) {
         self.state[pod as usize] = QueueState::Active;
         let priority = self.priority[pod as usize];
-        let order = match self.front.get(&pod) {
-            Some(&queued_ns) => queued_ns,
-            None => {
-                self.next_seq += 1;
-                ORDINARY + self.next_seq - 1
-            }
+        let order = match self.pinned.get(&pod) {
+            Some(&order) => order,
+            None => self.take_order(),
         };
         self.active.push((priority, Reverse(order), pod));
     }
 
-    /// A new pending pod that goes before every pod of its priority not in
-    /// the front lane, whenever it is (re)queued, and after the front-lane
-    /// pods queued before `queued_at` (see the module docs).
-    pub fn add_front(&mut self, pod: PodId, priority: i32, queued_at: SimTime) {
-        self.front.insert(pod, queued_at.0.min(ORDINARY - 1));
+    fn take_order(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq - 1
+    }
+
+    /// A new pending pod that keeps one queue order whenever it is queued
+    /// again: `order` (an earlier pod's), or a fresh one. Returns it.
+    pub fn add_pinned(
+        &mut self,
+        pod: PodId,
+        priority: i32,
+        order: Option<QueueOrder>,
+    ) -> QueueOrder {
+        let order = order.map_or_else(|| self.take_order(), |o| o.0);
+        self.pinned.insert(pod, order);
         self.add(pod, priority);
+        QueueOrder(order)
     }
 
     /// A new pending pod.
@@ -176,7 +184,7 @@ impl SchedulingQueue {
     /// The in-flight pod was bound.
     pub fn done(&mut self, pod: PodId) {
         self.state[pod as usize] = QueueState::Absent;
-        self.front.remove(&pod);
+        self.pinned.remove(&pod);
     }
 
     /// The pod was deleted: it leaves the queue, wherever it waits, as
@@ -188,7 +196,7 @@ impl SchedulingQueue {
         if let Some(state) = self.state.get_mut(pod as usize) {
             *state = QueueState::Absent;
         }
-        self.front.remove(&pod);
+        self.pinned.remove(&pod);
     }
 
     /// Backoff after `attempts` failed attempts (upstream calculateBackoffDuration).
@@ -337,32 +345,28 @@ mod tests {
     }
 
     #[test]
-    fn front_lane_goes_first_within_its_priority_by_queue_time() {
-        let mut q = queue();
-        q.add(0, 0);
-        q.add_front(1, 0, SimTime(50));
-        q.add(2, 10);
-        q.add_front(3, 0, SimTime(20));
-        let order: Vec<PodId> = std::iter::from_fn(|| q.pop()).collect();
-        assert_eq!(order, vec![2, 3, 1, 0]);
-    }
-
-    #[test]
-    fn front_lane_survives_a_requeue() {
+    fn pinned_pods_keep_their_order_when_queued_again() {
         let mut q = queue();
         let mut wake = Vec::new();
-        q.add_front(0, 0, SimTime(0));
+        let first = q.add_pinned(0, 0, None);
         q.add(1, 0);
+        q.add_pinned(2, 0, None);
         let epoch = q.change_epoch();
-        for _ in 0..2 {
+        // All three fail, in order; the pinned ones keep their order, the
+        // other takes a new one when it is queued again.
+        for _ in 0..3 {
             let pod = q.pop().unwrap();
             q.failed(pod, 1, SimTime(0), WakeOn::PodDeleted, epoch);
         }
-        // Both failed, the front pod first; a pod added since is still behind it.
-        q.add(2, 0);
         q.on_pod_deleted(SimTime(5_000_000_000), &mut wake);
         let order: Vec<PodId> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![0, 2, 1]);
+        // A pod given the first one's order goes before the others.
+        q.add(3, 0);
+        q.add_pinned(4, 0, None);
+        q.add_pinned(5, 0, Some(first));
+        let order: Vec<PodId> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, vec![5, 3, 4]);
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //! session, and leaves if it has not started within their patience.
 //!
 //! A user is followed through their current pod: `Sessions::users` maps
-//! each live session pod to its user. A pod that ends before its session
-//! did (its node failed and it was evicted, a drain, a deleted node) is
-//! replaced for the same user; if the session had started, the replacement
-//! goes to the front of the queue (`SchedulingQueue::add_front`, at the
-//! user's arrival) and the user is counted as requeued. A requeued user
+//! each live session pod to its user. The user's pods keep the queue order
+//! their first pod got (`SchedulingQueue::add_pinned`), so users are taken
+//! first come, first served, however often their pods were tried. A pod
+//! that ends before its session did (its node failed and it was evicted, a
+//! drain, a deleted node) is replaced for the same user, with the same
+//! queue order: ahead of every user who came later. If the session had
+//! started, the user is counted as requeued. A requeued user
 //! waits again without a patience limit: they had a session and lost it,
 //! and the model assumes they stay for its restart. The restarted session
 //! draws a fresh length (nothing of the lost one is kept).
@@ -19,6 +21,7 @@
 
 use super::*;
 use crate::metrics::SessionSummary;
+use crate::scheduler::queue::QueueOrder;
 
 /// The extended resource whose use `SessionSummary` reports as GPU-hours.
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
@@ -73,8 +76,8 @@ struct User {
     gives_up: SimTime,
     /// Their first pod started.
     served: bool,
-    /// They lost a session: their pods go to the front of the queue.
-    front: bool,
+    /// Their place in the scheduling queue, once their first pod was queued.
+    order: Option<QueueOrder>,
     /// Their current pod's session reached its length.
     completing: bool,
     /// They left before their pod started; it is being deleted.
@@ -142,14 +145,6 @@ impl Sessions {
             .get(workload as usize)?
             .as_ref()
             .map(|s| s.counts)
-    }
-
-    /// Whether the pod's user lost a session, so the pod goes first.
-    pub(super) fn queued_at(&self, pod: PodId) -> Option<SimTime> {
-        self.users
-            .get(&pod)
-            .filter(|u| u.front)
-            .map(|u| u.arrived)
     }
 
     /// Waiting and running users per session workload, recounted from the
@@ -229,12 +224,21 @@ impl Simulation {
             arrived: now,
             gives_up,
             served: false,
-            front: false,
+            order: None,
             completing: false,
             abandoned: false,
         };
         self.create_user_pod(now, workload, user);
         self.schedule_next_user(workload, now);
+    }
+
+    /// Queues a session pod at its user's place; false for another pod.
+    pub(super) fn queue_session_pod(&mut self, pod: PodId, priority: i32) -> bool {
+        let Some(user) = self.sessions.users.get_mut(&pod) else {
+            return false;
+        };
+        user.order = Some(self.queue.add_pinned(pod, priority, user.order));
+        true
     }
 
     /// Creates the user's (next) pod, and the end of their patience for it.
@@ -333,7 +337,6 @@ impl Simulation {
             self.count_user(workload, Slot::Running, false);
             self.count_user(workload, Slot::Waiting, true);
             self.count_user(workload, Slot::Requeued, true);
-            user.front = true;
             user.gives_up = NEVER;
         }
         // Lost before it started: the same user waits on, as patient as before.

@@ -238,9 +238,8 @@ impl Simulation {
             }
             None => {
                 let priority = self.cluster.templates[workload as usize].priority;
-                match self.sessions.queued_at(pod) {
-                    Some(arrived) => self.queue.add_front(pod, priority, arrived),
-                    None => self.queue.add(pod, priority),
+                if !self.queue_session_pod(pod, priority) {
+                    self.queue.add(pod, priority);
                 }
             }
         }
