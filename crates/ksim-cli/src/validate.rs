@@ -82,6 +82,20 @@ const CONTROL_PLANE_MODELLED: &str =
      (node create, delete and patch, evictions, the scale subresource) as writes that take effect \
      when stored";
 
+/// What the session model covers and leaves out, printed when a scenario
+/// has session workloads (`docs/models/sessions.md`).
+const SESSIONS_MODELLED: &str =
+    "interactive sessions: users arrive as a non-homogeneous Poisson process at the load's rate \
+     (users per second); each gets a dedicated pod of the template and waits first come, first \
+     served (kube-scheduler's order by priority and queue time, each user's pods keeping their \
+     first place); a session of the drawn length once the pod runs; users leave when their \
+     patience runs out before their pod starts; a session ended by a node failure, eviction or \
+     drain puts its user back ahead of later users (no patience limit then) with a fresh \
+     length; GPU-hours (nvidia.com/gpu) used by sessions against those the pools bill";
+const SESSIONS_NOT_MODELLED: &str =
+    "sessions: migration of a live session, GPU sharing (MIG, time-slicing), warm pools of \
+     pre-started pods, a broker noticing a dead node before Kubernetes ends the pod";
+
 /// What ksim does not model yet; scenario keys for these do not exist, so nothing is silently ignored.
 const NOT_MODELLED: &[&str] = &[
     "control plane: API Priority and Fairness (only the max-inflight limits); client-side QPS limits \
@@ -117,8 +131,15 @@ pub fn validate(path: &Path) -> Result<()> {
     if config.control_plane.is_some() {
         println!("  - {CONTROL_PLANE_MODELLED}");
     }
+    let sessions = has_sessions(config);
+    if sessions {
+        println!("  - {SESSIONS_MODELLED}");
+    }
     println!("not modelled (no keys exist for these):");
     NOT_MODELLED.iter().for_each(|m| println!("  - {m}"));
+    if sessions {
+        println!("  - {SESSIONS_NOT_MODELLED}");
+    }
     Ok(())
 }
 
@@ -142,18 +163,23 @@ fn describe(config: &SimConfig) {
     }
     describe_changes(config);
     describe_node_autoscaler(config);
-    let deployments = config
-        .workloads
-        .iter()
-        .filter(|w| matches!(w.kind, WorkloadKind::Deployment(_)))
-        .count();
+    let count = |kind: fn(&WorkloadKind) -> bool| {
+        config.workloads.iter().filter(|w| kind(&w.kind)).count()
+    };
+    let sessions = count(|k| matches!(k, WorkloadKind::Session(_)));
     println!(
-        "workloads: {} ({} deployments, {} jobs), about {} pods expected",
+        "workloads: {} ({} deployments, {} jobs{}), about {} pods expected",
         config.workloads.len(),
-        deployments,
-        config.workloads.len() - deployments,
+        count(|k| matches!(k, WorkloadKind::Deployment(_))),
+        count(|k| matches!(k, WorkloadKind::Job(_))),
+        if sessions > 0 {
+            format!(", {sessions} session workloads")
+        } else {
+            String::new()
+        },
         estimate.expected_pods
     );
+    describe_sessions(config);
     describe_models(config);
     let mode = match config.scheduler.mode {
         SchedulerMode::Kube => "kube",
@@ -252,6 +278,42 @@ fn describe_models(config: &SimConfig) {
         .flatten()
         .collect();
         println!("  workload `{}`: {}", w.name, parts.join("; "));
+    }
+}
+
+fn has_sessions(config: &SimConfig) -> bool {
+    config
+        .workloads
+        .iter()
+        .any(|w| matches!(w.kind, WorkloadKind::Session(_)))
+}
+
+/// Each session workload: its users' arrivals, sessions and patience.
+fn describe_sessions(config: &SimConfig) {
+    for w in &config.workloads {
+        let WorkloadKind::Session(s) = &w.kind else {
+            continue;
+        };
+        let arrivals = describe_load(&LoadSpec {
+            shape: s.arrivals.clone(),
+            noise_interval: None,
+        });
+        let at = |t: SimTime| duration(t - SimTime::ZERO);
+        let window = match (s.start, s.stop) {
+            (_, Some(stop)) => format!(" from {} to {}", at(s.start), at(stop)),
+            (SimTime::ZERO, None) => String::new(),
+            (start, None) => format!(" from {}", at(start)),
+        };
+        let patience = s
+            .patience
+            .as_ref()
+            .map_or("unlimited".to_string(), latency);
+        println!(
+            "  session workload `{}`: users arrive by {arrivals} (users/s){window}; \
+             session length {}; patience {patience}",
+            w.name,
+            latency(&s.length)
+        );
     }
 }
 

@@ -624,6 +624,8 @@ fn scenario() -> impl Strategy<Value = SimConfig> {
                                 j.max_pods = Some(MAX_JOB_PODS);
                             }
                         }
+                        // Not generated here (tests/sessions.rs and the fuzzer cover them).
+                        WorkloadKind::Session(_) => {}
                     }
                 }
                 for f in &mut node_failures {
@@ -948,6 +950,7 @@ fn check_workloads(config: &SimConfig, out: &RunOutput) -> Result<(), String> {
                     }
                 }
             }
+            WorkloadKind::Session(_) => {}
         }
     }
     let grouped: u64 = s.unschedulable.iter().map(|g| g.pods).sum();

@@ -110,6 +110,30 @@ struct WorkloadJson<'a> {
     requests: Option<RequestsJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     executions: Option<ExecutionsJson>,
+    /// Only for a session workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<SessionsJson>,
+}
+
+/// A session workload's users (`docs/models/sessions.md`): arrived =
+/// completed + abandoned + waiting_at_end + running_at_end.
+#[derive(Serialize)]
+struct SessionsJson {
+    arrived: u64,
+    /// Users whose first pod started.
+    started: u64,
+    completed: u64,
+    abandoned: u64,
+    /// Sessions lost to a node failure or eviction, their users queued again.
+    requeued: u64,
+    waiting_at_end: u64,
+    running_at_end: u64,
+    /// Served users' waits from arrival to their first start; null when none started.
+    queue_wait_ms: Option<LatencyMs>,
+    /// `nvidia.com/gpu` × hours held by the workload's pods.
+    gpu_hours_used: f64,
+    /// Every pool's node-hours × its `nvidia.com/gpu` per node.
+    gpu_hours_paid: f64,
 }
 
 #[derive(Serialize)]
@@ -159,6 +183,18 @@ fn workload_json(w: &WorkloadSummary) -> WorkloadJson<'_> {
             queue_wait_mean_ms: round_6dp(e.wait_mean_ms),
             queue_wait_ms: LatencyMs::of(&e.wait),
             cold_start_wait_ms: LatencyMs::of(&e.cold_start_wait),
+        }),
+        sessions: w.sessions.as_ref().map(|s| SessionsJson {
+            arrived: s.arrived,
+            started: s.started,
+            completed: s.completed,
+            abandoned: s.abandoned,
+            requeued: s.requeued,
+            waiting_at_end: s.waiting_at_end,
+            running_at_end: s.running_at_end,
+            queue_wait_ms: LatencyMs::of(&s.wait),
+            gpu_hours_used: round_6dp(s.gpu_hours_used),
+            gpu_hours_paid: round_6dp(s.gpu_hours_paid),
         }),
     }
 }

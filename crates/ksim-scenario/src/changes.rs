@@ -225,6 +225,17 @@ fn deployment_index(ctx: &mut Ctx, node: &Node, workloads: &Workloads) -> Option
         );
         return None;
     }
+    if let WorkloadKind::Session(_) = workloads.specs[index].kind {
+        ctx.error(
+            &node.span,
+            &node.path,
+            format!(
+                "workload `{name}` is a session workload: only deployments have replicas to \
+                 scale (its pods follow its users)"
+            ),
+        );
+        return None;
+    }
     Some(index)
 }
 
@@ -268,7 +279,7 @@ pub(crate) fn check_capacity(ctx: &mut Ctx, config: &SimConfig, places: &[Place]
         .iter()
         .map(|w| match &w.kind {
             WorkloadKind::Deployment(d) => d.replicas,
-            WorkloadKind::Job(_) => 0,
+            WorkloadKind::Job(_) | WorkloadKind::Session(_) => 0,
         })
         .collect();
     for i in order {
@@ -371,7 +382,7 @@ fn warn_unabsorbed(
             .zip(replicas)
             .filter(|(w, _)| match &w.kind {
                 WorkloadKind::Deployment(d) => d.start <= change.at,
-                WorkloadKind::Job(_) => false,
+                WorkloadKind::Job(_) | WorkloadKind::Session(_) => false,
             })
             .map(|(w, &r)| u128::from(w.template.requests[dim].min()) * u128::from(r))
             .sum();

@@ -66,6 +66,21 @@ fn pool_rejection(
     })
 }
 
+/// What a session workload's users do when its pods never run (pools are
+/// fixed: no autoscaler adds one that fits); empty for other workloads.
+fn users_never_served(workload: &WorkloadSpec) -> &'static str {
+    match &workload.kind {
+        WorkloadKind::Session(s) if s.patience.is_some() => {
+            ": every user of this session workload waits until their patience runs out and \
+             leaves"
+        }
+        WorkloadKind::Session(_) => {
+            ": every user of this session workload waits to the end of the run"
+        }
+        _ => "",
+    }
+}
+
 fn check_workload(ctx: &mut Ctx, config: &SimConfig, workload: &WorkloadSpec, place: &Place) {
     let template = &workload.template;
     let names = &config.resource_names;
@@ -78,8 +93,10 @@ fn check_workload(ctx: &mut Ctx, config: &SimConfig, workload: &WorkloadSpec, pl
                 &place.span,
                 &reader::join_key(&format!("{pod_path}.extended"), name),
                 format!(
-                    "no node pool offers `{name}`: pods of workload `{}` can never be scheduled",
-                    workload.name
+                    "no node pool offers `{name}`: pods of workload `{}` can never be \
+                     scheduled{}",
+                    workload.name,
+                    users_never_served(workload)
                 ),
             );
             return;
@@ -101,9 +118,10 @@ fn check_workload(ctx: &mut Ctx, config: &SimConfig, workload: &WorkloadSpec, pl
             &place.span,
             &pod_path,
             format!(
-                "pods of workload `{}` fit no node pool, so they can never be scheduled ({})",
+                "pods of workload `{}` fit no node pool, so they can never be scheduled ({}){}",
                 workload.name,
-                reasons.join("; ")
+                reasons.join("; "),
+                users_never_served(workload)
             ),
         );
         return;

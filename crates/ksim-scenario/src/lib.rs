@@ -24,6 +24,7 @@ mod pools;
 pub mod quantity;
 mod reader;
 mod series;
+mod sessions;
 mod simulation;
 mod usage;
 mod workloads;

@@ -1,4 +1,5 @@
-//! `[[workloads]]`: deployments and job streams with their pod templates.
+//! `[[workloads]]`: deployments, job streams and session workloads with
+//! their pod templates.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -40,8 +41,9 @@ const WORKLOAD_KEYS: &[&str] = &[
     "executions",
     "hpa",
     "keda",
+    "session",
 ];
-const KINDS: &[&str] = &["deployment", "job"];
+const KINDS: &[&str] = &["deployment", "job", "session"];
 const DEPLOYMENT_ONLY: &[&str] = &[
     "replicas",
     "pod_lifetime",
@@ -60,6 +62,8 @@ const JOB_ONLY: &[&str] = &[
     "duration",
     "failure_probability",
 ];
+/// The keys of a session workload that other kinds also take.
+const SESSION_SHARED: &[&str] = &["load", "stop"];
 const ARRIVAL_KEYS: &[&str] = &["process", "rate_per_s", "interval", "times"];
 const PROCESSES: &[&str] = &["poisson", "constant", "schedule"];
 const POD_KEYS: &[&str] = &[
@@ -173,7 +177,7 @@ fn read_workload(ctx: &mut Ctx, node: &Node, index: usize, env: &mut Env) -> Opt
         reader::unique_name(ctx, &mut env.seen, name, &n, "workload").then_some(name)
     });
     let kind = fields
-        .require_with(ctx, "kind", " (\"deployment\" or \"job\")")
+        .require_with(ctx, "kind", " (\"deployment\", \"job\" or \"session\")")
         .and_then(|n| reader::choice(ctx, &n, KINDS));
     if let Some(kind) = kind {
         reject_foreign_keys(ctx, &fields, kind, name);
@@ -217,6 +221,11 @@ fn read_workload(ctx: &mut Ctx, node: &Node, index: usize, env: &mut Env) -> Opt
             let (model, draft) = model?;
             (kind?, model, draft)
         }
+        "session" => (
+            crate::sessions::read(ctx, &fields, name.unwrap_or_default(), start, env.end)?,
+            WorkloadModel::default(),
+            None,
+        ),
         _ => (
             read_job(ctx, &fields, start, env.end)?,
             WorkloadModel::default(),
@@ -304,22 +313,41 @@ fn read_model(
     Some((model, draft?))
 }
 
-/// Job keys on a deployment and deployment keys on a job.
+/// The kinds that take `key` among the kind-specific keys.
+fn owners(key: &str) -> Vec<&'static str> {
+    let mut owners = Vec::new();
+    if DEPLOYMENT_ONLY.contains(&key) {
+        owners.push("deployment");
+    }
+    if JOB_ONLY.contains(&key) {
+        owners.push("job");
+    }
+    if key == "session" || SESSION_SHARED.contains(&key) {
+        owners.push("session");
+    }
+    owners
+}
+
+/// Keys of the other kinds: job keys on a deployment, deployment keys on a
+/// job, both on a session workload (but its `load` and `stop`), and
+/// `[workloads.session]` on either.
 fn reject_foreign_keys(ctx: &mut Ctx, fields: &Fields, kind: &str, name: Option<&str>) {
-    let (foreign, owner) = if kind == "deployment" {
-        (JOB_ONLY, "job")
-    } else {
-        (DEPLOYMENT_ONLY, "deployment")
-    };
     let who = name.map_or("this workload".to_string(), |n| format!("workload `{n}`"));
-    for key in foreign {
-        if fields.has(key) {
-            ctx.error(
-                &fields.key_span(key),
-                &reader::join_key(&fields.path, key),
-                format!("`{key}` only applies to kind = \"{owner}\", and {who} is a {kind}"),
-            );
+    let kind_specific = DEPLOYMENT_ONLY.iter().chain(JOB_ONLY).chain(&["session"]);
+    for key in kind_specific {
+        let owners = owners(key);
+        if !fields.has(key) || owners.contains(&kind) {
+            continue;
         }
+        let owners: Vec<String> = owners.iter().map(|o| format!("kind = \"{o}\"")).collect();
+        ctx.error(
+            &fields.key_span(key),
+            &reader::join_key(&fields.path, key),
+            format!(
+                "`{key}` only applies to {}, and {who} is a {kind}",
+                owners.join(" or ")
+            ),
+        );
     }
 }
 
@@ -490,7 +518,7 @@ fn read_job(
     }))
 }
 
-fn read_stop(ctx: &mut Ctx, node: &Node, start: SimTime) -> Option<SimTime> {
+pub(crate) fn read_stop(ctx: &mut Ctx, node: &Node, start: SimTime) -> Option<SimTime> {
     let stop = SimTime(reader::duration(ctx, node)?.0);
     if stop <= start {
         ctx.error(

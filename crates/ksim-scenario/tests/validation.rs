@@ -299,7 +299,8 @@ fn keys_of_the_other_kind_name_the_key_and_the_kind() {
     let all = problems(&edit("replicas = 3", "replicas = 3\nstop = \"10m\""));
     assert_eq!(
         at(&all, "workloads[0].stop").message,
-        "`stop` only applies to kind = \"job\", and workload `web` is a deployment"
+        "`stop` only applies to kind = \"job\" or kind = \"session\", and workload `web` is a \
+         deployment"
     );
     let all = problems(&edit(
         "duration = \"5m\"",
