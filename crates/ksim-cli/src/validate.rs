@@ -163,9 +163,8 @@ fn describe(config: &SimConfig) {
     }
     describe_changes(config);
     describe_node_autoscaler(config);
-    let count = |kind: fn(&WorkloadKind) -> bool| {
-        config.workloads.iter().filter(|w| kind(&w.kind)).count()
-    };
+    let count =
+        |kind: fn(&WorkloadKind) -> bool| config.workloads.iter().filter(|w| kind(&w.kind)).count();
     let sessions = count(|k| matches!(k, WorkloadKind::Session(_)));
     println!(
         "workloads: {} ({} deployments, {} jobs{}), about {} pods expected",
@@ -304,10 +303,7 @@ fn describe_sessions(config: &SimConfig) {
             (SimTime::ZERO, None) => String::new(),
             (start, None) => format!(" from {}", at(start)),
         };
-        let patience = s
-            .patience
-            .as_ref()
-            .map_or("unlimited".to_string(), latency);
+        let patience = s.patience.as_ref().map_or("unlimited".to_string(), latency);
         println!(
             "  session workload `{}`: users arrive by {arrivals} (users/s){window}; \
              session length {}; patience {patience}",

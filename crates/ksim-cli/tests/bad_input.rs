@@ -449,3 +449,112 @@ fn validate_describes_the_cluster_autoscaler() {
     );
     assert!(text.contains("for 30m"), "{text}");
 }
+
+/// VALID with a one-GPU pool `g` and a session workload `streams` whose
+/// users need a GPU each.
+fn session_scenario() -> String {
+    let with_gpu_pool = VALID.replace(
+        "[[workloads]]",
+        "[[node_pools]]\nname = \"g\"\ncount = 1\ncpu = \"16\"\nmemory = \"64Gi\"\n\
+         extended = { \"nvidia.com/gpu\" = 1 }\n\n[[workloads]]",
+    );
+    format!(
+        "{with_gpu_pool}\n[[workloads]]\nname = \"streams\"\nkind = \"session\"\n\
+         [workloads.load]\nshape = \"constant\"\nrate_per_s = 0.01\n\
+         [workloads.session]\nlength = \"20m\"\npatience = \"5m\"\n\
+         [workloads.pod]\ncpu = \"4\"\nmemory = \"16Gi\"\nextended = {{ \"nvidia.com/gpu\" = 1 }}\n"
+    )
+}
+
+#[test]
+fn the_session_base_scenario_is_accepted_and_described() {
+    let out = ksim(&[
+        "validate",
+        &write_scenario("session-valid", &session_scenario()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 session workloads"), "{text}");
+    assert!(
+        text.contains("session workload `streams`: users arrive by load constant 0.01/s"),
+        "{text}"
+    );
+    assert!(text.contains("interactive sessions:"), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+}
+
+#[test]
+fn a_session_workload_without_a_length_is_refused() {
+    let text = session_scenario().replace("length = \"20m\"\n", "");
+    refused_at(
+        "session-no-length",
+        &text,
+        "[workloads.session]",
+        "workloads[1].session",
+        &["missing required key `length`"],
+    );
+}
+
+#[test]
+fn a_misspelled_session_key_suggests_the_nearest() {
+    let text = session_scenario().replace("length = \"20m\"", "lenght = \"20m\"");
+    refused_at(
+        "session-typo",
+        &text,
+        "lenght = \"20m\"",
+        "workloads[1].session.lenght",
+        &["length"],
+    );
+}
+
+#[test]
+fn replicas_on_a_session_workload_are_refused() {
+    let text = session_scenario().replace("kind = \"session\"", "kind = \"session\"\nreplicas = 2");
+    refused_at(
+        "session-replicas",
+        &text,
+        "replicas = 2",
+        "workloads[1].replicas",
+        &["only applies to kind = \"deployment\"", "is a session"],
+    );
+}
+
+#[test]
+fn a_negative_patience_is_refused() {
+    let text = session_scenario().replace(
+        "patience = \"5m\"",
+        "patience = { dist = \"uniform\", min = \"-1m\", max = \"5m\" }",
+    );
+    refused_at(
+        "session-negative-patience",
+        &text,
+        "patience = { dist = \"uniform\", min = \"-1m\", max = \"5m\" }",
+        "workloads[1].session.patience.min",
+        &["`-1m` must not be negative"],
+    );
+}
+
+#[test]
+fn a_session_workload_no_pool_can_run_gets_a_warning_from_validate_and_run() {
+    // Without pool `g`, no node offers a GPU.
+    let text = session_scenario().replace("extended = { \"nvidia.com/gpu\" = 1 }\n\n", "\n");
+    let path = write_scenario("session-no-gpu", &text);
+    let expected = [
+        "warning:",
+        "no node pool offers `nvidia.com/gpu`",
+        "every user of this session workload waits until their patience runs out",
+    ];
+    let out = ksim(&["validate", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    for words in expected {
+        assert!(printed.contains(words), "`{words}` not in: {printed}");
+    }
+    let out_dir = temp_dir("session-no-gpu-out").join("out");
+    let out = ksim(&["run", &path, "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stderr(&out);
+    for words in expected {
+        assert!(printed.contains(words), "`{words}` not in: {printed}");
+    }
+}

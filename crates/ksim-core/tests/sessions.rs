@@ -108,7 +108,12 @@ fn users_start_in_the_order_they_came_when_one_gpu_frees_at_a_time() {
     // that grows, served one user at a time, with the periodic flush on
     // (it retries users who waited over 5 min, whose pods would then go
     // behind later users' if they took a new place in the queue).
-    let w = session("play", LoadShape::constant(0.0025).unwrap(), secs(1000), None);
+    let w = session(
+        "play",
+        LoadShape::constant(0.0025).unwrap(),
+        secs(1000),
+        None,
+    );
     let out = run(gpu_config(vec![gpu_pool("gpu", 1, 1)], vec![w], 40_000));
     let mut started: Vec<&PodRecord> = pods(&out).iter().filter(|p| p.started.is_some()).collect();
     assert!(started.len() >= 30, "{} sessions", started.len());
@@ -214,8 +219,15 @@ fn gpu_hours_used_stay_within_those_paid_and_runs_repeat() {
     let s = sessions_of(&a, "play");
     // Two GPU nodes billed for the whole run (a failed node is still billed).
     let paid = 2.0 * 2000.0 / 3600.0;
-    assert!((s.gpu_hours_paid - paid).abs() < 1e-9, "{}", s.gpu_hours_paid);
-    assert!(s.gpu_hours_used > 0.5 && s.gpu_hours_used <= s.gpu_hours_paid, "{s:?}");
+    assert!(
+        (s.gpu_hours_paid - paid).abs() < 1e-9,
+        "{}",
+        s.gpu_hours_paid
+    );
+    assert!(
+        s.gpu_hours_used > 0.5 && s.gpu_hours_used <= s.gpu_hours_paid,
+        "{s:?}"
+    );
 }
 
 #[test]

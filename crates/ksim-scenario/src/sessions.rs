@@ -59,7 +59,11 @@ pub(crate) fn read(
     )?;
     let session = reader::table(ctx, &session, SESSION_KEYS)?;
     let length = session
-        .require_with(ctx, "length", " (how long a session lasts: a duration or a distribution)")
+        .require_with(
+            ctx,
+            "length",
+            " (how long a session lasts: a duration or a distribution)",
+        )
         .and_then(|n| distribution(ctx, &n, Unit::Duration));
     let patience = match session.get("patience") {
         None => Some(None),

@@ -214,7 +214,10 @@ impl Simulation {
     /// A user arrives: their pod is created and queued, their patience starts.
     pub(super) fn session_arrival(&mut self, now: SimTime, workload: WorkloadId) {
         let patience = session_spec(&self.config, workload).and_then(|s| s.patience.clone());
-        let gives_up = match (&patience, self.sessions.workloads[workload as usize].as_mut()) {
+        let gives_up = match (
+            &patience,
+            self.sessions.workloads[workload as usize].as_mut(),
+        ) {
             (Some(d), Some(state)) => now + SimDuration(d.sample(&mut state.patience)),
             _ => NEVER,
         };
@@ -249,10 +252,7 @@ impl Simulation {
         self.sessions.users.insert(pod, user);
         self.create_pod(now, workload);
         if user.gives_up != NEVER && user.gives_up <= self.config.end {
-            self.schedule(
-                user.gives_up.max(now),
-                Event::SessionPatienceOver { pod },
-            );
+            self.schedule(user.gives_up.max(now), Event::SessionPatienceOver { pod });
         }
     }
 
