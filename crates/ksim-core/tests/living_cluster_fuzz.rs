@@ -6,7 +6,9 @@
 //! its books: pods add up, pools never pass their max, nodes by state add up.
 //! The deployment may serve a load (a service, execution workers as events
 //! or as a fluid) under an HPA or a KEDA-style ScaledObject, fighting the
-//! random controller's scale changes.
+//! random controller's scale changes. Session users may arrive too, whose
+//! pods the drains, deletions and failures end mid-session (the invariant
+//! checker keeps their counts).
 //!
 //! To hunt: `KSIM_FUZZ_CASES=5000 KSIM_FUZZ_SEED=7 cargo test -p ksim-core --release --test living_cluster_fuzz`.
 
@@ -86,6 +88,8 @@ struct Case {
     /// fluid workers under an HPA on running executions.
     model: u8,
     load_per_s: f64,
+    /// Users per second of a session workload, if any.
+    session_rate_per_s: Option<f64>,
     seed: u64,
 }
 
@@ -99,7 +103,12 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
-        (0..4u8, 0.0..40.0f64, any::<u64>()),
+        (
+            0..4u8,
+            0.0..40.0f64,
+            prop::option::of(0.0..0.2f64),
+            any::<u64>(),
+        ),
     )
         .prop_map(
             |(
@@ -111,7 +120,7 @@ fn case() -> impl Strategy<Value = Case> {
                 subscribed,
                 cp,
                 failure,
-                (model, load_per_s, seed),
+                (model, load_per_s, session_rate_per_s, seed),
             )| {
                 Case {
                     pools,
@@ -124,6 +133,7 @@ fn case() -> impl Strategy<Value = Case> {
                     failure,
                     model,
                     load_per_s,
+                    session_rate_per_s,
                     seed,
                 }
             },
@@ -164,6 +174,21 @@ fn scenario(c: &Case) -> SimConfig {
                 failure_probability: 0.0,
             }),
             template: template(250, GI / 2),
+            readiness_delay: None,
+            model: Default::default(),
+        });
+    }
+    if let Some(rate_per_s) = c.session_rate_per_s {
+        workloads.push(WorkloadSpec {
+            name: "play".into(),
+            kind: WorkloadKind::Session(SessionSpec {
+                arrivals: ksim_core::load::LoadShape::constant(rate_per_s).unwrap(),
+                start: SimTime::ZERO,
+                stop: None,
+                length: Distribution::uniform(secs(10).0 as f64, secs(120).0 as f64).unwrap(),
+                patience: Some(Distribution::exponential(secs(30).0 as f64).unwrap()),
+            }),
+            template: template(1000, GI),
             readiness_delay: None,
             model: Default::default(),
         });
