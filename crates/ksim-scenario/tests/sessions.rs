@@ -78,7 +78,10 @@ fn a_session_workload_reads_its_arrivals_window_length_and_patience() {
         "a duration distribution"
     );
     let five_minutes = SimDuration::from_secs(300).0 as f64;
-    assert_eq!(s.patience, Some(Distribution::constant(five_minutes).unwrap()));
+    assert_eq!(
+        s.patience,
+        Some(Distribution::constant(five_minutes).unwrap())
+    );
     assert!(scenario.config.workloads[0].model == Default::default());
 }
 
