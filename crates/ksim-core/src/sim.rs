@@ -47,8 +47,8 @@ use node_lifecycle::NodeHealth;
 use nodes::NodeBook;
 use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
+pub use sessions::SessionCounts;
 use sessions::Sessions;
-pub use sessions::{SessionCounts, GPU_RESOURCE};
 use workloads::{exponential_gap, Tally, WorkloadState};
 
 /// Why a run stopped before its end. Each is a bug in the model caught by

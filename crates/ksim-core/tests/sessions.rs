@@ -249,3 +249,19 @@ fn a_session_workload_adds_a_timeline_row_of_waiting_users() {
     assert_eq!(last.queue_length, Some(s.waiting_at_end as f64));
     assert_eq!(last.load_per_s, Some(0.05));
 }
+
+#[test]
+fn session_counts_add_up_between_batches() {
+    let mut sim = ksim_core::sim::Simulation::new(failing_gpu_node()).unwrap();
+    sim.enable_invariant_checks();
+    assert_eq!(sim.session_counts(0).unwrap().arrived, 0);
+    let mut seen_waiting = false;
+    while !sim.run_batch(20).unwrap() {
+        let c = sim.session_counts(0).unwrap();
+        assert_eq!(c.arrived, c.waiting + c.running + c.completed + c.abandoned);
+        seen_waiting |= c.waiting > 0;
+    }
+    assert!(seen_waiting);
+    let out = sim.into_output();
+    assert_eq!(sessions_of(&out, "play").requeued, 1);
+}

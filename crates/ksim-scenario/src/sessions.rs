@@ -12,12 +12,13 @@ use crate::reader::{self, Ctx, Fields};
 
 const SESSION_KEYS: &[&str] = &["length", "patience"];
 
-/// The session workload `name` of `fields`, whose arrivals start at `start`.
+/// The session workload `name` of `fields`, whose arrivals start at `start`
+/// and stop at `stop` (read with the other kinds' keys; None when invalid).
 pub(crate) fn read(
     ctx: &mut Ctx,
     fields: &Fields,
     name: &str,
-    start: SimTime,
+    (start, stop): (SimTime, Option<Option<SimTime>>),
     end: Option<SimTime>,
 ) -> Option<WorkloadKind> {
     let arrivals = fields
@@ -39,10 +40,6 @@ pub(crate) fn read(
             }
             Some(spec.shape)
         });
-    let stop = match fields.get("stop") {
-        None => Some(None),
-        Some(n) => crate::workloads::read_stop(ctx, &n, start).map(Some),
-    };
     if let (Some(end), Some(Some(stop))) = (end, &stop) {
         if *stop > end {
             ctx.warn(

@@ -221,11 +221,15 @@ fn read_workload(ctx: &mut Ctx, node: &Node, index: usize, env: &mut Env) -> Opt
             let (model, draft) = model?;
             (kind?, model, draft)
         }
-        "session" => (
-            crate::sessions::read(ctx, &fields, name.unwrap_or_default(), start, env.end)?,
-            WorkloadModel::default(),
-            None,
-        ),
+        "session" => {
+            let stop = match fields.get("stop") {
+                None => Some(None),
+                Some(n) => read_stop(ctx, &n, start).map(Some),
+            };
+            let name = name.unwrap_or_default();
+            let kind = crate::sessions::read(ctx, &fields, name, (start, stop), env.end);
+            (kind?, WorkloadModel::default(), None)
+        }
         _ => (
             read_job(ctx, &fields, start, env.end)?,
             WorkloadModel::default(),
@@ -518,7 +522,7 @@ fn read_job(
     }))
 }
 
-pub(crate) fn read_stop(ctx: &mut Ctx, node: &Node, start: SimTime) -> Option<SimTime> {
+fn read_stop(ctx: &mut Ctx, node: &Node, start: SimTime) -> Option<SimTime> {
     let stop = SimTime(reader::duration(ctx, node)?.0);
     if stop <= start {
         ctx.error(

@@ -94,7 +94,7 @@ fn control_plane(text: &str) -> ControlPlaneConfig {
 fn service_of(scenario: &Scenario, workload: usize) -> bool {
     match &scenario.config.workloads[workload].kind {
         WorkloadKind::Deployment(d) => d.service,
-        WorkloadKind::Job(_) => panic!("a job"),
+        WorkloadKind::Job(_) | WorkloadKind::Session(_) => panic!("not a deployment"),
     }
 }
 

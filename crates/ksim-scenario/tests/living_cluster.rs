@@ -240,7 +240,7 @@ fn readiness_delay_and_termination_grace_period_are_read() {
 fn budget_of(text: &str) -> Option<DisruptionBudget> {
     match &valid(text).config.workloads[0].kind {
         WorkloadKind::Deployment(d) => d.disruption_budget,
-        WorkloadKind::Job(_) => panic!("web is a deployment"),
+        WorkloadKind::Job(_) | WorkloadKind::Session(_) => panic!("web is a deployment"),
     }
 }
 

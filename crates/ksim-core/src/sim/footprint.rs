@@ -52,6 +52,7 @@ impl Simulation {
         let usage = self.serving.bytes_held();
         // A B-tree entry per unschedulable pod: the id and the node's share.
         let unschedulable = self.counters.unschedulable.len() as u64 * 16;
+        let sessions = self.sessions.bytes_held();
         [
             nodes,
             pods,
@@ -61,6 +62,7 @@ impl Simulation {
             decisions,
             usage,
             unschedulable,
+            sessions,
         ]
         .into_iter()
         .fold(0, u64::saturating_add)

@@ -147,6 +147,13 @@ impl Sessions {
             .map(|s| s.counts)
     }
 
+    /// Bytes the live users hold: a B-tree entry each (with the nodes'
+    /// share, about 8 bytes), and their pod's pinned queue order (16).
+    pub(super) fn bytes_held(&self) -> u64 {
+        let per_user = std::mem::size_of::<(PodId, User)>() as u64 + 8 + 16;
+        self.users.len() as u64 * per_user
+    }
+
     /// Waiting and running users per session workload, recounted from the
     /// live session pods (`started`: whether each pod started).
     pub(super) fn recount(
