@@ -344,6 +344,38 @@ mod tests {
         assert_eq!(order, vec![1, 3, 0, 2]);
     }
 
+    // upstream: pkg/scheduler/framework/plugins/queuesort/priority_sort_test.go,
+    // TestLess: priority first (10 against 100), then the earlier queue
+    // time; here with pinned orders standing for the timestamps.
+    #[test]
+    fn pinned_pods_sort_by_priority_then_queue_order() {
+        let (low, high) = (10, 100);
+        // (p1's priority, p2's priority, p1 queued first): is p1 ahead?
+        let cases = [
+            (low, high, true, false),
+            (high, low, false, true),
+            (high, high, true, true),
+            (high, high, false, false),
+        ];
+        for (p1_priority, p2_priority, p1_first, p1_ahead) in cases {
+            let mut q = queue();
+            let (first, second) = (q.take_order(), q.take_order());
+            let (p1_order, p2_order) = if p1_first {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            q.add_pinned(1, p1_priority, Some(QueueOrder(p1_order)));
+            q.add_pinned(2, p2_priority, Some(QueueOrder(p2_order)));
+            let expected = if p1_ahead { 1 } else { 2 };
+            assert_eq!(
+                q.pop(),
+                Some(expected),
+                "{p1_priority} {p2_priority} {p1_first}"
+            );
+        }
+    }
+
     #[test]
     fn pinned_pods_keep_their_order_when_queued_again() {
         let mut q = queue();
