@@ -192,7 +192,8 @@ impl Simulation {
         } {
             Some(moved) => *count = moved,
             None => {
-                let problem = format!("session {slot:?} count {count} cannot go up or down");
+                let way = if up { "up" } else { "down" };
+                let problem = format!("session {slot:?} count {count} cannot go {way}");
                 let subject = self.workload_subject(workload);
                 self.violation(subject, problem);
             }
@@ -220,9 +221,8 @@ impl Simulation {
 
     /// A user arrives: their pod is created and queued, their patience starts.
     pub(super) fn session_arrival(&mut self, now: SimTime, workload: WorkloadId) {
-        let patience = session_spec(&self.config, workload).and_then(|s| s.patience.clone());
         let gives_up = match (
-            &patience,
+            session_spec(&self.config, workload).and_then(|s| s.patience.as_ref()),
             self.sessions.workloads[workload as usize].as_mut(),
         ) {
             (Some(d), Some(state)) => now + SimDuration(d.sample(&mut state.patience)),
@@ -340,7 +340,8 @@ impl Simulation {
             return;
         }
         if started != NEVER {
-            // Lost mid-session: back to the front, with no patience limit.
+            // Lost mid-session: back at their place in the queue, ahead of
+            // later users, with no patience limit.
             self.count_user(workload, Slot::Running, false);
             self.count_user(workload, Slot::Waiting, true);
             self.count_user(workload, Slot::Requeued, true);
