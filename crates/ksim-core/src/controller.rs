@@ -279,6 +279,13 @@ impl<'a> ClusterView<'a> {
         self.cluster.filter(template, &with_extra, node).is_none()
     }
 
+    /// Whether pods of the workload carry or match any required
+    /// anti-affinity term (only such pods can repel one another).
+    pub fn has_anti_affinity(&self, workload: WorkloadId) -> bool {
+        let t = &self.cluster.templates[workload as usize];
+        !t.carried_terms.is_empty() || !t.matched_terms.is_empty()
+    }
+
     /// Whether pods of the two workloads may not share a node (required
     /// anti-affinity, either way round).
     pub fn repels(&self, a: WorkloadId, b: WorkloadId) -> bool {

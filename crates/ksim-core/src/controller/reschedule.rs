@@ -76,15 +76,19 @@ pub(crate) fn find_destination(
             if !view.fits_with(workload, requests, to, extra) {
                 continue;
             }
+            // Only a node pods were moved to can hold one that repels this
+            // one, and only pods with anti-affinity terms repel at all.
+            let repelled = view.has_anti_affinity(workload)
+                && overlay
+                    .moved
+                    .iter()
+                    .any(|&(m, other, _)| m == to && view.repels(workload, other));
+            if repelled {
+                continue;
+            }
         }
-        let repelled = overlay
-            .moved
-            .iter()
-            .any(|&(m, other, _)| m == to && view.repels(workload, other));
-        if !repelled {
-            *cursor = i;
-            return Some(to);
-        }
+        *cursor = i;
+        return Some(to);
     }
     overlay.no_place.push(shape);
     None
