@@ -47,6 +47,7 @@ pub struct SimConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub enum NodeAutoscaler {
     ClusterAutoscaler(crate::autoscale::cluster_autoscaler::ClusterAutoscalerSettings),
+    Karpenter(crate::autoscale::karpenter::settings::KarpenterSettings),
 }
 
 /// What every workload autoscaler shares: how metrics reach it, and the

@@ -11,6 +11,7 @@
 
 pub mod cluster_autoscaler;
 pub mod hpa;
+pub mod karpenter;
 pub mod keda;
 pub mod reschedule;
 pub mod scripted;

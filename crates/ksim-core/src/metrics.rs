@@ -332,6 +332,11 @@ pub struct NodeAutoscalerSummary {
     pub pods_no_group: u64,
     /// Times a node under the threshold was found unremovable for a new reason.
     pub unremovable_reports: u64,
+    /// Karpenter-like provisioner: nodes replaced by a cheaper one, nodes
+    /// expired, and spot interruptions.
+    pub nodes_replaced: u64,
+    pub nodes_expired: u64,
+    pub spot_interruptions: u64,
 }
 
 /// One autoscaler decision, with what it saw and why it chose its count:
@@ -343,7 +348,9 @@ pub struct Decision {
     /// The controller's name (`hpa/web`, `keda/workers`, `cluster-autoscaler`).
     pub controller: String,
     /// What was decided: `scale` (a workload's replicas), `scale_up`,
-    /// `scale_down`, `unremovable`, `no_scale_up`.
+    /// `scale_down`, `unremovable`, `no_scale_up`; Karpenter's `launch`,
+    /// `consolidate_delete`, `consolidate_replace`, `expire`,
+    /// `spot_interruption`.
     pub action: &'static str,
     pub target: DecisionTarget,
     /// What the decision read: each metric as `name=current/target` in the

@@ -248,15 +248,24 @@ fn autoscalers(config: &SimConfig) -> Vec<Box<dyn Controller>> {
             None => {}
         }
     }
-    if let Some(NodeAutoscaler::ClusterAutoscaler(settings)) = &config.node_autoscaler {
-        let gpu = config
-            .resource_names
-            .extended_index(cluster_autoscaler::GPU_RESOURCE);
-        list.push(Box::new(ClusterAutoscalerController::new(
-            settings.clone(),
-            config.node_pools.len(),
-            gpu,
-        )));
+    match &config.node_autoscaler {
+        Some(NodeAutoscaler::ClusterAutoscaler(settings)) => {
+            let gpu = config
+                .resource_names
+                .extended_index(cluster_autoscaler::GPU_RESOURCE);
+            list.push(Box::new(ClusterAutoscalerController::new(
+                settings.clone(),
+                config.node_pools.len(),
+                gpu,
+            )));
+        }
+        Some(NodeAutoscaler::Karpenter(settings)) => list.push(Box::new(
+            crate::controller::karpenter::KarpenterController::new(
+                settings.clone(),
+                config.node_pools.len(),
+            ),
+        )),
+        None => {}
     }
     list
 }

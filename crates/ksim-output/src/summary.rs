@@ -73,6 +73,9 @@ struct NodeAutoscalerJson<'a> {
     /// Distinct pending pods no node group's template node would take.
     pods_no_group: u64,
     unremovable_reports: u64,
+    nodes_replaced: u64,
+    nodes_expired: u64,
+    spot_interruptions: u64,
 }
 
 fn node_autoscaler_json(s: &NodeAutoscalerSummary) -> NodeAutoscalerJson<'_> {
@@ -86,6 +89,9 @@ fn node_autoscaler_json(s: &NodeAutoscalerSummary) -> NodeAutoscalerJson<'_> {
         provision_timeouts: s.provision_timeouts,
         pods_no_group: s.pods_no_group,
         unremovable_reports: s.unremovable_reports,
+        nodes_replaced: s.nodes_replaced,
+        nodes_expired: s.nodes_expired,
+        spot_interruptions: s.spot_interruptions,
     }
 }
 

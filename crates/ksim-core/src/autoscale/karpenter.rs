@@ -2,8 +2,8 @@
 //! (kubernetes-sigs/karpenter with the AWS provider's numbers): the instance
 //! catalog and a NodePool's requirements and limits, bin-packing pending pods
 //! onto the cheapest instance types, disruption budgets, and the
-//! consolidation decision for one candidate node. The controller that drives
-//! them through the simulation comes later (issue 10).
+//! consolidation decision for one candidate node, and the settings of the
+//! controller that drives them (`controller::karpenter`).
 //!
 //! Prices are integer micro-dollars per hour, so comparisons and sums are
 //! exact and every machine orders offerings the same way.
@@ -12,3 +12,4 @@ pub mod budget;
 pub mod catalog;
 pub mod consolidation;
 pub mod packing;
+pub mod settings;
