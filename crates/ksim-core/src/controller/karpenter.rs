@@ -185,6 +185,14 @@ impl Controller for KarpenterController {
             self.provision(&mut wake);
         }
         if self.next_poll <= now {
+            // Pods the scheduler gave up on without a new attempt (those
+            // that fit no pool at all) trigger no event: look again.
+            if self.batch.is_none() && wake.view.pods_unschedulable() > 0 {
+                self.batch = Some(Batch {
+                    opened_at: now,
+                    last_pod_at: now,
+                });
+            }
             self.disrupt(&mut wake);
             self.next_poll = now + DISRUPTION_POLL_INTERVAL;
         }

@@ -12,13 +12,13 @@
 use super::{live_pods, upcoming_nodes, usd, KarpenterController};
 use crate::autoscale::karpenter::budget::{disruptions_left, DisruptionReason};
 use crate::autoscale::karpenter::consolidation::{
-    decide, is_expired, CandidateNode, ConsolidationPolicy, Decision, Rescheduling,
-    ReplacementOption,
+    decide, is_expired, CandidateNode, ConsolidationPolicy, Decision, ReplacementOption,
+    Rescheduling,
 };
 use crate::autoscale::karpenter::packing::{pack, LaunchOption, PackingInput, PendingPod};
+use crate::cluster::NodeState;
 use crate::controller::reschedule::{find_destination, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
-use crate::cluster::NodeState;
 use crate::ids::{NodeId, PoolId, WorkloadId};
 use crate::resources::ResourceVec;
 use crate::taints::ControllerTaint;
@@ -286,7 +286,12 @@ impl KarpenterController {
         for c in candidates.iter().take(MAX_CANDIDATES_SIMULATED) {
             let (rescheduling, pools) = self.simulate(&view, c);
             let np = &self.settings.node_pools[c.node_pool];
-            match decide(&self.candidate_node(c), &np.consolidation, &rescheduling, now) {
+            match decide(
+                &self.candidate_node(c),
+                &np.consolidation,
+                &rescheduling,
+                now,
+            ) {
                 Decision::Delete => {
                     self.drain_candidate(wake, c);
                     return;
@@ -372,8 +377,11 @@ impl KarpenterController {
             })
             .collect();
         priced.sort_by(|(a, pa), (b, pb)| {
-            (a.offering.price_micro_usd_per_hour, &a.instance_type, pa)
-                .cmp(&(b.offering.price_micro_usd_per_hour, &b.instance_type, pb))
+            (a.offering.price_micro_usd_per_hour, &a.instance_type, pa).cmp(&(
+                b.offering.price_micro_usd_per_hour,
+                &b.instance_type,
+                pb,
+            ))
         });
         let (options, option_pools): (Vec<LaunchOption>, Vec<PoolId>) = priced.into_iter().unzip();
         let pending: Vec<PendingPod> = stranded

@@ -117,7 +117,12 @@ impl KarpenterController {
 
     /// The cpu and memory capacity of the NodePool's nodes, launching ones
     /// and this round's launches included.
-    pub(super) fn node_pool_usage(&self, view: &ClusterView, n: usize, launches: &Launches) -> ResourceVec {
+    pub(super) fn node_pool_usage(
+        &self,
+        view: &ClusterView,
+        n: usize,
+        launches: &Launches,
+    ) -> ResourceVec {
         let mut usage = ResourceVec::ZERO;
         for o in &self.settings.node_pools[n].offerings {
             let launched = launches.get(&o.pool).map_or(0, |l| l.0);
@@ -214,12 +219,11 @@ impl KarpenterController {
             .collect();
         // Cheapest first, as `sort_by_price` orders; ties by pool (offering order).
         priced.sort_by(|(a, pa), (b, pb)| {
-            (
-                a.offering.price_micro_usd_per_hour,
-                &a.instance_type,
-                pa,
-            )
-                .cmp(&(b.offering.price_micro_usd_per_hour, &b.instance_type, pb))
+            (a.offering.price_micro_usd_per_hour, &a.instance_type, pa).cmp(&(
+                b.offering.price_micro_usd_per_hour,
+                &b.instance_type,
+                pb,
+            ))
         });
         let (options, option_pools): (Vec<LaunchOption>, Vec<PoolId>) = priced.into_iter().unzip();
         let pending: Vec<PendingPod> = group
@@ -289,7 +293,10 @@ impl KarpenterController {
                 wake.now,
                 "launch",
                 DecisionTarget::Pool(pool),
-                [size, size.checked_add(count).expect("pool size overflowed u32")],
+                [
+                    size,
+                    size.checked_add(count).expect("pool size overflowed u32"),
+                ],
                 format!(
                     "pods={pods}; instance_type={}; capacity_type={}; price={}",
                     offering.instance_type,

@@ -87,7 +87,11 @@ impl KarpenterController {
             }
         }
         let count = nodes.len() as u32;
-        if self.spot.next.is_some_and(|(at, drawn_for)| drawn_for == count && at > wake.now) {
+        if self
+            .spot
+            .next
+            .is_some_and(|(at, drawn_for)| drawn_for == count && at > wake.now)
+        {
             return;
         }
         self.spot.next = (count > 0).then(|| {
@@ -116,8 +120,7 @@ impl KarpenterController {
             DecisionTarget::Node { pool, node },
             [size, size - 1],
             format!("spot_nodes={}", self.spot.next.map_or(0, |n| n.1)),
-            "spot capacity reclaimed: drained now, deleted after the 2-minute notice"
-                .to_string(),
+            "spot capacity reclaimed: drained now, deleted after the 2-minute notice".to_string(),
         ));
     }
 }
