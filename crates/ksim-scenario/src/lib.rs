@@ -16,6 +16,7 @@ mod distributions;
 pub mod duration;
 mod failures;
 mod hpa;
+mod karpenter;
 mod keda;
 mod load;
 mod names;

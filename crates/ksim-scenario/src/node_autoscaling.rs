@@ -369,9 +369,16 @@ fn read_priorities(ctx: &mut Ctx, fields: &Fields, expander: &Node) -> Option<Pr
 
 /// `[[daemonsets]]`: each takes its requests from every node of its pools
 /// (all pools by default). A pool whose nodes cannot hold them is an error.
-pub(crate) fn apply_daemonsets(ctx: &mut Ctx, node: &Node, pools: &mut [NodePoolSpec]) {
+/// Returns what the DaemonSets without `pools` request: those run on the
+/// nodes a node autoscaler creates too.
+pub(crate) fn apply_daemonsets(
+    ctx: &mut Ctx,
+    node: &Node,
+    pools: &mut [NodePoolSpec],
+) -> ResourceVec {
+    let mut every_node = ResourceVec::ZERO;
     let Some(elements) = reader::array(ctx, node) else {
-        return;
+        return every_node;
     };
     for element in elements {
         let Some(fields) = reader::table(ctx, &element, DAEMONSET_KEYS) else {
@@ -386,6 +393,7 @@ pub(crate) fn apply_daemonsets(ctx: &mut Ctx, node: &Node, pools: &mut [NodePool
         let cpu = quantity(ctx, "cpu", Unit::Cpu);
         let memory = quantity(ctx, "memory", Unit::Bytes);
         let storage = quantity(ctx, "ephemeral_storage", Unit::Bytes);
+        let everywhere = !fields.has("pools");
         let targets = match fields.get("pools") {
             None => Some((0..pools.len() as PoolId).collect()),
             Some(n) => pool_list(ctx, &n, pools),
@@ -400,6 +408,9 @@ pub(crate) fn apply_daemonsets(ctx: &mut Ctx, node: &Node, pools: &mut [NodePool
         requests.0[MEMORY] = memory;
         requests.0[EPHEMERAL_STORAGE] = storage;
         requests.0[PODS] = 1;
+        if everywhere {
+            every_node.add_assign(&requests);
+        }
         for id in targets {
             let pool = &mut pools[id as usize];
             if let Some(dim) = ResourceVec::ZERO.first_shortfall(&requests, &pool.allocatable) {
@@ -419,4 +430,5 @@ pub(crate) fn apply_daemonsets(ctx: &mut Ctx, node: &Node, pools: &mut [NodePool
             pool.daemonset_requests.add_assign(&requests);
         }
     }
+    every_node
 }

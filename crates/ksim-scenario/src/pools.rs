@@ -52,7 +52,13 @@ pub(crate) struct ExtendedNames {
 
 impl ExtendedNames {
     /// The resource vector index of `name`, registering it if new.
-    fn index(&mut self, ctx: &mut Ctx, name: &str, span: &Span, path: &str) -> Option<usize> {
+    pub(crate) fn index(
+        &mut self,
+        ctx: &mut Ctx,
+        name: &str,
+        span: &Span,
+        path: &str,
+    ) -> Option<usize> {
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return Some(FIRST_EXTENDED + i);
         }

@@ -8,7 +8,7 @@ use toml_edit::Table;
 use crate::changes::{self, Targets};
 use crate::pools::{self, ExtendedNames};
 use crate::reader::{self, Ctx, Fields, Node};
-use crate::{autoscaling, checks, control_plane, failures, node_autoscaling, workloads};
+use crate::{autoscaling, checks, control_plane, failures, karpenter, node_autoscaling, workloads};
 
 const ROOT_KEYS: &[&str] = &[
     "simulation",
@@ -22,6 +22,7 @@ const ROOT_KEYS: &[&str] = &[
     "changes",
     "autoscaling",
     "cluster_autoscaler",
+    "karpenter",
     "daemonsets",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
@@ -69,18 +70,45 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
             read_scheduler(ctx, &n)
         });
     let mut extended = ExtendedNames::default();
-    let pool_node = fields.require_with(
-        ctx,
-        "node_pools",
-        " (add at least one [[node_pools]] table)",
-    );
+    let karpenter_node = fields.get("karpenter");
+    // The provisioner brings its own pools: `[[node_pools]]` is optional then.
+    let pool_node = match karpenter_node {
+        Some(_) => fields.get("node_pools"),
+        None => fields.require_with(
+            ctx,
+            "node_pools",
+            " (add at least one [[node_pools]] table)",
+        ),
+    };
+    let no_static_pools = pool_node.is_none();
     let mut pools = pools::read(ctx, pool_node, &mut extended);
-    if let Some(node) = fields.get("daemonsets") {
-        node_autoscaling::apply_daemonsets(ctx, &node, &mut pools.specs);
-    }
-    let node_autoscaler = fields
+    // No static pools is a complete list of them.
+    pools.complete |= no_static_pools;
+    let every_node_daemonsets = match fields.get("daemonsets") {
+        Some(node) => node_autoscaling::apply_daemonsets(ctx, &node, &mut pools.specs),
+        None => Default::default(),
+    };
+    let mut node_autoscaler = fields
         .get("cluster_autoscaler")
         .map(|n| node_autoscaling::read_cluster_autoscaler(ctx, &n, &pools.specs));
+    if let Some(node) = &karpenter_node {
+        if node_autoscaler.is_some() {
+            ctx.error(
+                &node.span,
+                &node.path,
+                "a scenario has one node autoscaler: keep [cluster_autoscaler] or [karpenter], \
+                 not both",
+            );
+        } else {
+            node_autoscaler = Some(karpenter::read(
+                ctx,
+                node,
+                &mut pools,
+                every_node_daemonsets,
+                &mut extended,
+            ));
+        }
+    }
     let end = simulation.as_ref().map(|s| s.end);
     let control_plane_node = fields.get("control_plane");
     let autoscaling_node = fields.get("autoscaling");

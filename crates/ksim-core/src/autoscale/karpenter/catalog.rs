@@ -279,6 +279,8 @@ pub enum CatalogError {
         field: &'static str,
         value: String,
     },
+    #[error("line {line}: on_demand_usd_per_hour must not be negative, found {value}")]
+    NegativePrice { line: usize, value: String },
     #[error("line {line}: no zones")]
     NoZones { line: usize },
     #[error("line {line}: instance type {name} is listed twice")]
@@ -336,6 +338,12 @@ fn parse_row(line: usize, row: &str, spot_percent: u64) -> Result<InstanceType, 
     };
     let vcpus = num("vcpus", f[2])?;
     let memory_mib = num("memory_mib", f[3])?;
+    if f[6].starts_with('-') {
+        return Err(CatalogError::NegativePrice {
+            line,
+            value: f[6].to_string(),
+        });
+    }
     let on_demand = parse_usd_micro(f[6]).ok_or_else(|| bad("on_demand_usd_per_hour", f[6]))?;
     let zones: Vec<String> = f[7]
         .split('|')

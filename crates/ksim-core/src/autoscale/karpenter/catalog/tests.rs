@@ -137,6 +137,21 @@ fn csv_errors_name_the_line() {
     );
 }
 
+/// Regression: a negative price was reported as "not a valid number",
+/// which hid what was wrong with it.
+#[test]
+fn a_negative_price_is_named_as_such() {
+    let head = "name,family,vcpus,memory_mib,gpus,max_pods,on_demand_usd_per_hour,zones\n";
+    let negative = format!("{head}a,x,2,4096,0,29,0.1,z\nb,x,2,4096,0,29,-0.2,z\n");
+    assert_eq!(
+        parse_catalog_csv(&negative, 35),
+        Err(CatalogError::NegativePrice {
+            line: 3,
+            value: "-0.2".into()
+        })
+    );
+}
+
 #[test]
 fn prices_parse_to_exact_micro_dollars() {
     assert_eq!(parse_usd_micro("0.096"), Some(96_000));
