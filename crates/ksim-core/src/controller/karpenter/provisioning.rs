@@ -1,5 +1,5 @@
 //! Provisioning at the close of a batch (upstream's
-//! `pkg/controllers/provisioning`): pending pods that registered nodes would
+//! `pkg/controllers/provisioning`): pending pods that registered nodes may
 //! take are left to the scheduler; the rest are packed, NodePool by
 //! NodePool, onto nodes still launching (in-flight NodeClaims) and then onto
 //! new NodeClaims with `packing::pack`.
@@ -13,9 +13,8 @@ use super::{upcoming_nodes, usd, KarpenterController};
 use crate::autoscale::karpenter::packing::{
     pack, ExistingNode, LaunchOption, PackingInput, PendingPod, Placement,
 };
-use crate::controller::reschedule::{find_destination, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
-use crate::ids::{PodId, PoolId, WorkloadId, NO_NODE};
+use crate::ids::{PodId, PoolId, WorkloadId};
 use crate::resources::{ResourceVec, CPU, MEMORY, NUM_RESOURCES};
 use std::collections::BTreeMap;
 
@@ -57,47 +56,20 @@ impl KarpenterController {
     }
 
     /// The pending pods (not being deleted) that no registered node would
-    /// take now. Pods of one workload with equal requests are tried until
-    /// one finds no room, as the scheduler would fail the rest too.
-    fn left_by_registered_nodes(&mut self, view: &ClusterView) -> Vec<Pending> {
+    /// take: a pod the scheduler is about to retry after a cluster change
+    /// may fit one and is left to it; one still unschedulable fits none
+    /// (the Cluster Autoscaler's filter-out-schedulable, read from the
+    /// scheduler's queue rather than searched node by node).
+    fn left_by_registered_nodes(&self, view: &ClusterView) -> Vec<Pending> {
         let pods = view.pods();
-        let mut by_shape: BTreeMap<(WorkloadId, [u64; NUM_RESOURCES]), Vec<PodId>> =
-            BTreeMap::new();
-        for pod in view.unschedulable_pods() {
-            let p = pod as usize;
-            if pods.deleting[p] {
-                continue;
-            }
-            by_shape
-                .entry((pods.workload[p], pods.requests[p].0))
-                .or_default()
-                .push(pod);
-        }
-        let mut overlay = Overlay::default();
-        let mut left = Vec::new();
-        for ((workload, requests), group) in by_shape {
-            let requests = ResourceVec(requests);
-            let mut placed = 0;
-            while placed < group.len() {
-                let to = find_destination(
-                    &mut self.cursor,
-                    view,
-                    NO_NODE,
-                    workload,
-                    &requests,
-                    &overlay,
-                );
-                let Some(to) = to else { break };
-                overlay.place(to, workload, requests);
-                placed += 1;
-            }
-            left.extend(group[placed..].iter().map(|&pod| Pending {
+        view.unschedulable_pods()
+            .filter(|&pod| !pods.deleting[pod as usize] && !view.awaits_retry(pod))
+            .map(|pod| Pending {
                 pod,
-                workload,
-                requests,
-            }));
-        }
-        left
+                workload: pods.workload[pod as usize],
+                requests: pods.requests[pod as usize],
+            })
+            .collect()
     }
 
     /// The managed pools' nodes that are still launching, empty.
