@@ -202,9 +202,13 @@ fn describe(config: &SimConfig) {
 }
 
 fn describe_node_autoscaler(config: &SimConfig) {
-    let Some(NodeAutoscaler::ClusterAutoscaler(ca)) = &config.node_autoscaler else {
-        println!("node autoscaler: none (pools change only by [[changes]])");
-        return;
+    let ca = match &config.node_autoscaler {
+        Some(NodeAutoscaler::ClusterAutoscaler(ca)) => ca,
+        Some(NodeAutoscaler::Karpenter(k)) => return describe_karpenter(k),
+        None => {
+            println!("node autoscaler: none (pools change only by [[changes]])");
+            return;
+        }
     };
     let groups: Vec<&str> = ca
         .node_groups
@@ -230,6 +234,25 @@ fn describe_node_autoscaler(config: &SimConfig) {
         duration(ca.scale_down_delay_after_failure),
         ca.max_scale_down_parallelism,
         duration(ca.max_node_provision_time),
+    );
+}
+
+fn describe_karpenter(k: &ksim_core::autoscale::karpenter::settings::KarpenterSettings) {
+    let node_pools: Vec<String> = k
+        .node_pools
+        .iter()
+        .map(|np| format!("{} ({} offerings)", np.name, np.offerings.len()))
+        .collect();
+    println!(
+        "node autoscaler: Karpenter-like provisioner over {} NodePool{} ({}): batches close \
+         after {} idle or {} at most; disruption every 10s; spot interruptions {} per spot \
+         node-hour",
+        k.node_pools.len(),
+        if k.node_pools.len() == 1 { "" } else { "s" },
+        node_pools.join(", "),
+        duration(k.batch_idle_duration),
+        duration(k.batch_max_duration),
+        k.spot_interruptions_per_hour,
     );
 }
 
@@ -539,12 +562,21 @@ fn describe_pool(config: &SimConfig, index: usize, pool: &NodePoolSpec) -> Strin
         .map(|(i, _)| format!("#{i}"))
         .collect();
     // Only a controller resizes a pool; min and max bound what it may do.
+    let id = index as u32;
     let autoscaled = match &config.node_autoscaler {
-        Some(NodeAutoscaler::ClusterAutoscaler(ca)) => ca.node_groups.contains(&(index as u32)),
-        None => false,
+        Some(NodeAutoscaler::ClusterAutoscaler(ca)) => ca
+            .node_groups
+            .contains(&id)
+            .then_some("a Cluster Autoscaler node group"),
+        Some(NodeAutoscaler::Karpenter(k)) => k
+            .node_pools
+            .iter()
+            .any(|np| np.offerings.iter().any(|o| o.pool == id))
+            .then_some("an offering of a Karpenter NodePool"),
+        None => None,
     };
-    let can_change = if autoscaled {
-        "a Cluster Autoscaler node group".to_string()
+    let can_change = if let Some(by) = autoscaled {
+        by.to_string()
     } else if touching.is_empty() {
         "fixed (no controller resizes it)".to_string()
     } else {
