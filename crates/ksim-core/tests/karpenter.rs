@@ -12,10 +12,10 @@ use ksim_core::autoscale::karpenter::catalog::{
 };
 use ksim_core::autoscale::karpenter::consolidation::{ConsolidationPolicy, ConsolidationSettings};
 use ksim_core::autoscale::karpenter::settings::{
-    expand_node_pool, KarpenterNodePool, KarpenterSettings, NodePoolTemplate,
-    DEFAULT_BATCH_IDLE_DURATION, DEFAULT_BATCH_MAX_DURATION,
+    KarpenterNodePool, KarpenterSettings, DEFAULT_BATCH_IDLE_DURATION, DEFAULT_BATCH_MAX_DURATION,
 };
 use ksim_core::config::{NodeAutoscaler, NodePoolSpec, SimConfig, WorkloadSpec};
+use ksim_core::controller::karpenter::expand::{expand_node_pool, NodePoolTemplate};
 use ksim_core::metrics::{Decision, DecisionTarget, RunOutput};
 use ksim_core::resources::ResourceVec;
 
@@ -86,6 +86,7 @@ fn karpenter_config(setup: Setup, workloads: Vec<WorkloadSpec>, end_s: u64) -> S
         requirements: setup.requirements,
         provisioning_delay: ksim_core::config::DEFAULT_PROVISIONING_DELAY,
         daemonset_requests: ResourceVec::ZERO,
+        volume_bytes: ksim_core::autoscale::karpenter::catalog::DEFAULT_VOLUME_BYTES,
     };
     let (specs, offerings) =
         expand_node_pool(&template, &catalog(), &OverheadSettings::default(), None, 1);

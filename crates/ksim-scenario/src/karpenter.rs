@@ -1,21 +1,21 @@
 //! `[karpenter]`: the Karpenter-like provisioner, its instance catalog and
 //! `[[karpenter.node_pools]]`. Each NodePool is expanded here into one empty
 //! pool per compatible instance type × capacity type × zone
-//! (`ksim_core::autoscale::karpenter::settings::expand_node_pool`), appended
+//! (`ksim_core::controller::karpenter::expand`), appended
 //! after the scenario's own `[[node_pools]]`.
 
 use ksim_core::autoscale::karpenter::budget::{Budget, BudgetNodes, DisruptionReason};
 use ksim_core::autoscale::karpenter::catalog::{
     parse_catalog_csv, InstanceType, NodePoolLimits, NodePoolRequirements, Operator,
-    OverheadSettings, Requirement,
+    OverheadSettings, Requirement, DEFAULT_VOLUME_BYTES,
 };
 use ksim_core::autoscale::karpenter::consolidation::{ConsolidationPolicy, ConsolidationSettings};
 use ksim_core::autoscale::karpenter::settings::{
-    expand_node_pool, KarpenterNodePool, KarpenterSettings, NodePoolTemplate,
-    DEFAULT_BATCH_IDLE_DURATION, DEFAULT_BATCH_MAX_DURATION, DEFAULT_EXPIRE_AFTER,
-    OFFERING_POOL_MAX,
+    KarpenterNodePool, KarpenterSettings, DEFAULT_BATCH_IDLE_DURATION, DEFAULT_BATCH_MAX_DURATION,
+    DEFAULT_EXPIRE_AFTER, OFFERING_POOL_MAX,
 };
-use ksim_core::config::{NodeAutoscaler, DEFAULT_PROVISIONING_DELAY};
+use ksim_core::config::{NodeAutoscaler, NodePoolSpec, DEFAULT_PROVISIONING_DELAY};
+use ksim_core::controller::karpenter::expand::{expand_node_pool, NodePoolTemplate};
 use ksim_core::ids::PoolId;
 use ksim_core::resources::{ResourceVec, CPU, MEMORY};
 use ksim_core::time::SimDuration;
@@ -44,6 +44,7 @@ const NODE_POOL_KEYS: &[&str] = &[
     "expire_after",
     "budgets",
     "provisioning_delay",
+    "volume_size",
 ];
 const LIMIT_KEYS: &[&str] = &["cpu", "memory"];
 const BUDGET_KEYS: &[&str] = &["nodes", "reasons"];
@@ -115,6 +116,7 @@ pub(crate) fn read(
     if node_pools.is_empty() && !ctx.has_errors() {
         ctx.error(&list.span, &list.path, "at least one NodePool is required");
     }
+    cap_offering_pools(&node_pools, &mut pools.specs);
     Some(NodeAutoscaler::Karpenter(KarpenterSettings {
         node_pools,
         batch_idle_duration: idle?,
@@ -217,6 +219,9 @@ fn read_node_pool(
         .map_or(Some(DEFAULT_PROVISIONING_DELAY), |n| {
             distribution(ctx, &n, Unit::Duration)
         });
+    let volume = fields
+        .get("volume_size")
+        .map_or(Some(DEFAULT_VOLUME_BYTES), |n| scalar(ctx, &n, Unit::Bytes));
     let template = NodePoolTemplate {
         name: name?.to_string(),
         requirements: NodePoolRequirements {
@@ -226,6 +231,7 @@ fn read_node_pool(
         },
         provisioning_delay: delay?,
         daemonset_requests: daemonsets,
+        volume_bytes: volume?,
     };
     let first = PoolId::try_from(pools.specs.len()).ok()?;
     let (mut specs, offerings) =
@@ -260,6 +266,35 @@ fn read_node_pool(
         expire_after: expire_after?,
         budgets: budgets?,
     })
+}
+
+/// The core refuses pools whose nodes at their `max` would overflow the
+/// cluster's node count or allocatable totals. A large catalog has thousands
+/// of offering pools, so each gets an equal share of what the totals can
+/// hold (half of it: the static pools keep the rest).
+fn cap_offering_pools(node_pools: &[KarpenterNodePool], specs: &mut [NodePoolSpec]) {
+    let count = node_pools
+        .iter()
+        .map(|np| np.offerings.len())
+        .sum::<usize>() as u64;
+    if count == 0 {
+        return;
+    }
+    let per_pool_nodes = u64::from(u32::MAX) / 2 / count;
+    let per_pool_amount = u64::MAX / 2 / count;
+    for offering in node_pools.iter().flat_map(|np| &np.offerings) {
+        let spec = &mut specs[offering.pool as usize];
+        let by_amount = spec
+            .allocatable
+            .0
+            .iter()
+            .filter(|&&a| a > 0)
+            .map(|&a| per_pool_amount / a)
+            .min()
+            .unwrap_or(per_pool_amount);
+        let cap = per_pool_nodes.min(by_amount).max(1);
+        spec.max = spec.max.min(u32::try_from(cap).unwrap_or(u32::MAX));
+    }
 }
 
 /// An offering's pool never needs more nodes than its NodePool's limits

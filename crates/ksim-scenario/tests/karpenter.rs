@@ -86,7 +86,7 @@ fn every_key_lands_in_the_settings() {
          consolidation_policy = \"WhenEmpty\"\nconsolidate_after = \"5m\"\n\
          expire_after = \"Never\"\n\
          budgets = [{ nodes = \"20%\" }, { nodes = 0, reasons = [\"Underutilized\"] }]\n\
-         provisioning_delay = \"90s\"\n",
+         provisioning_delay = \"90s\"\nvolume_size = \"100Gi\"\n",
     )
     .replace(
         "[karpenter]\n",
@@ -132,6 +132,11 @@ fn every_key_lands_in_the_settings() {
     assert!((spot.price_per_hour - 0.0288).abs() < 1e-12, "30% of 0.096");
     // The DaemonSet is taken from every node, the provisioner's included.
     assert_eq!(spot.daemonset_requests.cpu_millis(), 100);
+    // 100 GiB less 1 GiB kube-reserved and the 10% eviction threshold.
+    assert_eq!(
+        spot.allocatable.0[ksim_core::resources::EPHEMERAL_STORAGE],
+        89 << 30
+    );
     // 100 cores of 2-core m5.large: at most 51 (one launch may overshoot).
     assert_eq!(spot.max, 51);
     let labels: Vec<(&str, &str)> = spot
@@ -164,6 +169,17 @@ fn an_unknown_capacity_type_is_refused() {
         "karpenter.node_pools[0].capacity_types[0]",
         "capacity_types",
         &["unknown value `spto`", "spot"],
+    );
+}
+
+#[test]
+fn an_unknown_zone_is_refused_with_the_nearest() {
+    let text = with_node_pool("", "zones = [\"us-east-1d\"]\n");
+    refused_at(
+        &text,
+        "karpenter.node_pools[0].zones[0]",
+        "zones",
+        &["unknown value `us-east-1d`", "did you mean `us-east-1"],
     );
 }
 

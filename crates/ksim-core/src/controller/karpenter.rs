@@ -15,6 +15,7 @@
 //! Simplifications are listed in `docs/models/node-autoscaling.md`.
 
 mod disruption;
+pub mod expand;
 mod provisioning;
 mod spot;
 

@@ -268,6 +268,21 @@ pub fn allocatable(
     v
 }
 
+/// The root volume an EC2NodeClass gives a node when it names none (20 GiB).
+pub const DEFAULT_VOLUME_BYTES: u64 = 20 << 30;
+
+/// Ephemeral storage the node will offer pods, from its root volume: less
+/// 1 GiB kube-reserved and the kubelet's `nodefs.available` hard eviction
+/// threshold of 10% (rounded up to a whole byte), as the AWS provider
+/// predicts it. A volume too small for both offers nothing.
+pub fn ephemeral_storage_allocatable_bytes(volume_bytes: u64) -> u64 {
+    const KUBE_RESERVED_BYTES: u64 = 1 << 30;
+    volume_bytes
+        .checked_sub(KUBE_RESERVED_BYTES)
+        .and_then(|v| v.checked_sub(volume_bytes.div_ceil(10)))
+        .unwrap_or(0)
+}
+
 /// A malformed catalog line.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {

@@ -137,6 +137,25 @@ fn csv_errors_name_the_line() {
     );
 }
 
+// upstream: karpenter-provider-aws instancetype types.go, kube-reserved
+// ephemeral storage (1Gi) and the nodefs.available eviction threshold (10%).
+#[test]
+fn ephemeral_storage_of_the_default_volume() {
+    let gib = 1u64 << 30;
+    // 20 GiB - 1 GiB - 2 GiB.
+    assert_eq!(
+        ephemeral_storage_allocatable_bytes(DEFAULT_VOLUME_BYTES),
+        17 * gib
+    );
+    // 10% rounds up to a whole byte.
+    // 10 GiB + 5 bytes: 10% is 1 GiB + 0.5 byte, rounded up to 1 GiB + 1.
+    assert_eq!(
+        ephemeral_storage_allocatable_bytes(10 * gib + 5),
+        8 * gib + 4
+    );
+    assert_eq!(ephemeral_storage_allocatable_bytes(gib), 0);
+}
+
 /// Regression: a negative price was reported as "not a valid number",
 /// which hid what was wrong with it.
 #[test]
