@@ -282,8 +282,8 @@ fn when_empty_keeps_a_node_with_pods() {
 /// the short one ends, the two fit an m5.xlarge at half the price.
 #[test]
 fn a_node_is_replaced_by_a_strictly_cheaper_one() {
-    // upstream: pkg/controllers/disruption/consolidation_test.go,
-    // "can replace node" (Replace context).
+    // upstream: pkg/controllers/disruption/consolidation_test.go, Replace,
+    // "can replace node".
     let web = deployment("web", template(1500, GI), 2);
     let short = job("short", template(1500, GI), &[0], 120);
     let out = run(karpenter_config(Setup::default(), vec![web, short], 900));
@@ -303,9 +303,9 @@ fn a_node_is_replaced_by_a_strictly_cheaper_one() {
 
 #[test]
 fn no_replacement_when_the_cheapest_fit_costs_the_same() {
-    // upstream: pkg/controllers/disruption/consolidation_test.go,
-    // "won't replace node if any spot replacement is more expensive" (the
-    // price rule: only strictly cheaper replacements).
+    // upstream: pkg/controllers/disruption/consolidation_test.go, Replace,
+    // "won't replace on-demand node if on-demand replacement is more
+    // expensive", at its boundary: an equal price does not replace either.
     // Three long-lived 1.5-core pods need the m5.2xlarge they are on.
     let web = deployment("web", template(1500, GI), 3);
     let out = run(karpenter_config(Setup::default(), vec![web], 900));
