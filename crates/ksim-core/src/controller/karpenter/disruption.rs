@@ -318,10 +318,10 @@ impl KarpenterController {
         view: &ClusterView,
         c: &Candidate,
     ) -> (Rescheduling, Vec<(ReplacementOption, PoolId)>) {
-        let mut overlay = Overlay {
-            removed: self.disruption.disrupting.clone(),
-            ..Overlay::default()
-        };
+        let mut overlay = Overlay::default();
+        overlay
+            .removed
+            .extend(self.disruption.disrupting.iter().copied());
         overlay.removed.insert(c.node);
         let pods = view.pods();
         let mut stranded: Vec<(WorkloadId, ResourceVec)> = Vec::new();
@@ -333,7 +333,7 @@ impl KarpenterController {
                 c.node,
                 workload,
                 &requests,
-                &overlay,
+                &mut overlay,
             ) {
                 Some(to) => overlay.place(to, workload, requests),
                 None => stranded.push((workload, requests)),

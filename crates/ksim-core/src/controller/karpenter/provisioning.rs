@@ -56,18 +56,32 @@ impl KarpenterController {
     }
 
     /// The pending pods (not being deleted) that no registered node would
-    /// take: a pod the scheduler is about to retry after a cluster change
-    /// may fit one and is left to it; one still unschedulable fits none
-    /// (the Cluster Autoscaler's filter-out-schedulable, read from the
-    /// scheduler's queue rather than searched node by node).
+    /// take: a shape some existing node takes now is left to the scheduler,
+    /// all its pods at once (the Cluster Autoscaler's filter-out-schedulable,
+    /// asked of the scheduler's placement).
     fn left_by_registered_nodes(&self, view: &ClusterView) -> Vec<Pending> {
         let pods = view.pods();
-        view.unschedulable_pods()
-            .filter(|&pod| !pods.deleting[pod as usize] && !view.awaits_retry(pod))
-            .map(|pod| Pending {
-                pod,
-                workload: pods.workload[pod as usize],
-                requests: pods.requests[pod as usize],
+        let mut by_shape: BTreeMap<(WorkloadId, [u64; NUM_RESOURCES]), Vec<PodId>> =
+            BTreeMap::new();
+        for pod in view.unschedulable_pods() {
+            let p = pod as usize;
+            if !pods.deleting[p] {
+                by_shape
+                    .entry((pods.workload[p], pods.requests[p].0))
+                    .or_default()
+                    .push(pod);
+            }
+        }
+        by_shape
+            .into_iter()
+            .map(|((workload, requests), group)| (workload, ResourceVec(requests), group))
+            .filter(|(workload, requests, _)| !view.fits_some_node(*workload, requests))
+            .flat_map(|(workload, requests, group)| {
+                group.into_iter().map(move |pod| Pending {
+                    pod,
+                    workload,
+                    requests,
+                })
             })
             .collect()
     }
