@@ -264,3 +264,21 @@ fn a_scenario_read_here_runs_and_launches_nodes() {
     assert_eq!(out.summary.pods_running, 3);
     assert!(out.decisions.iter().any(|d| d.action == "launch"));
 }
+
+#[test]
+fn the_catalog_path_is_relative_to_the_scenario_file() {
+    let dir = std::env::temp_dir().join(format!("ksim-karpenter-rel-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("catalogs")).unwrap();
+    std::fs::copy(catalog_path(), dir.join("catalogs/aws-sample.csv")).unwrap();
+    let text = with_node_pool("", "families = [\"c5\"]\n")
+        .replace(&catalog_path(), "catalogs/aws-sample.csv");
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, text).unwrap();
+    let loaded = ksim_scenario::load(&file);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let config = loaded.unwrap_or_else(|e| panic!("{e}")).config;
+    assert!(settings(&config).node_pools[0]
+        .offerings
+        .iter()
+        .all(|o| o.instance_type.starts_with("c5.")));
+}
