@@ -113,7 +113,8 @@ const NOT_MODELLED: &[&str] = &[
      each node's allocatable)",
     "Cluster Autoscaler: balancing similar node groups, node group auto-provisioning, the min of \
      --cores-total and --memory-total, scale-down of unready nodes, the soft \
-     DeletionCandidate taint, parallel drains; Karpenter-like provisioning (next); KEDA's fallback, scaling modifiers, pause and \
+     DeletionCandidate taint, parallel drains; Karpenter: multi-node consolidation, drift, budget \
+     schedules, NodePool weights, labels and taints, anti-affinity when packing; KEDA's fallback, scaling modifiers, pause and \
      ScaledJobs; HPA ContainerResource metrics; request-level queueing below a service's capacity (a \
      fluid, not M/M/c)",
 ];

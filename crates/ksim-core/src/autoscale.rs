@@ -4,7 +4,8 @@
 //! `controller::hpa` and `controller::keda`); and, for node autoscaling,
 //! the Cluster Autoscaler's utilization, expanders, bin-packing estimate and
 //! back-off, and a Karpenter-like provisioner's catalog, packing, budgets and
-//! consolidation (no controller drives these two yet: issue 10).
+//! consolidation (driven by `controller::cluster_autoscaler` and
+//! `controller::karpenter`).
 
 pub mod cluster_autoscaler;
 pub mod hpa;

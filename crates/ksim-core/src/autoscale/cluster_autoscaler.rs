@@ -1,9 +1,9 @@
 //! The Cluster Autoscaler's pure rules (kubernetes/autoscaler,
 //! `cluster-autoscaler/`): node utilization for scale-down, the expanders
 //! that choose which node group grows, and the bin-packing estimate of how
-//! many template nodes the pending pods need. The controller that drives
-//! them through the simulation comes later (issue 10). Also the node
-//! groups' exponential back-off after failed scale-ups.
+//! many template nodes the pending pods need; also the node groups'
+//! exponential back-off after failed scale-ups. `controller::cluster_autoscaler`
+//! drives them through the simulation.
 //!
 //! The defaults below are upstream's flag defaults (`config/flags/flags.go`,
 //! `config/const.go`, `utils/backoff`); the flag each stands for is named in
