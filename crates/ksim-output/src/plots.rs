@@ -56,9 +56,10 @@ pub(crate) enum Plot {
     ControlPlaneUtilization,
     WorkloadReplicas,
     WorkloadQueues,
+    NodePools,
 }
 
-pub(crate) const PLOTS: [Plot; 7] = [
+pub(crate) const PLOTS: [Plot; 8] = [
     Plot::PodsByPhase,
     Plot::Allocation,
     Plot::SchedulingLatency,
@@ -66,6 +67,7 @@ pub(crate) const PLOTS: [Plot; 7] = [
     Plot::ControlPlaneUtilization,
     Plot::WorkloadReplicas,
     Plot::WorkloadQueues,
+    Plot::NodePools,
 ];
 
 impl Plot {
@@ -78,6 +80,7 @@ impl Plot {
             Plot::ControlPlaneUtilization => "control_plane_utilization",
             Plot::WorkloadReplicas => "workload_replicas",
             Plot::WorkloadQueues => "workload_queues",
+            Plot::NodePools => "node_pools",
         }
     }
 
@@ -89,6 +92,7 @@ impl Plot {
                 output.control_plane.is_some()
             }
             Plot::WorkloadReplicas | Plot::WorkloadQueues => !output.workload_timeline.is_empty(),
+            Plot::NodePools => output.summary.node_autoscaler.is_some(),
         }
     }
 
@@ -122,6 +126,7 @@ impl Plot {
                     }),
                 ],
             ),
+            Plot::NodePools => draw_node_pools(area, output),
             Plot::PodsByPhase => draw_pods_by_phase(area, scenario, &output.timeline),
             Plot::Allocation => draw_allocation(area, scenario, &output.timeline),
             Plot::SchedulingLatency => {
@@ -493,6 +498,112 @@ fn draw_workload_panel<DB: DrawingBackend>(
         let points = rows.iter().map(|s| value(s).map(|v| (axis.at(s.time), v)));
         draw_line(&mut chart, points, name, PALETTE[i])?;
     }
+    draw_legend(&mut chart)
+}
+
+/// Nodes per pool over time (the pools that ever had the most nodes, one
+/// line each) above the cost rate: what a node autoscaler did.
+fn draw_node_pools<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, output: &RunOutput) -> Drawn {
+    let scenario = &output.summary.scenario;
+    let halves = area.split_evenly((2, 1));
+    let times: Vec<SimTime> = output.timeline.iter().map(|s| s.time).collect();
+    if times.is_empty() {
+        return draw_message(
+            area,
+            &format!("{scenario}: nodes by pool"),
+            "no timeline samples",
+        );
+    }
+    // pool -> nodes at each sample time (absent rows: no nodes then).
+    let mut nodes: BTreeMap<u32, BTreeMap<SimTime, u64>> = BTreeMap::new();
+    for s in &output.pool_timeline {
+        nodes.entry(s.pool).or_default().insert(s.time, s.nodes);
+    }
+    let mut pools: Vec<(u32, u64)> = nodes
+        .iter()
+        .map(|(&p, by_time)| (p, by_time.values().copied().max().unwrap_or(0)))
+        .collect();
+    pools.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    pools.truncate(MAX_WORKLOAD_LINES);
+    let axis = TimeAxis::new(times.iter().copied());
+    let most = pools.first().map_or(1, |&(_, peak)| peak.max(1));
+    let mut chart = ChartBuilder::on(&halves[0])
+        .caption(format!("{scenario}: nodes by pool"), (FONT, LABEL_PX + 4))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..axis.end, 0.0..with_headroom(most) as f64)
+        .or_message()?;
+    chart
+        .configure_mesh()
+        .x_desc(axis.desc())
+        .y_desc("nodes")
+        .label_style((FONT, LABEL_PX))
+        .draw()
+        .or_message()?;
+    for (i, &(pool, _)) in pools.iter().enumerate() {
+        let by_time = &nodes[&pool];
+        let name = output
+            .node_pool_names
+            .get(pool as usize)
+            .map_or("?", String::as_str);
+        let points = times.iter().map(|t| {
+            let n = by_time.get(t).copied().unwrap_or(0);
+            Some((axis.at(*t), n as f64))
+        });
+        draw_line(&mut chart, points, name, PALETTE[i])?;
+    }
+    draw_legend(&mut chart)?;
+    draw_cost_rate(&halves[1], output, &times, &nodes, &axis)
+}
+
+/// The cluster's cost per hour at each sample: each pool's nodes at its
+/// price (a pool's cost over its node-hours).
+fn draw_cost_rate<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    output: &RunOutput,
+    times: &[SimTime],
+    nodes: &BTreeMap<u32, BTreeMap<SimTime, u64>>,
+    axis: &TimeAxis,
+) -> Drawn {
+    let price = |pool: u32| {
+        output
+            .summary
+            .node_pools
+            .get(pool as usize)
+            .filter(|p| p.node_hours > 0.0)
+            .map_or(0.0, |p| p.cost / p.node_hours)
+    };
+    let rate: Vec<f64> = times
+        .iter()
+        .map(|t| {
+            nodes
+                .iter()
+                .map(|(&p, by_time)| by_time.get(t).copied().unwrap_or(0) as f64 * price(p))
+                .sum()
+        })
+        .collect();
+    let most = rate.iter().copied().fold(0.0, f64::max);
+    let title = format!("{}: cost per hour", output.summary.scenario);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, LABEL_PX + 4))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..axis.end, 0.0..(most * 1.1).max(1.0))
+        .or_message()?;
+    chart
+        .configure_mesh()
+        .x_desc(axis.desc())
+        .y_desc("cost per hour")
+        .label_style((FONT, LABEL_PX))
+        .draw()
+        .or_message()?;
+    let points = times
+        .iter()
+        .zip(&rate)
+        .map(|(t, &r)| Some((axis.at(*t), r)));
+    draw_line(&mut chart, points, "all pools", PALETTE[0])?;
     draw_legend(&mut chart)
 }
 
