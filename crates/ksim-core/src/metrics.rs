@@ -366,6 +366,33 @@ pub struct Decision {
     pub reason: String,
 }
 
+impl Decision {
+    /// A node autoscaler's decision: the counts are the target pool's nodes
+    /// before, proposed and set; there is no stabilization.
+    pub fn of_nodes(
+        at: SimTime,
+        controller: &str,
+        action: &'static str,
+        target: DecisionTarget,
+        [current, proposed, desired]: [u32; 3],
+        inputs: String,
+        reason: String,
+    ) -> Decision {
+        Decision {
+            at,
+            controller: controller.to_string(),
+            action,
+            target,
+            inputs,
+            current,
+            proposed,
+            stabilized: proposed,
+            desired,
+            reason,
+        }
+    }
+}
+
 /// What a decision is about.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum DecisionTarget {

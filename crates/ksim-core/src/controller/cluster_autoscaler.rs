@@ -80,19 +80,7 @@ impl ClusterAutoscalerController {
         inputs: String,
         reason: String,
     ) -> Decision {
-        let [current, proposed, desired] = counts;
-        Decision {
-            at: now,
-            controller: NAME.to_string(),
-            action,
-            target,
-            inputs,
-            current,
-            proposed,
-            stabilized: proposed,
-            desired,
-            reason,
-        }
+        Decision::of_nodes(now, NAME, action, target, counts, inputs, reason)
     }
 
     /// Nodes asked for and not registered within `max_node_provision_time`

@@ -20,7 +20,11 @@ mod provisioning;
 mod spot;
 
 use super::{ClusterView, Controller, Decision, DecisionTarget, Subscriptions, Wake};
-use crate::autoscale::karpenter::settings::{KarpenterSettings, DISRUPTION_POLL_INTERVAL};
+use crate::autoscale::karpenter::catalog::Offering;
+use crate::autoscale::karpenter::packing::LaunchOption;
+use crate::autoscale::karpenter::settings::{
+    KarpenterSettings, PoolOffering, DISRUPTION_POLL_INTERVAL,
+};
 use crate::ids::{NodeId, PodId, PoolId};
 use crate::metrics::NodeAutoscalerSummary;
 use crate::resources::NUM_RESOURCES;
@@ -89,18 +93,15 @@ impl KarpenterController {
         reason: String,
     ) -> Decision {
         let [current, desired] = counts;
-        Decision {
-            at: now,
-            controller: NAME.to_string(),
+        Decision::of_nodes(
+            now,
+            NAME,
             action,
             target,
+            [current, desired, desired],
             inputs,
-            current,
-            proposed: desired,
-            stabilized: desired,
-            desired,
             reason,
-        }
+        )
     }
 
     /// When the open batch closes, if one is open.
@@ -213,4 +214,36 @@ impl Controller for KarpenterController {
         summary.pods_no_group = self.pods_no_pool.len() as u64;
         Some(summary)
     }
+}
+
+/// Launch options for the offerings, cheapest first (as `sort_by_price`
+/// orders them; ties by type, then by pool, which is offering order), each
+/// with its pool.
+fn priced_options<'o>(
+    view: &ClusterView,
+    offerings: impl Iterator<Item = &'o PoolOffering>,
+) -> (Vec<LaunchOption>, Vec<PoolId>) {
+    let mut priced: Vec<(LaunchOption, PoolId)> = offerings
+        .map(|o| {
+            let option = LaunchOption {
+                instance_type: o.instance_type.clone(),
+                capacity: o.capacity,
+                allocatable: view.pools()[o.pool as usize].allocatable,
+                offering: Offering {
+                    capacity_type: o.capacity_type,
+                    zone: o.zone.clone(),
+                    price_micro_usd_per_hour: o.price_micro_usd_per_hour,
+                },
+            };
+            (option, o.pool)
+        })
+        .collect();
+    priced.sort_by(|(a, pa), (b, pb)| {
+        (a.offering.price_micro_usd_per_hour, &a.instance_type, pa).cmp(&(
+            b.offering.price_micro_usd_per_hour,
+            &b.instance_type,
+            pb,
+        ))
+    });
+    priced.into_iter().unzip()
 }

@@ -9,13 +9,13 @@
 //! approximation of the NodeClaim's Consolidatable condition, which
 //! upstream tracks from pod binding and removal events).
 
-use super::{live_pods, upcoming_nodes, usd, KarpenterController};
+use super::{live_pods, priced_options, upcoming_nodes, usd, KarpenterController};
 use crate::autoscale::karpenter::budget::{disruptions_left, DisruptionReason};
 use crate::autoscale::karpenter::consolidation::{
     decide, is_expired, CandidateNode, ConsolidationPolicy, Decision, ReplacementOption,
     Rescheduling,
 };
-use crate::autoscale::karpenter::packing::{pack, LaunchOption, PackingInput, PendingPod};
+use crate::autoscale::karpenter::packing::{pack, PackingInput, PendingPod};
 use crate::cluster::NodeState;
 use crate::controller::reschedule::{find_destination, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
@@ -354,36 +354,14 @@ impl KarpenterController {
         stranded: &[(WorkloadId, ResourceVec)],
     ) -> (Rescheduling, Vec<(ReplacementOption, PoolId)>) {
         let np = &self.settings.node_pools[c.node_pool];
-        let mut priced: Vec<(LaunchOption, PoolId)> = np
-            .offerings
-            .iter()
-            .filter(|o| {
+        let (options, option_pools) = priced_options(
+            view,
+            np.offerings.iter().filter(|o| {
                 stranded
                     .iter()
                     .all(|(w, r)| view.template_fits(*w, r, o.pool).is_ok())
-            })
-            .map(|o| {
-                let option = LaunchOption {
-                    instance_type: o.instance_type.clone(),
-                    capacity: o.capacity,
-                    allocatable: view.pools()[o.pool as usize].allocatable,
-                    offering: crate::autoscale::karpenter::catalog::Offering {
-                        capacity_type: o.capacity_type,
-                        zone: o.zone.clone(),
-                        price_micro_usd_per_hour: o.price_micro_usd_per_hour,
-                    },
-                };
-                (option, o.pool)
-            })
-            .collect();
-        priced.sort_by(|(a, pa), (b, pb)| {
-            (a.offering.price_micro_usd_per_hour, &a.instance_type, pa).cmp(&(
-                b.offering.price_micro_usd_per_hour,
-                &b.instance_type,
-                pb,
-            ))
-        });
-        let (options, option_pools): (Vec<LaunchOption>, Vec<PoolId>) = priced.into_iter().unzip();
+            }),
+        );
         let pending: Vec<PendingPod> = stranded
             .iter()
             .enumerate()

@@ -9,9 +9,9 @@
 //! template node): a NodeClaim of one group only ever holds pods its
 //! offering can run.
 
-use super::{upcoming_nodes, usd, KarpenterController};
+use super::{priced_options, upcoming_nodes, usd, KarpenterController};
 use crate::autoscale::karpenter::packing::{
-    pack, ExistingNode, LaunchOption, PackingInput, PendingPod, Placement,
+    pack, ExistingNode, PackingInput, PendingPod, Placement,
 };
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
 use crate::ids::{PodId, PoolId, WorkloadId};
@@ -186,32 +186,7 @@ impl KarpenterController {
                 requested: in_flight[i].requested,
             })
             .collect();
-        let mut priced: Vec<(LaunchOption, PoolId)> = set
-            .iter()
-            .map(|&o| {
-                let offering = &np.offerings[o];
-                let option = LaunchOption {
-                    instance_type: offering.instance_type.clone(),
-                    capacity: offering.capacity,
-                    allocatable: view.pools()[offering.pool as usize].allocatable,
-                    offering: crate::autoscale::karpenter::catalog::Offering {
-                        capacity_type: offering.capacity_type,
-                        zone: offering.zone.clone(),
-                        price_micro_usd_per_hour: offering.price_micro_usd_per_hour,
-                    },
-                };
-                (option, offering.pool)
-            })
-            .collect();
-        // Cheapest first, as `sort_by_price` orders; ties by pool (offering order).
-        priced.sort_by(|(a, pa), (b, pb)| {
-            (a.offering.price_micro_usd_per_hour, &a.instance_type, pa).cmp(&(
-                b.offering.price_micro_usd_per_hour,
-                &b.instance_type,
-                pb,
-            ))
-        });
-        let (options, option_pools): (Vec<LaunchOption>, Vec<PoolId>) = priced.into_iter().unzip();
+        let (options, option_pools) = priced_options(view, set.iter().map(|&o| &np.offerings[o]));
         let pending: Vec<PendingPod> = group
             .iter()
             .enumerate()
