@@ -91,9 +91,32 @@ fn scale_up_stops_at_the_group_max() {
     let ups = decisions(&out, "scale_up");
     assert_eq!(ups.len(), 1, "{ups:?}");
     assert_eq!(ups[0].desired, 2);
+    let held: Vec<_> = decisions(&out, "no_scale_up");
+    assert_eq!(held.len(), 1, "reported once: {held:?}");
+    assert_eq!(
+        (held[0].target, held[0].reason.as_str()),
+        (DecisionTarget::Pool(0), "group at its max")
+    );
     assert_eq!(nodes_at_end(&out), 2);
     assert_eq!(out.summary.pods_running, 8);
     assert_eq!(out.summary.controller_actions_refused, 0);
+}
+
+// upstream's default --cores-total max is 320,000 cores: a cluster past it
+// never grows, and the decision says why.
+#[test]
+fn the_cores_total_holds_a_scale_up_back_and_says_so() {
+    let pods = deployment("web", template(1000, GIB), 10);
+    let mut c = with_autoscaler(config(vec![workers(1, 1, 10)], vec![pods], 600));
+    if let Some(NodeAutoscaler::ClusterAutoscaler(s)) = &mut c.node_autoscaler {
+        s.max_cores_total = 4;
+    }
+    let out = run(c);
+    assert!(decisions(&out, "scale_up").is_empty());
+    let held = decisions(&out, "no_scale_up");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].reason, "max_cores_total reached");
+    assert_eq!(nodes_at_end(&out), 1);
 }
 
 #[test]

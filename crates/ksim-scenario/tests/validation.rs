@@ -715,7 +715,14 @@ fn node_failures_and_lifecycle_are_read_and_checked() {
         format!("{BASE}\n[[node_failures]]\nat = \"10m\"\npool = \"general\"\ncount = 11\n");
     assert!(at(&problems(&too_many), "node_failures[0].count")
         .message
-        .contains("larger than the pool"));
+        .contains("larger than the pool's max (10 nodes)"));
+    // Nodes added during the run may fail too: up to the pool's max.
+    let grown = format!(
+        "{}\n[[node_failures]]\nat = \"10m\"\npool = \"general\"\ncount = 11\n",
+        BASE.replace("count = 10", "count = 10\nmax = 20")
+    );
+    let config = parse(&grown, "scenario.toml").expect("valid").config;
+    assert_eq!(config.node_failures[0].count, 11);
     let zero_period = format!("{BASE}\n[node_lifecycle]\nnode_monitor_period = \"0s\"\n");
     assert!(at(
         &problems(&zero_period),
