@@ -147,6 +147,14 @@ impl<'a> ClusterView<'a> {
         self.pool_live[pool as usize]
     }
 
+    /// Nodes of the pool asked for and not registered yet (Provisioning).
+    pub fn upcoming_nodes(&self, pool: PoolId) -> u32 {
+        let members = self.pool_members(pool).len() as u32;
+        self.pool_size(pool)
+            .checked_sub(members)
+            .expect("a pool's registered nodes are among its live ones")
+    }
+
     /// The pool's registered nodes (every state but Provisioning and Deleted).
     pub fn pool_members(&self, pool: PoolId) -> &'a [NodeId] {
         self.cluster.nodes.pool_members(pool)
@@ -241,6 +249,14 @@ impl<'a> ClusterView<'a> {
     /// The pods bound (or assumed by the scheduler) on a node, not ended.
     pub fn node_pods(&self, node: NodeId) -> impl Iterator<Item = PodId> + 'a {
         self.node_pods.iter(node)
+    }
+
+    /// The node's pods not already being deleted: those a drain would move.
+    pub fn live_pods(&self, node: NodeId) -> Vec<PodId> {
+        let deleting = &self.pods.deleting;
+        self.node_pods(node)
+            .filter(|&p| !deleting[p as usize])
+            .collect()
     }
 
     /// Registered nodes (every state but Provisioning and Deleted), in the

@@ -476,20 +476,7 @@ fn draw_workload_panel<DB: DrawingBackend>(
         return draw_message(area, title, "no workload has this value");
     }
     let axis = TimeAxis::new(output.workload_timeline.iter().map(|s| s.time));
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, LABEL_PX + 4))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..axis.end, 0.0..(most * 1.1).max(1.0))
-        .or_message()?;
-    chart
-        .configure_mesh()
-        .x_desc(axis.desc())
-        .y_desc(y_desc)
-        .label_style((FONT, LABEL_PX))
-        .draw()
-        .or_message()?;
+    let mut chart = panel_chart(area, title, y_desc, &axis, (most * 1.1).max(1.0))?;
     for (i, (workload, rows)) in shown.iter().enumerate() {
         let name = output
             .workload_names
@@ -527,20 +514,13 @@ fn draw_node_pools<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, output: &R
     pools.truncate(MAX_WORKLOAD_LINES);
     let axis = TimeAxis::new(times.iter().copied());
     let most = pools.first().map_or(1, |&(_, peak)| peak.max(1));
-    let mut chart = ChartBuilder::on(&halves[0])
-        .caption(format!("{scenario}: nodes by pool"), (FONT, LABEL_PX + 4))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..axis.end, 0.0..with_headroom(most) as f64)
-        .or_message()?;
-    chart
-        .configure_mesh()
-        .x_desc(axis.desc())
-        .y_desc("nodes")
-        .label_style((FONT, LABEL_PX))
-        .draw()
-        .or_message()?;
+    let mut chart = panel_chart(
+        &halves[0],
+        format!("{scenario}: nodes by pool"),
+        "nodes",
+        &axis,
+        with_headroom(most) as f64,
+    )?;
     for (i, &(pool, _)) in pools.iter().enumerate() {
         let by_time = &nodes[&pool];
         let name = output
@@ -585,26 +565,39 @@ fn draw_cost_rate<DB: DrawingBackend>(
         .collect();
     let most = rate.iter().copied().fold(0.0, f64::max);
     let title = format!("{}: cost per hour", output.summary.scenario);
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, LABEL_PX + 4))
-        .margin(10)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0.0..axis.end, 0.0..(most * 1.1).max(1.0))
-        .or_message()?;
-    chart
-        .configure_mesh()
-        .x_desc(axis.desc())
-        .y_desc("cost per hour")
-        .label_style((FONT, LABEL_PX))
-        .draw()
-        .or_message()?;
+    let mut chart = panel_chart(area, title, "cost per hour", axis, (most * 1.1).max(1.0))?;
     let points = times
         .iter()
         .zip(&rate)
         .map(|(t, &r)| Some((axis.at(*t), r)));
     draw_line(&mut chart, points, "all pools", PALETTE[0])?;
     draw_legend(&mut chart)
+}
+
+/// One panel over simulated time, from 0 to `y_max`, with its axes drawn:
+/// the workload and node-pool plots' common frame.
+fn panel_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: impl AsRef<str>,
+    y_desc: &str,
+    axis: &TimeAxis,
+    y_max: f64,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title.as_ref(), (FONT, LABEL_PX + 4))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..axis.end, 0.0..y_max)
+        .or_message()?;
+    chart
+        .configure_mesh()
+        .x_desc(axis.desc())
+        .y_desc(y_desc)
+        .label_style((FONT, LABEL_PX))
+        .draw()
+        .or_message()?;
+    Ok(chart)
 }
 
 /// Colours for many lines: the ten tab10 hues, then their light variants.

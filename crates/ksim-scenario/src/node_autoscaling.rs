@@ -5,7 +5,7 @@
 use ksim_core::autoscale::cluster_autoscaler::backoff::BackoffSettings;
 use ksim_core::autoscale::cluster_autoscaler::expander::Priority;
 use ksim_core::autoscale::cluster_autoscaler::{
-    ClusterAutoscalerSettings, ExpanderStep, DEFAULT_POD_PRICE_PER_CORE_HOUR,
+    ClusterAutoscalerSettings, ExpanderStep, DEFAULT_EXPANDER, DEFAULT_POD_PRICE_PER_CORE_HOUR,
     DEFAULT_POD_PRICE_PER_GIB_HOUR,
 };
 use ksim_core::config::{NodeAutoscaler, NodePoolSpec};
@@ -272,7 +272,7 @@ fn pool_list(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<Vec<P
 /// `expander`: upstream's comma-separated chain, e.g. "priority,least-waste".
 fn read_expander(ctx: &mut Ctx, fields: &Fields) -> Option<Vec<ExpanderStep>> {
     let Some(node) = fields.get("expander") else {
-        return Some(vec![ExpanderStep::LeastWaste]);
+        return Some(vec![DEFAULT_EXPANDER]);
     };
     let text = reader::string(ctx, &node)?;
     let price = |ctx: &mut Ctx, key: &str, default: f64| {

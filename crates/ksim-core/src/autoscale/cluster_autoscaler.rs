@@ -81,7 +81,7 @@ pub const DEFAULT_NODE_GROUP_BACKOFF_RESET_TIMEOUT: SimDuration = SimDuration::f
 
 /// `--expander`: upstream's current default is least-waste (random in
 /// older releases).
-pub const DEFAULT_EXPANDER: expander::ExpanderKind = expander::ExpanderKind::LeastWaste;
+pub const DEFAULT_EXPANDER: ExpanderStep = ExpanderStep::LeastWaste;
 
 /// Upstream's GCE pricing model (`cloudprovider/gce/gce_price_model.go`):
 /// what a pod's requested core and GiB cost per hour, which the price
@@ -170,7 +170,7 @@ impl ClusterAutoscalerSettings {
         ClusterAutoscalerSettings {
             node_groups,
             scan_interval: DEFAULT_SCAN_INTERVAL,
-            expander: vec![ExpanderStep::LeastWaste],
+            expander: vec![DEFAULT_EXPANDER],
             scale_down_enabled: true,
             scale_down_utilization_threshold: DEFAULT_SCALE_DOWN_UTILIZATION_THRESHOLD,
             scale_down_gpu_utilization_threshold: DEFAULT_SCALE_DOWN_GPU_UTILIZATION_THRESHOLD,

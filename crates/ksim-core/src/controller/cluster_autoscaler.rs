@@ -90,7 +90,7 @@ impl ClusterAutoscalerController {
         let now = wake.now;
         let view = wake.view;
         for pool in 0..self.requested_at.len() {
-            let upcoming = upcoming_nodes(&view, pool as PoolId);
+            let upcoming = view.upcoming_nodes(pool as PoolId);
             let queue = &mut self.requested_at[pool];
             while queue.len() > upcoming as usize {
                 queue.pop_front();
@@ -134,14 +134,6 @@ impl ClusterAutoscalerController {
             || within(self.last_delete, s.scale_down_delay_after_delete)
             || within(self.last_failure, s.scale_down_delay_after_failure)
     }
-}
-
-/// Nodes of the pool asked for but not registered yet.
-fn upcoming_nodes(view: &ClusterView, pool: PoolId) -> u32 {
-    let members = view.pool_members(pool).len() as u32;
-    view.pool_size(pool)
-        .checked_sub(members)
-        .expect("a pool's registered nodes are among its live ones")
 }
 
 /// The pool's Provisioning nodes, oldest first (ids grow with time). A scan

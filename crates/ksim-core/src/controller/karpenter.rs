@@ -25,7 +25,7 @@ use crate::autoscale::karpenter::packing::LaunchOption;
 use crate::autoscale::karpenter::settings::{
     KarpenterSettings, PoolOffering, DISRUPTION_POLL_INTERVAL,
 };
-use crate::ids::{NodeId, PodId, PoolId};
+use crate::ids::{PodId, PoolId};
 use crate::metrics::NodeAutoscalerSummary;
 use crate::resources::NUM_RESOURCES;
 use crate::time::SimTime;
@@ -130,14 +130,6 @@ impl KarpenterController {
     }
 }
 
-/// Nodes of the pool asked for but not registered yet.
-fn upcoming_nodes(view: &ClusterView, pool: PoolId) -> u32 {
-    let members = view.pool_members(pool).len() as u32;
-    view.pool_size(pool)
-        .checked_sub(members)
-        .expect("a pool's registered nodes are among its live ones")
-}
-
 /// "$0.096" style price for decision inputs.
 fn usd(micro_usd: u64) -> String {
     format!(
@@ -145,14 +137,6 @@ fn usd(micro_usd: u64) -> String {
         micro_usd / crate::autoscale::karpenter::catalog::MICRO_USD_PER_USD,
         micro_usd % crate::autoscale::karpenter::catalog::MICRO_USD_PER_USD
     )
-}
-
-/// The node's pods that are not already being deleted: those a drain moves.
-fn live_pods(view: &ClusterView, node: NodeId) -> Vec<PodId> {
-    let deleting = &view.pods().deleting;
-    view.node_pods(node)
-        .filter(|&p| !deleting[p as usize])
-        .collect()
 }
 
 impl Controller for KarpenterController {

@@ -358,10 +358,7 @@ impl FastIndex {
     ) -> PlacementResult {
         self.see_new_nodes(cluster);
         let template = &cluster.templates[template_id as usize];
-        let mut need = [0; NUM_RESOURCES];
-        for (n, &d) in need.iter_mut().zip(&self.dims) {
-            *n = requests.0[d];
-        }
+        let need = self.need(requests);
         let mut q = Query {
             cluster,
             template,
@@ -428,10 +425,7 @@ impl FastIndex {
             return false;
         }
         let template = &cluster.templates[template as usize];
-        let mut need = [0; NUM_RESOURCES];
-        for (n, &d) in need.iter_mut().zip(&self.dims) {
-            *n = requests.0[d];
-        }
+        let need = self.need(requests);
         let mut q = Query {
             cluster,
             template,
@@ -447,6 +441,16 @@ impl FastIndex {
             .iter()
             .filter(|&&p| template.pool_filter[p as usize].is_none())
             .any(|&p| self.pools[p as usize].find(&mut q).is_some())
+    }
+
+    /// The request on the dimensions in use, in the trees' order (the rest
+    /// of the array is unused).
+    fn need(&self, requests: &ResourceVec) -> [u64; NUM_RESOURCES] {
+        let mut need = [0; NUM_RESOURCES];
+        for (n, &d) in need.iter_mut().zip(&self.dims) {
+            *n = requests.0[d];
+        }
+        need
     }
 
     fn requests_only_dims_in_use(&self, requests: &ResourceVec) -> bool {

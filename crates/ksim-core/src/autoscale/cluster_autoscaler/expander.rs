@@ -26,21 +26,6 @@ pub struct ExpansionOption {
     pub group_exists: bool,
 }
 
-/// The expanders by their `--expander` names.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ExpanderKind {
-    /// `random`
-    Random,
-    /// `most-pods`
-    MostPods,
-    /// `least-waste`
-    LeastWaste,
-    /// `price`
-    Price,
-    /// `priority`
-    Priority,
-}
-
 /// An expander that narrows the candidates (indices into the options) to
 /// its best ones, keeping their order.
 pub trait ExpanderFilter {

@@ -61,7 +61,7 @@ impl ClusterAutoscalerController {
         let mut candidates: Vec<(NodeId, f64, Vec<PodId>)> = self
             .underutilized(&view)
             .into_iter()
-            .map(|(node, utilization)| (node, utilization, live_pods(&view, node)))
+            .map(|(node, utilization)| (node, utilization, view.live_pods(node)))
             .collect();
         // Empty nodes first, as upstream's planner takes them: nothing
         // moves onto a node already counted as going.
@@ -307,7 +307,7 @@ impl ClusterAutoscalerController {
         let mut drain: Option<NodeId> = None;
         for node in ripe {
             let pool = view.node_pool(node);
-            let empty = live_pods(&view, node).is_empty();
+            let empty = view.live_pods(node).is_empty();
             if empty && deleted >= self.settings.max_scale_down_parallelism {
                 continue;
             }
@@ -359,12 +359,4 @@ impl ClusterAutoscalerController {
             self.scale_down.draining = Some((node, now));
         }
     }
-}
-
-/// The node's pods that are not already being deleted: those a drain moves.
-fn live_pods(view: &ClusterView, node: NodeId) -> Vec<PodId> {
-    let deleting = &view.pods().deleting;
-    view.node_pods(node)
-        .filter(|&p| !deleting[p as usize])
-        .collect()
 }

@@ -5,7 +5,7 @@
 //! group's max and the cluster's limits; the expander chain picks one
 //! group, which grows by its estimate.
 
-use super::{upcoming_nodes, ClusterAutoscalerController};
+use super::ClusterAutoscalerController;
 use crate::autoscale::cluster_autoscaler::estimator::{
     estimate, EstimatedNode, NodeTemplate, PodGroup,
 };
@@ -291,7 +291,7 @@ fn left_per_node(max: u64, used: u64, per_node: u64) -> u64 {
 /// onto upcoming template nodes before it considers growing a group.
 fn leave_to_upcoming_nodes(view: &ClusterView, groups: &mut [Equivalent]) {
     for pool in 0..view.pools().len() as PoolId {
-        let upcoming = upcoming_nodes(view, pool);
+        let upcoming = view.upcoming_nodes(pool);
         if upcoming == 0 {
             continue;
         }

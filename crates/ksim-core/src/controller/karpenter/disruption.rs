@@ -9,7 +9,7 @@
 //! approximation of the NodeClaim's Consolidatable condition, which
 //! upstream tracks from pod binding and removal events).
 
-use super::{live_pods, priced_options, upcoming_nodes, usd, KarpenterController};
+use super::{priced_options, usd, KarpenterController};
 use crate::autoscale::karpenter::budget::{disruptions_left, DisruptionReason};
 use crate::autoscale::karpenter::consolidation::{
     decide, is_expired, CandidateNode, ConsolidationPolicy, Decision, ReplacementOption,
@@ -94,7 +94,7 @@ impl KarpenterController {
         for np in &self.settings.node_pools {
             for o in &np.offerings {
                 for &node in view.pool_members(o.pool) {
-                    let pods = live_pods(&view, node).len() as u32;
+                    let pods = view.live_pods(node).len() as u32;
                     let record = state.records.entry(node).or_insert(NodeRecord {
                         seen_at: now,
                         pods,
@@ -112,7 +112,7 @@ impl KarpenterController {
             if view.node_state(r.candidate) == NodeState::Deleted {
                 continue;
             }
-            if upcoming_nodes(&view, r.pool) <= r.upcoming_before {
+            if view.upcoming_nodes(r.pool) <= r.upcoming_before {
                 wake.actions.push(Action::Drain { node: r.candidate });
             } else {
                 waiting.push(r);
@@ -200,7 +200,7 @@ impl KarpenterController {
                 node,
                 node_pool,
                 offering,
-                pods: live_pods(view, node),
+                pods: view.live_pods(node),
                 record: *record,
             });
         }
@@ -439,7 +439,7 @@ impl KarpenterController {
         self.disruption.replacements.push(Replacement {
             candidate: c.node,
             pool,
-            upcoming_before: upcoming_nodes(&view, pool),
+            upcoming_before: view.upcoming_nodes(pool),
         });
         self.disruption.disrupting.insert(c.node);
         self.summary.nodes_added += 1;

@@ -9,7 +9,7 @@
 //! template node): a NodeClaim of one group only ever holds pods its
 //! offering can run.
 
-use super::{priced_options, upcoming_nodes, usd, KarpenterController};
+use super::{priced_options, usd, KarpenterController};
 use crate::autoscale::karpenter::packing::{
     pack, ExistingNode, PackingInput, PendingPod, Placement,
 };
@@ -91,7 +91,7 @@ impl KarpenterController {
         let mut out = Vec::new();
         for np in &self.settings.node_pools {
             for o in &np.offerings {
-                let upcoming = upcoming_nodes(view, o.pool);
+                let upcoming = view.upcoming_nodes(o.pool);
                 out.extend((0..upcoming).map(|_| InFlight {
                     pool: o.pool,
                     requested: ResourceVec::ZERO,

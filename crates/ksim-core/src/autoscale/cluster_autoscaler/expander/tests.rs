@@ -506,5 +506,8 @@ fn price_expander_upstream_cases() {
 
 #[test]
 fn default_expander_is_least_waste() {
-    assert_eq!(super::super::DEFAULT_EXPANDER, ExpanderKind::LeastWaste);
+    assert_eq!(
+        super::super::DEFAULT_EXPANDER,
+        super::super::ExpanderStep::LeastWaste
+    );
 }
