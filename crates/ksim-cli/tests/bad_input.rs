@@ -558,3 +558,20 @@ fn a_session_workload_no_pool_can_run_gets_a_warning_from_validate_and_run() {
         assert!(printed.contains(words), "`{words}` not in: {printed}");
     }
 }
+
+#[test]
+fn expander_settings_without_their_expander_are_reported_unused() {
+    let text = format!(
+        "{VALID}\n[cluster_autoscaler]\nexpander = \"least-waste\"\npriorities = {{ \"10\" = [\".*\"] }}\n"
+    );
+    let out = ksim(&["validate", &write_scenario("unused-priorities", &text)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = line_of(&text, "priorities = { \"10\" = [\".*\"] }");
+    assert!(
+        stdout.contains(&format!("scenario.toml:{line}:"))
+            && stdout.contains("cluster_autoscaler.priorities")
+            && stdout.contains("unused: the `priority` expander is not in `expander`"),
+        "{stdout}"
+    );
+}

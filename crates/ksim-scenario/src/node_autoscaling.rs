@@ -62,6 +62,9 @@ pub(crate) fn read_cluster_autoscaler(
     };
     let d = ClusterAutoscalerSettings::new(Vec::new());
     let expander = read_expander(ctx, &fields);
+    if let Some(steps) = &expander {
+        warn_unused_expander_keys(ctx, &fields, steps);
+    }
     let duration = |ctx: &mut Ctx, key: &str, default: SimDuration, positive: bool| {
         reader::duration_or(ctx, &fields, key, default, positive)
     };
@@ -267,6 +270,25 @@ fn pool_list(ctx: &mut Ctx, node: &Node, pools: &[NodePoolSpec]) -> Option<Vec<P
         }
     }
     ok.then_some(ids)
+}
+
+/// The price expander's prices and the priority expander's levels change
+/// nothing unless their expander is in the chain.
+fn warn_unused_expander_keys(ctx: &mut Ctx, fields: &Fields, steps: &[ExpanderStep]) {
+    let uses = |name: &str| steps.iter().any(|s| s.name() == name);
+    for (key, expander) in [
+        ("pod_price_per_core_hour", "price"),
+        ("pod_price_per_gib_hour", "price"),
+        ("priorities", "priority"),
+    ] {
+        if fields.has(key) && !uses(expander) {
+            ctx.warn(
+                &fields.key_span(key),
+                &reader::join_key(&fields.path, key),
+                format!("unused: the `{expander}` expander is not in `expander`"),
+            );
+        }
+    }
 }
 
 /// `expander`: upstream's comma-separated chain, e.g. "priority,least-waste".
