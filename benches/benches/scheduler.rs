@@ -68,6 +68,8 @@ fn plain_template() -> PodTemplate {
         anti_affinity: Vec::new(),
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
         eviction: Default::default(),
+        limits: Default::default(),
+        ephemeral_storage_write_bytes_per_s: 0,
     }
 }
 

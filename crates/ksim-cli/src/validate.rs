@@ -103,14 +103,16 @@ const NOT_MODELLED: &[&str] = &[
      the node-lifecycle controller's taint writes; LIST requests, informer relists and watch \
      bookmarks; reads reaching the store; apiserver CPU and memory, admission webhooks; the effect of saturated \
      watches; store member failures and leader elections; kubelet start delays and image pulls",
-    "node pressure conditions; pod deletion by users; PodDisruptionBudgets' \
+    "node pressure: PID and inode signals, imagefs, soft thresholds and minimum reclaim, image \
+     garbage collection before eviction, the out-of-memory kill at a memory limit (use stays at the \
+     limit); pod deletion by users; PodDisruptionBudgets' \
      unhealthyPodEvictionPolicy (IfHealthyBudget only) and the cost of a refused eviction; \
      the deployment controller's ReplicaSet writes after a scale (the scale \
      subresource write itself is costed)",
     "preemption; PodTopologySpread (including its default constraints); preferred affinity; inter-pod affinity; \
      anti-affinity on topologies other than kubernetes.io/hostname",
-    "volumes, host ports, image locality, resource limits (DaemonSets only as requests taken from \
-     each node's allocatable)",
+    "volumes, host ports, image locality (DaemonSets only as requests taken from each node's \
+     allocatable)",
     "Cluster Autoscaler: balancing similar node groups, node group auto-provisioning, the min of \
      --cores-total and --memory-total, scale-down of unready nodes, the soft \
      DeletionCandidate taint, parallel drains; Karpenter: multi-node consolidation, drift, budget \
@@ -181,6 +183,7 @@ fn describe(config: &SimConfig) {
     );
     describe_sessions(config);
     describe_models(config);
+    describe_node_pressure(config);
     let mode = match config.scheduler.mode {
         SchedulerMode::Kube => "kube",
         SchedulerMode::Fast => "fast",
@@ -302,6 +305,31 @@ fn describe_models(config: &SimConfig) {
         .collect();
         println!("  workload `{}`: {}", w.name, parts.join("; "));
     }
+}
+
+/// The kubelets' eviction managers, or why pressure never comes.
+fn describe_node_pressure(config: &SimConfig) {
+    let outgrow: Vec<&str> = config
+        .workloads
+        .iter()
+        .filter(|w| w.model.usage.is_some() || w.template.ephemeral_storage_write_bytes_per_s > 0)
+        .map(|w| w.name.as_str())
+        .collect();
+    if outgrow.is_empty() {
+        println!(
+            "node pressure: never (no workload has a usage model or an ephemeral-storage write \
+             rate, so pods use exactly their requests, which fit allocatable)"
+        );
+        return;
+    }
+    println!(
+        "node pressure: kubelet eviction every 10 s (hard thresholds memory.available<100Mi and \
+         nodefs.available<10%, which allocatable excludes: a signal is met when pods use more than \
+         allocatable), MemoryPressure/DiskPressure taints held 5 min after the last observation, \
+         one pod evicted per node per pass in upstream's order, pods above their ephemeral-storage \
+         limit evicted; pods that can outgrow their requests: {}",
+        outgrow.join(", ")
+    );
 }
 
 fn has_sessions(config: &SimConfig) -> bool {

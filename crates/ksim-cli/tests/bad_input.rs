@@ -575,3 +575,18 @@ fn expander_settings_without_their_expander_are_reported_unused() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_limit_below_its_request_is_refused() {
+    let text = VALID.replace(
+        "memory = \"1Gi\"\n",
+        "memory = \"1Gi\"\nlimits = { memory = \"512Mi\" }\n",
+    );
+    refused_at(
+        "limit-below-request",
+        &text,
+        "limits = { memory = \"512Mi\" }",
+        "workloads[0].pod.limits.memory",
+        &["limit 536870912 is below the pod's memory request"],
+    );
+}

@@ -334,6 +334,21 @@ pub struct PodTemplate {
     pub termination_grace_period: SimDuration,
     /// What a node autoscaler reads before moving the pod elsewhere.
     pub eviction: EvictionHints,
+    /// The pod's limits: its use never exceeds them.
+    pub limits: Limits,
+    /// Bytes per second the pod writes to its node's filesystem (logs,
+    /// emptyDir) from its start: its ephemeral-storage use grows with its
+    /// age. Zero: it uses its ephemeral-storage request.
+    pub ephemeral_storage_write_bytes_per_s: u64,
+}
+
+/// A pod's limits, its containers' summed (None: unlimited). Its use is
+/// capped at them; above its ephemeral-storage limit the kubelet evicts it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub cpu_millis: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub ephemeral_storage_bytes: Option<u64>,
 }
 
 /// The pod facts that decide whether the Cluster Autoscaler may drain its
@@ -1057,6 +1072,8 @@ mod tests {
             anti_affinity: vec![],
             termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
             eviction: EvictionHints::default(),
+            limits: Default::default(),
+            ephemeral_storage_write_bytes_per_s: 0,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod cluster_autoscaler;
 pub mod hpa;
 pub mod karpenter;
 pub mod keda;
+pub mod kubelet_eviction;
 pub mod reschedule;
 pub mod scripted;
 
@@ -91,6 +92,10 @@ pub enum Action {
         node: NodeId,
         taint: ControllerTaint,
     },
+    /// A kubelet evicts a running pod for node pressure: it kills it at once
+    /// and reports it Failed (no disruption budget, no grace period); its
+    /// controller replaces it.
+    KubeletEvict { pod: PodId },
 }
 
 impl Action {
@@ -104,7 +109,8 @@ impl Action {
             Action::Cordon { .. }
             | Action::Uncordon { .. }
             | Action::Delete { .. }
-            | Action::Drain { .. } => 2,
+            | Action::Drain { .. }
+            | Action::KubeletEvict { .. } => 2,
             Action::Taint { .. } | Action::Untaint { .. } => 3,
         }
     }
@@ -370,6 +376,11 @@ pub trait Controller {
     fn node_autoscaler_summary(&self) -> Option<crate::metrics::NodeAutoscalerSummary> {
         None
     }
+
+    /// The kubelets' node-pressure evictions over the run, for `summary.json`.
+    fn node_pressure_summary(&self) -> Option<crate::metrics::NodePressureSummary> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +416,7 @@ mod tests {
             Action::Uncordon { node: 0 },
             Action::Delete { node: 0 },
             Action::Drain { node: 0 },
+            Action::KubeletEvict { pod: 0 },
         ] {
             assert!(other.order() < taint.order(), "{other:?}");
         }

@@ -86,6 +86,8 @@ pub struct RunSummary {
     pub node_pools: Vec<PoolSummary>,
     /// What the node autoscaler did, when the scenario has one.
     pub node_autoscaler: Option<NodeAutoscalerSummary>,
+    /// None when no pod can use more than it requests.
+    pub node_pressure: Option<NodePressureSummary>,
     /// Workloads with a usage model or an autoscaler, in scenario order.
     pub workloads: Vec<WorkloadSummary>,
     /// Creation-to-bind latency over the whole run.
@@ -337,6 +339,23 @@ pub struct NodeAutoscalerSummary {
     pub nodes_replaced: u64,
     pub nodes_expired: u64,
     pub spot_interruptions: u64,
+}
+
+/// The kubelets' node-pressure evictions over the run (`summary.json`).
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct NodePressureSummary {
+    /// Pods evicted because their node met the memory or the nodefs signal.
+    pub evictions_memory: u64,
+    pub evictions_disk: u64,
+    /// Pods evicted for using more ephemeral storage than their limit.
+    pub evictions_over_limit: u64,
+    /// Times a node's MemoryPressure or DiskPressure condition came on.
+    pub conditions_raised: u64,
+    /// The most nodes under a pressure condition at one pass.
+    pub nodes_under_pressure_max: u64,
+    /// Node-hours under each condition.
+    pub memory_pressure_node_hours: f64,
+    pub disk_pressure_node_hours: f64,
 }
 
 /// One autoscaler decision, with what it saw and why it chose its count:

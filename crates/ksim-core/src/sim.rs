@@ -267,6 +267,10 @@ fn autoscalers(config: &SimConfig) -> Vec<Box<dyn Controller>> {
         )),
         None => {}
     }
+    if let Some(kubelets) = crate::controller::kubelet_eviction::KubeletEviction::for_config(config)
+    {
+        list.push(Box::new(kubelets));
+    }
     list
 }
 

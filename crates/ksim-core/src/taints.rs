@@ -12,7 +12,13 @@
 //!   (`GetDeletionCandidateTaint`), both valued `fmt.Sprint(time.Now().Unix())`;
 //! - Karpenter, `pkg/apis/v1/taints.go`: `DisruptedNoScheduleTaint`, key
 //!   `karpenter.sh/disrupted` (`apis.Group + "/disrupted"`), no value,
-//!   effect NoSchedule.
+//!   effect NoSchedule;
+//! - the node lifecycle controller's taint-by-condition,
+//!   `pkg/controller/nodelifecycle` with the keys of
+//!   `staging/src/k8s.io/api/core/v1/well_known_taints.go`:
+//!   `node.kubernetes.io/memory-pressure` and
+//!   `node.kubernetes.io/disk-pressure`, no value, effect NoSchedule, put on
+//!   while the kubelet reports the MemoryPressure or DiskPressure condition.
 
 use crate::config::{Taint, TaintEffect};
 
@@ -33,14 +39,22 @@ pub enum ControllerTaint {
     DeletionCandidateOfClusterAutoscaler,
     /// `karpenter.sh/disrupted:NoSchedule`: Karpenter is disrupting the node.
     KarpenterDisrupted,
+    /// `node.kubernetes.io/memory-pressure:NoSchedule`: the node reports
+    /// MemoryPressure.
+    MemoryPressure,
+    /// `node.kubernetes.io/disk-pressure:NoSchedule`: the node reports
+    /// DiskPressure.
+    DiskPressure,
 }
 
 impl ControllerTaint {
-    pub const COUNT: usize = 3;
+    pub const COUNT: usize = 5;
     pub const ALL: [ControllerTaint; ControllerTaint::COUNT] = [
         ControllerTaint::ToBeDeletedByClusterAutoscaler,
         ControllerTaint::DeletionCandidateOfClusterAutoscaler,
         ControllerTaint::KarpenterDisrupted,
+        ControllerTaint::MemoryPressure,
+        ControllerTaint::DiskPressure,
     ];
 
     pub fn key(self) -> &'static str {
@@ -50,6 +64,8 @@ impl ControllerTaint {
                 "DeletionCandidateOfClusterAutoscaler"
             }
             ControllerTaint::KarpenterDisrupted => "karpenter.sh/disrupted",
+            ControllerTaint::MemoryPressure => "node.kubernetes.io/memory-pressure",
+            ControllerTaint::DiskPressure => "node.kubernetes.io/disk-pressure",
         }
     }
 
@@ -57,7 +73,9 @@ impl ControllerTaint {
         match self {
             ControllerTaint::ToBeDeletedByClusterAutoscaler
             | ControllerTaint::DeletionCandidateOfClusterAutoscaler => UNIX_TIME_VALUE,
-            ControllerTaint::KarpenterDisrupted => "",
+            ControllerTaint::KarpenterDisrupted
+            | ControllerTaint::MemoryPressure
+            | ControllerTaint::DiskPressure => "",
         }
     }
 
@@ -65,7 +83,9 @@ impl ControllerTaint {
         match self {
             ControllerTaint::DeletionCandidateOfClusterAutoscaler => TaintEffect::PreferNoSchedule,
             ControllerTaint::ToBeDeletedByClusterAutoscaler
-            | ControllerTaint::KarpenterDisrupted => TaintEffect::NoSchedule,
+            | ControllerTaint::KarpenterDisrupted
+            | ControllerTaint::MemoryPressure
+            | ControllerTaint::DiskPressure => TaintEffect::NoSchedule,
         }
     }
 

@@ -339,6 +339,8 @@ fn template(extended: bool) -> impl Strategy<Value = PodTemplate> {
                     anti_affinity,
                     termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
                     eviction: Default::default(),
+                    limits: Default::default(),
+                    ephemeral_storage_write_bytes_per_s: 0,
                 }
             },
         )
@@ -1343,6 +1345,8 @@ fn the_output_checks_catch_tampered_outputs() {
                     anti_affinity: vec![],
                     termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
                     eviction: Default::default(),
+                    limits: Default::default(),
+                    ephemeral_storage_write_bytes_per_s: 0,
                 },
                 readiness_delay: None,
                 model: Default::default(),

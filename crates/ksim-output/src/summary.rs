@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use ksim_core::histogram::LatencyHistogram;
 use ksim_core::metrics::{
-    ApiServerSummary, Bottleneck, ControlPlaneOutput, NodeAutoscalerSummary, RunOutput, RunSummary,
-    StoreSummary, WorkloadSummary,
+    ApiServerSummary, Bottleneck, ControlPlaneOutput, NodeAutoscalerSummary, NodePressureSummary,
+    RunOutput, RunSummary, StoreSummary, WorkloadSummary,
 };
 use ksim_core::time::SimTime;
 use serde::ser::{SerializeMap, Serializer};
@@ -41,6 +41,10 @@ pub(crate) struct SummaryJson<'a> {
     /// Only when the scenario has a node autoscaler.
     #[serde(skip_serializing_if = "Option::is_none")]
     node_autoscaler: Option<NodeAutoscalerJson<'a>>,
+    /// Only when some pod can use more than it requests (a usage model or
+    /// an ephemeral-storage write rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_pressure: Option<NodePressureJson>,
     /// Null when no pod was bound.
     scheduling_latency_ms: Option<LatencyMs>,
     unschedulable: Vec<UnschedulableJson<'a>>,
@@ -92,6 +96,29 @@ fn node_autoscaler_json(s: &NodeAutoscalerSummary) -> NodeAutoscalerJson<'_> {
         nodes_replaced: s.nodes_replaced,
         nodes_expired: s.nodes_expired,
         spot_interruptions: s.spot_interruptions,
+    }
+}
+
+#[derive(Serialize)]
+struct NodePressureJson {
+    evictions_memory: u64,
+    evictions_disk: u64,
+    evictions_over_limit: u64,
+    conditions_raised: u64,
+    nodes_under_pressure_max: u64,
+    memory_pressure_node_hours: f64,
+    disk_pressure_node_hours: f64,
+}
+
+fn node_pressure_json(s: &NodePressureSummary) -> NodePressureJson {
+    NodePressureJson {
+        evictions_memory: s.evictions_memory,
+        evictions_disk: s.evictions_disk,
+        evictions_over_limit: s.evictions_over_limit,
+        conditions_raised: s.conditions_raised,
+        nodes_under_pressure_max: s.nodes_under_pressure_max,
+        memory_pressure_node_hours: round_6dp(s.memory_pressure_node_hours),
+        disk_pressure_node_hours: round_6dp(s.disk_pressure_node_hours),
     }
 }
 
@@ -352,6 +379,7 @@ fn summary_json<'a>(
             .collect(),
         cost_total: round_6dp(summary.node_pools.iter().map(|p| p.cost).sum()),
         node_autoscaler: summary.node_autoscaler.as_ref().map(node_autoscaler_json),
+        node_pressure: summary.node_pressure.as_ref().map(node_pressure_json),
         scheduling_latency_ms: LatencyMs::of(&summary.scheduling_latency),
         unschedulable: summary
             .unschedulable

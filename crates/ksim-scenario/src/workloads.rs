@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ksim_core::config::{
     AntiAffinityTerm, ArrivalProcess, AutoscalingConfig, DeploymentSpec, DisruptionBudget,
-    EvictionHints, IntOrPercent, JobSpec, Label, NodeSelectorTerm, PodTemplate, Request,
+    EvictionHints, IntOrPercent, JobSpec, Label, Limits, NodeSelectorTerm, PodTemplate, Request,
     SelectorOperator, SelectorRequirement, Toleration, TolerationOperator, WorkloadKind,
     WorkloadModel, WorkloadSpec, DEFAULT_TERMINATION_GRACE_PERIOD,
 };
@@ -17,7 +17,7 @@ use ksim_core::time::{SimDuration, SimTime};
 use ksim_core::usage::UsageModel;
 
 use crate::autoscaling::{self, Draft, Pending};
-use crate::distributions::{distribution, request, Unit};
+use crate::distributions::{distribution, request, scalar, Unit};
 use crate::pools::{self, ExtendedNames, Pools, EFFECTS, HOSTNAME};
 use crate::reader::{self, Ctx, Fields, Node, Place, Span};
 use crate::{hpa, keda, load, names, usage};
@@ -81,7 +81,10 @@ const POD_KEYS: &[&str] = &[
     "safe_to_evict",
     "local_storage",
     "bare",
+    "limits",
+    "ephemeral_storage_write_per_s",
 ];
+const LIMIT_KEYS: &[&str] = &["cpu", "memory", "ephemeral_storage"];
 const EXPRESSION_KEYS: &[&str] = &["key", "operator", "values"];
 const SELECTOR_OPERATORS: &[&str] = &["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"];
 const TOLERATION_KEYS: &[&str] = &["key", "operator", "value", "effect"];
@@ -640,9 +643,19 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
             " (write memory = \"0\" for a pod without a memory request)",
         )
         .and_then(|n| request(ctx, &n, Unit::Bytes));
+    let limits = fields
+        .get("limits")
+        .map_or(Some(Limits::default()), |n| read_limits(ctx, &n));
+    // Upstream defaults a request that is not written to its limit.
+    let unwritten_storage = limits
+        .and_then(|l| l.ephemeral_storage_bytes)
+        .map_or(Request::Fixed(0), Request::Fixed);
     let storage = fields
         .get("ephemeral_storage")
-        .map_or(Some(Request::Fixed(0)), |n| request(ctx, &n, Unit::Bytes));
+        .map_or(Some(unwritten_storage), |n| request(ctx, &n, Unit::Bytes));
+    let write_rate = fields
+        .get("ephemeral_storage_write_per_s")
+        .map_or(Some(0), |n| scalar(ctx, &n, Unit::Bytes));
     let mut extended = ResourceVec::ZERO;
     let extended_ok = fields
         .get("extended")
@@ -684,6 +697,10 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
     requests[MEMORY] = memory?;
     requests[EPHEMERAL_STORAGE] = storage?;
     requests[PODS] = Request::Fixed(1);
+    let limits = limits?;
+    if let Some(n) = fields.get("limits") {
+        check_limits(ctx, &n, &requests, &limits);
+    }
     Some(PodTemplate {
         requests: extended_ok.then_some(requests)?,
         priority: priority?,
@@ -694,7 +711,61 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
         anti_affinity: anti_affinity?,
         termination_grace_period: termination_grace_period?,
         eviction: eviction?,
+        limits,
+        ephemeral_storage_write_bytes_per_s: write_rate?,
     })
+}
+
+/// `limits = { cpu, memory, ephemeral_storage }`, each optional.
+fn read_limits(ctx: &mut Ctx, node: &Node) -> Option<Limits> {
+    let fields = reader::table(ctx, node, LIMIT_KEYS)?;
+    let limit = |ctx: &mut Ctx, key: &str, unit: Unit| {
+        fields
+            .get(key)
+            .map_or(Some(None), |n| scalar(ctx, &n, unit).map(Some))
+    };
+    let cpu_millis = limit(ctx, "cpu", Unit::Cpu);
+    let memory_bytes = limit(ctx, "memory", Unit::Bytes);
+    let ephemeral_storage_bytes = limit(ctx, "ephemeral_storage", Unit::Bytes);
+    Some(Limits {
+        cpu_millis: cpu_millis?,
+        memory_bytes: memory_bytes?,
+        ephemeral_storage_bytes: ephemeral_storage_bytes?,
+    })
+}
+
+/// Upstream's validation: a limit is at least its request (here the
+/// largest a drawn request can be).
+fn check_limits(ctx: &mut Ctx, node: &Node, requests: &[Request; NUM_RESOURCES], limits: &Limits) {
+    let Some(fields) = reader::table(ctx, node, LIMIT_KEYS) else {
+        return;
+    };
+    let checks = [
+        ("cpu", CPU, limits.cpu_millis),
+        ("memory", MEMORY, limits.memory_bytes),
+        (
+            "ephemeral_storage",
+            EPHEMERAL_STORAGE,
+            limits.ephemeral_storage_bytes,
+        ),
+    ];
+    for (key, dimension, limit) in checks {
+        let (Some(limit), Some(n)) = (limit, fields.get(key)) else {
+            continue;
+        };
+        let most = requests[dimension].max();
+        if most.is_none_or(|most| most > limit) {
+            let request = most.map_or("unbounded".to_string(), |m| m.to_string());
+            ctx.error(
+                &n.span,
+                &n.path,
+                format!(
+                    "limit {limit} is below the pod's {key} request (at most {request}): \
+                     a limit must be at least its request"
+                ),
+            );
+        }
+    }
 }
 
 /// `safe_to_evict` (the `cluster-autoscaler.kubernetes.io/safe-to-evict`

@@ -55,6 +55,8 @@ pub fn template(labels: &[(&str, &str)]) -> PodTemplate {
         anti_affinity: Vec::new(),
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
         eviction: Default::default(),
+        limits: Default::default(),
+        ephemeral_storage_write_bytes_per_s: 0,
     }
 }
 

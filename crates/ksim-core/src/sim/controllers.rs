@@ -9,7 +9,7 @@
 use super::{Event, Simulation};
 use crate::cluster::NEVER;
 use crate::controller::{Action, ClusterView, Controller, Decision, Subscriptions, Wake};
-use crate::metrics::NodeAutoscalerSummary;
+use crate::metrics::{NodeAutoscalerSummary, NodePressureSummary};
 use crate::rng::{RngStreams, SimRng};
 use crate::time::SimTime;
 use std::collections::BTreeSet;
@@ -59,6 +59,10 @@ impl Controllers {
     /// The first node autoscaler's account of the run (a scenario has one at most).
     pub(super) fn node_autoscaler_summary(&self) -> Option<NodeAutoscalerSummary> {
         self.list.iter().find_map(|c| c.node_autoscaler_summary())
+    }
+
+    pub(super) fn node_pressure_summary(&self) -> Option<NodePressureSummary> {
+        self.list.iter().find_map(|c| c.node_pressure_summary())
     }
 }
 

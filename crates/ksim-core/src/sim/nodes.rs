@@ -2,13 +2,13 @@
 //! validated by the model, sent through the control plane when there is
 //! one, and applied; provisioning; per-pool node-hours.
 
-use super::{Event, Simulation};
-use crate::cluster::NodeState;
+use super::{Event, PodStep, Simulation};
+use crate::cluster::{NodeState, NEVER};
 use crate::config::SimConfig;
 use crate::control_plane::config::ApiRequest;
 use crate::control_plane::Write;
 use crate::controller::{Action, Subscriptions};
-use crate::ids::{NodeId, PoolId, NO_NODE};
+use crate::ids::{NodeId, PodId, PoolId, NO_NODE};
 use crate::pod_phase::PodPhase;
 use crate::rng::{RngStreams, SimRng};
 use crate::taints::ControllerTaint;
@@ -103,6 +103,9 @@ impl Simulation {
             // Creating nodes is a cloud-provider call; the API write comes
             // when each node's kubelet registers it.
             Action::AddNodes { pool, count } => self.add_nodes(now, pool, count),
+            // The kill is the kubelet's own; the API learns of it from the
+            // pod's status write.
+            Action::KubeletEvict { pod } => self.kubelet_evict(now, pod),
             // A node not registered yet has no object to delete: removing
             // its machine is a cloud-provider call.
             Action::Delete { node }
@@ -144,6 +147,13 @@ impl Simulation {
             }
             Action::Taint { node, taint } => self.carries(node, taint) == Some(false),
             Action::Untaint { node, taint } => self.carries(node, taint) == Some(true),
+            Action::KubeletEvict { pod } => {
+                self.pods.phase.get(pod as usize).is_some_and(|&phase| {
+                    phase == PodPhase::Running
+                        && self.pods.finished[pod as usize] == NEVER
+                        && !self.pods.deleting[pod as usize]
+                })
+            }
         }
     }
 
@@ -167,7 +177,9 @@ impl Simulation {
             Action::Delete { .. } => ApiRequest::NodeDelete,
             // The scale subresource; the ReplicaSet acts once it is stored.
             Action::SetReplicas { .. } => ApiRequest::ScaleUpdate,
-            Action::AddNodes { .. } => unreachable!("sent without a write"),
+            Action::AddNodes { .. } | Action::KubeletEvict { .. } => {
+                unreachable!("sent without a parked write")
+            }
         };
         let control_plane = self.control_plane.as_mut().expect("a control plane");
         match control_plane.write(now, request, 0) {
@@ -206,6 +218,16 @@ impl Simulation {
             Action::Drain { node } => self.start_drain(now, node),
             Action::Taint { node, taint } => self.set_node_taint(now, node, taint, true),
             Action::Untaint { node, taint } => self.set_node_taint(now, node, taint, false),
+            Action::KubeletEvict { pod } => self.kubelet_evict(now, pod),
+        }
+    }
+
+    /// A kubelet kills a pod for node pressure and reports it Failed.
+    fn kubelet_evict(&mut self, now: SimTime, pod: PodId) {
+        if self.control_plane.is_some() {
+            self.send_pod_write(now, pod, PodStep::Ended { failed: true });
+        } else {
+            self.end_pod(now, pod, PodPhase::Failed);
         }
     }
 

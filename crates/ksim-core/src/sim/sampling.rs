@@ -109,6 +109,7 @@ impl Simulation {
             controller_actions_applied: self.controllers.applied,
             controller_actions_refused: self.controllers.refused,
             node_autoscaler: self.controllers.node_autoscaler_summary(),
+            node_pressure: self.controllers.node_pressure_summary(),
             workloads: self.workload_summaries(sessions),
             node_pools,
             pods_total: self.pods.len() as u64,

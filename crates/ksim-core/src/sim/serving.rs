@@ -227,7 +227,9 @@ impl Simulation {
     pub(super) fn scrape_metrics(&mut self, now: SimTime) {
         self.advance_services(now);
         let window = self.config.autoscaling.metrics_resolution;
-        for usage in self.serving.workloads.iter_mut().flatten() {
+        for (w, usage) in self.serving.workloads.iter_mut().enumerate() {
+            let Some(usage) = usage else { continue };
+            let limits = self.config.workloads[w].template.limits;
             let idle = usage.activity.idle();
             let scraped = &mut usage.scraped;
             scraped.at = Some(now);
@@ -268,10 +270,28 @@ impl Simulation {
                     scraped.is_workers = true;
                 }
             }
+            cap_at_limits(scraped, &limits);
         }
         let next = now + window;
         if next <= self.config.end {
             self.schedule(next, Event::MetricsScrape);
         }
     }
+}
+
+/// A pod never uses more than its limits: cpu is throttled there, and
+/// memory stays there (the out-of-memory kill a container meets at its
+/// limit is not modelled).
+fn cap_at_limits(scraped: &mut crate::usage::ScrapedUsage, limits: &crate::config::Limits) {
+    let cap = |u: &mut PodUsage| {
+        if let Some(cpu) = limits.cpu_millis {
+            u.cpu_millis = u.cpu_millis.min(cpu as f64);
+        }
+        if let Some(memory) = limits.memory_bytes {
+            u.memory_bytes = u.memory_bytes.min(memory as f64);
+        }
+    };
+    cap(&mut scraped.ready);
+    cap(&mut scraped.idle);
+    scraped.workers.values_mut().for_each(cap);
 }

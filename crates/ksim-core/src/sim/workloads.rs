@@ -199,10 +199,10 @@ impl Simulation {
     /// as nothing acts on them by workload, and the lists' links cost 8
     /// bytes for every pod id up to the last one listed.
     pub(super) fn listed(&self, workload: WorkloadId) -> bool {
-        matches!(
-            self.config.workloads[workload as usize].kind,
-            WorkloadKind::Deployment(_)
-        )
+        let spec = &self.config.workloads[workload as usize];
+        // The kubelets' eviction managers read a writing job's pods.
+        matches!(spec.kind, WorkloadKind::Deployment(_))
+            || spec.template.ephemeral_storage_write_bytes_per_s > 0
     }
 
     pub(super) fn create_pod(&mut self, now: SimTime, workload: WorkloadId) {

@@ -49,6 +49,8 @@ pub fn template(cpu_millis: u64, memory_bytes: u64) -> PodTemplate {
         anti_affinity: vec![],
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
         eviction: Default::default(),
+        ephemeral_storage_write_bytes_per_s: 0,
+        limits: Default::default(),
     }
 }
 

@@ -124,6 +124,7 @@ pub fn small_run() -> RunOutput {
             }],
             workloads: vec![],
             node_autoscaler: None,
+            node_pressure: None,
         },
         workload_timeline: vec![],
         decisions: vec![],
