@@ -219,6 +219,9 @@ impl KubeletEviction {
         for &w in &self.workloads {
             let template = &view.workload(w).template;
             let writes = template.ephemeral_storage_write_bytes_per_s > 0;
+            if !writes && !may_outgrow_memory(view, w) {
+                continue;
+            }
             for pod in view.workload_pods(w) {
                 let p = pod as usize;
                 if pods.started[p] == NEVER || pods.finished[p] != NEVER {
@@ -390,6 +393,26 @@ impl KubeletEviction {
         }
         self.last_wake = now;
     }
+}
+
+/// Whether some pod of the workload may use more memory than it requests:
+/// the largest sample of its last scrape against its smallest request. A
+/// cheap test that spares the pass over its pods at almost every wake-up.
+fn may_outgrow_memory(view: &ClusterView, workload: WorkloadId) -> bool {
+    let Some(usage) = view.usage(workload) else {
+        return false;
+    };
+    let s = &usage.scraped;
+    if s.at.is_none() {
+        return false; // no stats at all: every pod uses its request
+    }
+    let largest = s
+        .workers
+        .values()
+        .map(|u| u.memory_bytes)
+        .fold(s.ready.memory_bytes.max(s.idle.memory_bytes), f64::max);
+    let smallest_request = view.workload(workload).template.requests[MEMORY].min();
+    largest > smallest_request as f64
 }
 
 fn checked_inc(n: u64) -> u64 {
