@@ -183,6 +183,7 @@ fn golden_node_autoscaling() {
         &[
             "timeline.csv",
             "node_pools.csv",
+            "node_autoscaler.csv",
             "pods.csv",
             "decisions.csv",
         ],

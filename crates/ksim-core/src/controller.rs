@@ -377,6 +377,12 @@ pub trait Controller {
         None
     }
 
+    /// A node autoscaler's pods that no node group would take (each pod
+    /// once, ended ones included), for the timeline.
+    fn pods_no_group(&self) -> Option<&BTreeSet<PodId>> {
+        None
+    }
+
     /// The kubelets' node-pressure evictions over the run, for `summary.json`.
     fn node_pressure_summary(&self) -> Option<crate::metrics::NodePressureSummary> {
         None

@@ -110,13 +110,30 @@ pub struct PoolSummary {
 
 /// Nodes of one pool at one sample, for `node_pools.csv`; only pools with
 /// nodes are listed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PoolSample {
     pub time: SimTime,
     pub pool: u32,
     /// Every state but Deleted.
     pub nodes: u64,
     pub nodes_ready: u64,
+    /// The pool's nodes at its price: what it costs per hour now.
+    pub cost_per_hour: f64,
+}
+
+/// What a node autoscaler faces at one sample (`node_autoscaler.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeAutoscalerSample {
+    pub time: SimTime,
+    /// Pending pods whose last scheduling attempt failed.
+    pub pods_unschedulable: u64,
+    /// Of those, the ones the autoscaler found no node group (or NodePool)
+    /// would take: no scale-up helps them.
+    pub pods_no_group: u64,
+    /// Nodes asked for and not registered yet.
+    pub nodes_provisioning: u64,
+    /// Every pool's nodes at its price.
+    pub cost_per_hour: f64,
 }
 
 /// One component's load over the run, for the `bottlenecks` section.
@@ -207,6 +224,8 @@ pub struct RunOutput {
     pub timeline: Vec<TimelineSample>,
     /// Per sample, the nodes of each pool that has any.
     pub pool_timeline: Vec<PoolSample>,
+    /// Per sample, when the scenario has a node autoscaler.
+    pub node_autoscaler_timeline: Vec<NodeAutoscalerSample>,
     pub workload_names: Vec<String>,
     pub node_pool_names: Vec<String>,
     /// Present when the run was asked to record pods.

@@ -193,6 +193,7 @@ pub struct Simulation {
     requested_total: ResourceVec,
     timeline: Vec<TimelineSample>,
     pool_timeline: Vec<PoolSample>,
+    node_autoscaler_timeline: Vec<crate::metrics::NodeAutoscalerSample>,
     workload_timeline: Vec<crate::metrics::WorkloadSample>,
     next_sample: SimTime,
     finished: bool,
@@ -330,6 +331,7 @@ impl Simulation {
             requested_total: ResourceVec::ZERO,
             timeline: Vec::new(),
             pool_timeline: Vec::new(),
+            node_autoscaler_timeline: Vec::new(),
             workload_timeline: Vec::new(),
             // The first row comes at one interval, or at the end of a shorter run.
             next_sample: (SimTime::ZERO + config.sample_interval).min(config.end),

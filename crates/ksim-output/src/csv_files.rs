@@ -14,8 +14,8 @@ use ksim_core::time::SimTime;
 use crate::atomic;
 use crate::fixed::{round_6dp, Fixed};
 use crate::{
-    OutputError, CONTROL_PLANE_CSV, DECISIONS_CSV, NODE_POOLS_CSV, PODS_CSV, TIMELINE_CSV,
-    WORKLOADS_CSV,
+    OutputError, CONTROL_PLANE_CSV, DECISIONS_CSV, NODE_AUTOSCALER_CSV, NODE_POOLS_CSV, PODS_CSV,
+    TIMELINE_CSV, WORKLOADS_CSV,
 };
 
 pub(crate) const TIMELINE_HEADER: [&str; 20] = [
@@ -43,7 +43,15 @@ pub(crate) const TIMELINE_HEADER: [&str; 20] = [
 
 /// Long format, one row per (sample, pool with nodes): thousands of pools
 /// (an instance catalog) would not fit as columns.
-pub(crate) const NODE_POOLS_HEADER: [&str; 4] = ["time_s", "pool", "nodes", "nodes_ready"];
+pub(crate) const NODE_POOLS_HEADER: [&str; 5] =
+    ["time_s", "pool", "nodes", "nodes_ready", "cost_per_hour"];
+pub(crate) const NODE_AUTOSCALER_HEADER: [&str; 5] = [
+    "time_s",
+    "pods_unschedulable",
+    "pods_no_group",
+    "nodes_provisioning",
+    "cost_per_hour",
+];
 
 pub(crate) const PODS_HEADER: [&str; 8] = [
     "pod_id",
@@ -208,6 +216,25 @@ pub(crate) fn write_node_pools(dir: &Path, output: &RunOutput) -> Result<PathBuf
             rows.field(pool)?;
             rows.field(s.nodes)?;
             rows.field(s.nodes_ready)?;
+            rows.field(round_6dp(s.cost_per_hour))?;
+            rows.end_row()?;
+        }
+        rows.finish()
+    })
+}
+
+pub(crate) fn write_node_autoscaler(
+    dir: &Path,
+    output: &RunOutput,
+) -> Result<PathBuf, OutputError> {
+    atomic::write_file(dir, NODE_AUTOSCALER_CSV, |out, target| {
+        let mut rows = Rows::new(out, target, &NODE_AUTOSCALER_HEADER)?;
+        for s in &output.node_autoscaler_timeline {
+            rows.field(Fixed::secs3(s.time.0))?;
+            rows.field(s.pods_unschedulable)?;
+            rows.field(s.pods_no_group)?;
+            rows.field(s.nodes_provisioning)?;
+            rows.field(round_6dp(s.cost_per_hour))?;
             rows.end_row()?;
         }
         rows.finish()

@@ -29,6 +29,8 @@ pub const PODS_CSV: &str = "pods.csv";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const CONTROL_PLANE_CSV: &str = "control_plane.csv";
 pub const NODE_POOLS_CSV: &str = "node_pools.csv";
+/// Written when the scenario has a node autoscaler.
+pub const NODE_AUTOSCALER_CSV: &str = "node_autoscaler.csv";
 pub const NODE_LIFECYCLE_CSV: &str = "node_lifecycle.csv";
 pub const WORKLOADS_CSV: &str = "workloads.csv";
 pub const DECISIONS_CSV: &str = "decisions.csv";
@@ -222,12 +224,19 @@ pub fn write_run(
     if !output.workload_timeline.is_empty() {
         written.push(csv_files::write_workloads(dir, output)?);
     }
+    if !output.node_autoscaler_timeline.is_empty() {
+        written.push(csv_files::write_node_autoscaler(dir, output)?);
+    }
     let workload_autoscaler = output
         .summary
         .workloads
         .iter()
         .any(|w| w.autoscaler.is_some());
-    if workload_autoscaler || output.summary.node_autoscaler.is_some() {
+    let summary_has = &output.summary;
+    if workload_autoscaler
+        || summary_has.node_autoscaler.is_some()
+        || summary_has.node_pressure.is_some()
+    {
         written.push(csv_files::write_decisions(dir, output)?);
     }
     if let (true, Some(pods)) = (options.pods_csv, &output.pods) {

@@ -405,7 +405,10 @@ fn node_pools_csv_lists_each_pool_with_nodes_by_name() {
     let dir = TempDir::new("node-pools");
     write_run(dir.path(), &small_run(), &info(1.0), &DATA_ONLY).unwrap();
     let (header, rows) = read_csv(&dir.path().join("node_pools.csv"));
-    assert_eq!(header.join(","), "time_s,pool,nodes,nodes_ready");
+    assert_eq!(
+        header.join(","),
+        "time_s,pool,nodes,nodes_ready,cost_per_hour"
+    );
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].join(","), "0.000,default,3,2");
+    assert_eq!(rows[0].join(","), "0.000,default,3,2,1.5");
 }

@@ -180,4 +180,8 @@ impl Controller for ClusterAutoscalerController {
         summary.pods_no_group = self.pods_no_group.len() as u64;
         Some(summary)
     }
+
+    fn pods_no_group(&self) -> Option<&BTreeSet<PodId>> {
+        Some(&self.pods_no_group)
+    }
 }

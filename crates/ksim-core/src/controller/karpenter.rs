@@ -198,6 +198,10 @@ impl Controller for KarpenterController {
         summary.pods_no_group = self.pods_no_pool.len() as u64;
         Some(summary)
     }
+
+    fn pods_no_group(&self) -> Option<&BTreeSet<PodId>> {
+        Some(&self.pods_no_pool)
+    }
 }
 
 /// Launch options for the offerings, cheapest first (as `sort_by_price`

@@ -61,6 +61,10 @@ impl Controllers {
         self.list.iter().find_map(|c| c.node_autoscaler_summary())
     }
 
+    pub(super) fn pods_no_group(&self) -> Option<&BTreeSet<crate::ids::PodId>> {
+        self.list.iter().find_map(|c| c.pods_no_group())
+    }
+
     pub(super) fn node_pressure_summary(&self) -> Option<NodePressureSummary> {
         self.list.iter().find_map(|c| c.node_pressure_summary())
     }

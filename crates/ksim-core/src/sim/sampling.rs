@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::metrics::{
-    ExecutionSummary, RequestSummary, SessionSummary, WorkloadSample, WorkloadSummary,
+    ExecutionSummary, NodeAutoscalerSample, RequestSummary, SessionSummary, WorkloadSample,
+    WorkloadSummary,
 };
 use crate::usage::serving::Activity;
 
@@ -48,6 +49,7 @@ impl Simulation {
             scheduling_latency_p99: self.latency_interval.quantile(0.99),
         });
         self.sample_pools(time);
+        self.sample_node_autoscaler(time);
         self.sample_workloads(time);
         self.sample_lifecycle(time);
         self.counters.interval_attempts = 0;
@@ -81,8 +83,35 @@ impl Simulation {
                 pool: pool as u32,
                 nodes: u64::from(live),
                 nodes_ready: u64::from(self.cluster.nodes.pool_ready_count(pool as u32)),
+                cost_per_hour: f64::from(live) * self.config.node_pools[pool].price_per_hour,
             });
         }
+    }
+
+    /// A node autoscaler's row: its pods no group takes are counted while
+    /// pending (a set of pods, each pod visited once per sample).
+    fn sample_node_autoscaler(&mut self, time: SimTime) {
+        let Some(no_group) = self.controllers.pods_no_group() else {
+            return;
+        };
+        let pods_no_group = no_group
+            .iter()
+            .filter(|&&p| self.pods.phase[p as usize] == PodPhase::Pending)
+            .count() as u64;
+        let cost_per_hour = self
+            .node_book
+            .pool_live
+            .iter()
+            .zip(&self.config.node_pools)
+            .map(|(&live, pool)| f64::from(live) * pool.price_per_hour)
+            .sum();
+        self.node_autoscaler_timeline.push(NodeAutoscalerSample {
+            time,
+            pods_unschedulable: self.counters.unschedulable.len() as u64,
+            pods_no_group,
+            nodes_provisioning: self.cluster.nodes.count(NodeState::Provisioning),
+            cost_per_hour,
+        });
     }
 
     /// The results; call after the run finished (or to inspect a partial run).
@@ -132,6 +161,7 @@ impl Simulation {
             decisions: self.controllers.decisions,
             timeline: self.timeline,
             pool_timeline: self.pool_timeline,
+            node_autoscaler_timeline: self.node_autoscaler_timeline,
             workload_names: self
                 .config
                 .workloads

@@ -138,6 +138,7 @@ pub fn small_run() -> RunOutput {
             pool: 0,
             nodes: 3,
             nodes_ready: 2,
+            cost_per_hour: 1.5,
         }],
         workload_names: vec!["web".to_string(), "big, batch".to_string()],
         node_pool_names: vec!["default".to_string()],
@@ -165,6 +166,7 @@ pub fn small_run() -> RunOutput {
         ]),
         control_plane: None,
         node_lifecycle: None,
+        node_autoscaler_timeline: Vec::new(),
     }
 }
 
