@@ -373,6 +373,12 @@ pub enum ArrivalProcess {
     Poisson { mean_interval: SimDuration },
     /// Arrivals at these times (sorted, relative to the run start).
     Schedule { times: Vec<SimTime> },
+    /// Arrivals, requests, run times and outcomes come from a pod source
+    /// (`crate::source::PodSource`, attached with
+    /// `Simulation::add_pod_source`); `pods` is how many the source will
+    /// produce for this workload, and the job's `duration` their mean run
+    /// time, both only for the memory estimate.
+    Source { pods: u64 },
 }
 
 #[derive(Clone, Debug)]

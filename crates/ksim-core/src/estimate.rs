@@ -17,6 +17,7 @@ use crate::ids::PodId;
 use crate::metrics::PodRecord;
 use crate::sim::footprint::{
     bytes_per_node, bytes_per_pod, bytes_per_timeline_row, BYTES_PER_EVENT, BYTES_PER_QUEUED_POD,
+    BYTES_PER_SOURCED_PLAN,
 };
 use crate::time::{SimDuration, SimTime};
 use std::mem::size_of;
@@ -61,6 +62,7 @@ pub fn estimate_memory(config: &SimConfig) -> MemoryEstimate {
         pending_events.saturating_mul(BYTES_PER_EVENT),
         created_at_once(config).saturating_mul(BYTES_PER_QUEUED_POD),
         timeline_rows.saturating_mul(bytes_per_timeline_row(config)),
+        sourced_live(config).saturating_mul(BYTES_PER_SOURCED_PLAN),
     ]
     .into_iter()
     .fold(0u64, u64::saturating_add);
@@ -174,8 +176,35 @@ fn job_pods(config: &SimConfig, job: &JobSpec) -> u64 {
             .checked_div(interval.0)
             .map_or(u64::MAX, |n| n.saturating_add(1)),
         ArrivalProcess::Schedule { times } => times.len() as u64,
+        // A trace's pods, counted by its reader's first pass.
+        ArrivalProcess::Source { pods } => *pods,
     };
     job.max_pods.map_or(by_rate, |max| by_rate.min(max))
+}
+
+/// Little's law: a job's arrivals per unit of time times the mean run
+/// time, and never more than all of them.
+fn job_running(config: &SimConfig, job: &JobSpec) -> f64 {
+    let pods = job_pods(config, job) as f64;
+    let window = job_window(config, job).0 as f64;
+    let arrival_rate = if window > 0.0 { pods / window } else { pods };
+    (arrival_rate * job.duration.mean()).min(pods)
+}
+
+/// A trace's pods running at once, each holding its plan (run time and
+/// outcome) until it ends; the trace's rows themselves are streamed.
+fn sourced_live(config: &SimConfig) -> u64 {
+    let live: f64 = config
+        .workloads
+        .iter()
+        .filter_map(|w| match &w.kind {
+            WorkloadKind::Job(job) if matches!(job.arrival, ArrivalProcess::Source { .. }) => {
+                Some(job_running(config, job))
+            }
+            _ => None,
+        })
+        .sum();
+    live as u64
 }
 
 /// Deployment replicas are all created, and queued, at their start.
@@ -204,14 +233,7 @@ fn pending_events(config: &SimConfig) -> u64 {
                     running += f64::from(d.replicas);
                 }
             }
-            WorkloadKind::Job(job) => {
-                // Little's law: arrivals per unit of time times the mean run
-                // time, and never more than all of them.
-                let pods = job_pods(config, job) as f64;
-                let window = job_window(config, job).0 as f64;
-                let arrival_rate = if window > 0.0 { pods / window } else { pods };
-                running += (arrival_rate * job.duration.mean()).min(pods);
-            }
+            WorkloadKind::Job(job) => running += job_running(config, job),
             WorkloadKind::Session(s) => {
                 // Sessions at the arrivals' peak, each with its end pending;
                 // and each waiting user's patience.

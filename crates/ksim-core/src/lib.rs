@@ -24,6 +24,7 @@ pub mod resources;
 pub mod rng;
 pub mod scheduler;
 pub mod sim;
+pub mod source;
 pub mod store;
 pub mod taints;
 pub mod time;

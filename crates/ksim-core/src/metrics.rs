@@ -93,6 +93,8 @@ pub struct RunSummary {
     /// Creation-to-bind latency over the whole run.
     pub scheduling_latency: LatencyHistogram,
     pub unschedulable: Vec<UnschedulableGroup>,
+    /// What each pod source (a trace) reports: rows read, censored, skipped.
+    pub sources: Vec<crate::source::SourceReport>,
 }
 
 /// One node pool over the run.

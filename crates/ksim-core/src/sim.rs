@@ -49,6 +49,7 @@ use pods::ended_phase;
 use scheduling::{Cycle, NO_REASON};
 pub use sessions::SessionCounts;
 use sessions::Sessions;
+use sources::Sources;
 use workloads::{exponential_gap, Tally, WorkloadState};
 
 /// Why a run stopped before its end. Each is a bug in the model caught by
@@ -60,6 +61,10 @@ pub enum SimError {
     Invariant(#[from] Box<InvariantViolation>),
     #[error("more than {} pods created by {at}: pod ids are 32-bit", u64::from(PodId::MAX) + 1)]
     TooManyPods { at: SimTime },
+    /// A pod source failed (a malformed or truncated trace): the run
+    /// stops rather than pass a partial replay off as complete.
+    #[error("pod source: {0}")]
+    Source(#[from] crate::source::SourceError),
 }
 
 /// Everything that can happen. Small and `Copy` so the event list stays compact.
@@ -125,6 +130,8 @@ pub enum Event {
     /// A session user's patience runs out (stale once their pod started
     /// or ended).
     SessionPatienceOver { pod: PodId },
+    /// A pod source's next pod arrives (one pending per source).
+    SourceArrival { source: u32 },
 }
 
 /// The writes on a pod's path through the control plane, in order.
@@ -219,6 +226,8 @@ pub struct Simulation {
     serving: Serving,
     /// Session workloads' users (`sim::sessions`).
     sessions: Sessions,
+    /// Pod sources and their pods' plans (`sim::sources`).
+    sources: Sources,
 }
 
 /// The scenario's autoscalers: the workload ones in workload order, each
@@ -356,6 +365,7 @@ impl Simulation {
             drains: Drains::default(),
             serving: serving::serving_for(&config, &streams)?,
             sessions: Sessions::new(&config, &streams),
+            sources: Sources::default(),
             config,
         };
         sim.resize_endpoint_slices();
@@ -526,6 +536,7 @@ impl Simulation {
             } => self.execution_ends(now, execution, generation),
             Event::SessionArrival { workload } => self.session_arrival(now, workload),
             Event::SessionPatienceOver { pod } => self.session_patience_over(now, pod),
+            Event::SourceArrival { source } => self.source_arrival(now, source),
             Event::FlushUnschedulable => {
                 self.queue.flush_stale(now, &mut self.wake_ups);
                 self.schedule_wake_ups();
@@ -604,6 +615,7 @@ mod sampling;
 mod scheduling;
 mod serving;
 mod sessions;
+mod sources;
 mod termination;
 mod workloads;
 

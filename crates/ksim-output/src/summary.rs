@@ -54,8 +54,30 @@ pub(crate) struct SummaryJson<'a> {
     /// Only when the scenario models a control plane.
     #[serde(skip_serializing_if = "Option::is_none")]
     control_plane: Option<ControlPlaneJson<'a>>,
+    /// Per pod source (a replayed trace): its counts (rows read, censored,
+    /// skipped); only when the run has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sources: Vec<SourceJson<'a>>,
     /// Last, so that it is the only part that differs between identical runs.
     run: RunJson<'a>,
+}
+
+#[derive(Serialize)]
+struct SourceJson<'a> {
+    name: &'a str,
+    /// By name.
+    counts: serde_json::Map<String, serde_json::Value>,
+}
+
+fn source_json(report: &ksim_core::source::SourceReport) -> SourceJson<'_> {
+    SourceJson {
+        name: &report.name,
+        counts: report
+            .counts
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.into()))
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -393,6 +415,7 @@ fn summary_json<'a>(
             .collect(),
         workloads: summary.workloads.iter().map(workload_json).collect(),
         control_plane: control_plane.map(control_plane_json).transpose()?,
+        sources: summary.sources.iter().map(source_json).collect(),
         run: RunJson {
             wall_time_s: info.wall_time_s,
             events_per_s: info.events_per_s,

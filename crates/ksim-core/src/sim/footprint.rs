@@ -53,6 +53,9 @@ impl Simulation {
         // A B-tree entry per unschedulable pod: the id and the node's share.
         let unschedulable = self.counters.unschedulable.len() as u64 * 16;
         let sessions = self.sessions.bytes_held();
+        // A hash-map entry per live sourced pod: its id and plan, and the
+        // table's control byte and spare capacity.
+        let plans = self.sources.plans_held() as u64 * BYTES_PER_SOURCED_PLAN;
         [
             nodes,
             pods,
@@ -63,6 +66,7 @@ impl Simulation {
             usage,
             unschedulable,
             sessions,
+            plans,
         ]
         .into_iter()
         .fold(0, u64::saturating_add)
@@ -78,6 +82,10 @@ impl Simulation {
 }
 
 /// One pending event: its time and the event.
+/// A live sourced pod's plan in a hash map: the entry, its control byte,
+/// and as much again for the table's spare capacity.
+pub(crate) const BYTES_PER_SOURCED_PLAN: u64 =
+    2 * (size_of::<(PodId, (Option<crate::time::SimDuration>, bool))>() as u64 + 1);
 pub(crate) const BYTES_PER_EVENT: u64 = size_of::<(SimTime, Event)>() as u64;
 /// One entry of the scheduler's active queue: priority, sequence, pod.
 pub(crate) const BYTES_PER_QUEUED_POD: u64 = size_of::<(i32, u64, PodId)>() as u64;

@@ -48,6 +48,14 @@ impl Simulation {
         self.pods.started[p] = now;
         self.set_phase(pod, PodPhase::Running);
         let workload = self.pods.workload[p] as usize;
+        if let Some(run_time) = self.sourced_run_time(pod) {
+            // A sourced pod runs for its record's time, or to the end.
+            if let Some(run_for) = run_time {
+                self.schedule(now + run_for, Event::PodFinished { pod });
+            }
+            self.start_readiness(now, pod);
+            return;
+        }
         let run_for = match &self.config.workloads[workload].kind {
             WorkloadKind::Job(job) => Some(&job.duration),
             WorkloadKind::Deployment(d) => d.pod_lifetime.as_ref(),
@@ -143,6 +151,9 @@ impl Simulation {
         let workload = self.pods.workload[p] as usize;
         // A deployment pod only ends when it is lost (evicted), which leaves it Failed.
         let failed = match &self.config.workloads[workload].kind {
+            WorkloadKind::Job(_) if self.sourced_run_time(pod).is_some() => {
+                self.sourced_outcome(pod).expect("a sourced pod's plan")
+            }
             WorkloadKind::Job(job) => {
                 job.failure_probability > 0.0
                     && self.workloads[workload].outcome_rng.random::<f64>()
@@ -192,6 +203,7 @@ impl Simulation {
             self.finish_drain_if_empty(now, node);
         }
         self.note_pod_ended(workload);
+        self.release_plan(pod);
         self.notify_controllers(now, crate::controller::Subscriptions::POD_ENDED);
         self.session_pod_ended(now, pod);
     }

@@ -153,6 +153,7 @@ impl Simulation {
             pods_evicted: self.nodes.evictions,
             scheduling_latency: self.latency_total.clone(),
             unschedulable,
+            sources: self.source_reports(),
         };
         let pods = self.config.record_pods.then(|| pod_records(&self.pods));
         RunOutput {

@@ -187,6 +187,8 @@ impl Simulation {
                 state.next_scheduled += 1;
                 t
             }
+            // Its pod source schedules its arrivals (`sim::sources`).
+            ArrivalProcess::Source { .. } => return,
         };
         if job.stop.is_some_and(|stop| at >= stop) || at > self.config.end {
             return;
@@ -207,9 +209,20 @@ impl Simulation {
 
     pub(super) fn create_pod(&mut self, now: SimTime, workload: WorkloadId) {
         let requests = self.draw_requests(workload);
+        self.create_pod_with(now, workload, requests);
+    }
+
+    /// Creates a pod with these requests; None past the last pod id (the
+    /// run stops).
+    pub(super) fn create_pod_with(
+        &mut self,
+        now: SimTime,
+        workload: WorkloadId,
+        requests: ResourceVec,
+    ) -> Option<PodId> {
         let Some(pod) = self.pods.push(workload, requests, now) else {
             self.fault.get_or_insert(SimError::TooManyPods { at: now });
-            return;
+            return None;
         };
         self.last_failure.push(NO_REASON);
         self.counters.by_phase[PodPhase::Pending as usize] += 1;
@@ -223,6 +236,7 @@ impl Simulation {
         } else {
             self.admit_pod(pod);
         }
+        Some(pod)
     }
 
     /// The scheduler sees a new pod: it is queued, or parked if it can never fit.

@@ -125,6 +125,7 @@ pub fn small_run() -> RunOutput {
             workloads: vec![],
             node_autoscaler: None,
             node_pressure: None,
+            sources: vec![],
         },
         workload_timeline: vec![],
         decisions: vec![],
