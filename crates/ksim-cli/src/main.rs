@@ -18,6 +18,7 @@ mod console;
 mod progress;
 mod run;
 mod store_bench;
+mod trace;
 mod validate;
 
 use anyhow::Context;
@@ -47,6 +48,9 @@ enum Command {
     },
     /// Closed-loop write benchmark of the etcd store model (like etcd's `benchmark put`).
     StoreBench(store_bench::StoreBenchArgs),
+    /// Inspect or convert a workload trace.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(&args),
             Command::Validate { scenario } => validate::validate(&scenario),
             Command::StoreBench(args) => store_bench::store_bench(&args),
+            Command::Trace(command) => trace::trace(&command),
         },
         // Help and version (exit code 0) go to stdout, usage errors to stderr.
         Err(usage) if usage.use_stderr() => {

@@ -39,6 +39,10 @@ pub struct RunArgs {
     /// events. Slower: each check walks every node and pod.
     #[arg(long)]
     check_invariants: bool,
+    /// With a `[trace]`: continue past malformed trace rows, reporting how
+    /// many were skipped and the first lines.
+    #[arg(long)]
+    skip_bad_rows: bool,
 }
 
 fn positive_gib(text: &str) -> Result<f64, String> {
@@ -61,6 +65,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         config.seed = seed;
     }
     config.record_pods |= args.pods_csv;
+    let source = match &scenario.trace {
+        Some(spec) => Some(crate::trace::prepare_run(
+            spec,
+            &mut config,
+            args.skip_bad_rows,
+        )?),
+        None => None,
+    };
     let memory_limit = match args.max_memory_gib {
         Some(gib) => Some((gib * GIB) as u64),
         None => available_memory_bytes(),
@@ -80,6 +92,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .with_context(|| format!("{}: invalid scenario", args.scenario.display()))?;
     if args.check_invariants {
         sim.enable_invariant_checks();
+    }
+    if let Some(source) = source {
+        sim.add_pod_source(source)
+            .with_context(|| format!("{}: the trace", args.scenario.display()))?;
     }
     let mut progress = Progress::new(sim.end());
     while !sim

@@ -27,6 +27,7 @@ mod reader;
 mod series;
 mod sessions;
 mod simulation;
+mod trace;
 mod usage;
 mod workloads;
 
@@ -42,6 +43,9 @@ pub struct Scenario {
     /// Things that are valid but probably not what the author meant
     /// (e.g. a workload no node can ever fit).
     pub warnings: Vec<String>,
+    /// The `[trace]` section: a trace replayed as pods (`ksim-trace`
+    /// prepares it into the configuration before the run).
+    pub trace: Option<ksim_trace::TraceSpec>,
 }
 
 /// One thing wrong with a scenario file.

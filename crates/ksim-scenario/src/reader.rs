@@ -71,6 +71,8 @@ pub(crate) struct Ctx<'t> {
     /// With the byte offset they point at, to sort into document order.
     problems: Vec<(usize, Problem)>,
     warnings: Vec<String>,
+    /// The `[trace]` section, once read.
+    pub(crate) trace: Option<ksim_trace::TraceSpec>,
 }
 
 impl<'t> Ctx<'t> {
@@ -81,6 +83,7 @@ impl<'t> Ctx<'t> {
             base_dir: base_dir.to_path_buf(),
             problems: Vec::new(),
             warnings: Vec::new(),
+            trace: None,
         }
     }
 
@@ -127,6 +130,7 @@ impl<'t> Ctx<'t> {
             Some(config) if self.problems.is_empty() => Ok(Scenario {
                 config,
                 warnings: self.warnings,
+                trace: self.trace,
             }),
             _ => {
                 if self.problems.is_empty() {

@@ -24,6 +24,7 @@ const ROOT_KEYS: &[&str] = &[
     "cluster_autoscaler",
     "karpenter",
     "daemonsets",
+    "trace",
 ];
 const SIMULATION_KEYS: &[&str] = &["name", "seed", "duration", "sample_interval", "record_pods"];
 const SCHEDULER_KEYS: &[&str] = &[
@@ -70,9 +71,15 @@ pub(crate) fn read_document(ctx: &mut Ctx, root: &Table) -> Option<SimConfig> {
             read_scheduler(ctx, &n)
         });
     let mut extended = ExtendedNames::default();
+    ctx.trace = fields
+        .get("trace")
+        .and_then(|n| crate::trace::read(ctx, &n));
+    let trace_nodes = ctx.trace.as_ref().is_some_and(|t| t.nodes.is_some());
     let karpenter_node = fields.get("karpenter");
-    // The provisioner brings its own pools: `[[node_pools]]` is optional then.
+    // The provisioner, or a trace's node list, brings its own pools:
+    // `[[node_pools]]` is optional then.
     let pool_node = match karpenter_node {
+        _ if trace_nodes => fields.get("node_pools"),
         Some(_) => fields.get("node_pools"),
         None => fields.require_with(
             ctx,

@@ -136,11 +136,13 @@ pub(crate) fn read(
         complete: true,
     };
     let Some(node) = node else {
-        ctx.warn(
-            &Some(0..0),
-            "workloads",
-            "no workloads: the cluster stays empty",
-        );
+        if ctx.trace.is_none() {
+            ctx.warn(
+                &Some(0..0),
+                "workloads",
+                "no workloads: the cluster stays empty",
+            );
+        }
         return Some(out);
     };
     let elements = reader::array(ctx, &node)?;
