@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ksim_core::config::SimConfig;
-use ksim_trace::native::{self, NativeRow};
-use ksim_trace::replay::Replay;
+use ksim_trace::native;
 use ksim_trace::stats::{census, Census, PERCENTILES};
 use ksim_trace::{azure, Format, TraceSpec};
 
@@ -217,39 +216,14 @@ fn convert(spec: &TraceSpec, out: &Path) -> Result<()> {
         })?;
         format!("{functions} functions' rate series")
     } else {
-        let mut replay = Replay::open(spec)?;
-        let mut progress = byte_bar(&spec.path);
-        let (bytes, total) = (replay.bytes_read(), replay.total_bytes());
-        native::write_header(&mut w)?;
-        while let Some(pod) = replay.next_pod()? {
-            let t = &pod.task;
-            native::write_row(
-                &mut w,
-                &NativeRow {
-                    arrival_ns: pod.arrival_ns as i64,
-                    run_ns: pod.run_ns.map(|r| r as i64),
-                    template: &t.template,
-                    priority: t.priority,
-                    labels: &t.labels,
-                    cpu_millis: t.cpu_millis,
-                    memory_bytes: t.memory_bytes,
-                    gpus: t.gpus,
-                    failed: pod.failed,
-                },
-            )?;
-            if replay.counts.pods % 65_536 == 0 {
-                progress(bytes.get(), total);
-            }
-        }
-        progress(total, total);
-        let skipped = replay.skipped();
+        let (counts, skipped) = native::convert(spec, &mut w, byte_bar(&spec.path))?;
         if skipped.rows > 0 {
             eprintln!(
                 "skipped {} bad rows (first at lines {:?})",
                 skipped.rows, skipped.first_lines
             );
         }
-        format!("{} pods", replay.counts.pods)
+        format!("{} pods", counts.pods)
     };
     w.flush()
         .with_context(|| format!("writing {}", out.display()))?;

@@ -48,6 +48,8 @@ pub struct TaskEvents {
     /// Stop reading once an event is past this trace time (the window's end).
     read_until_ns: Option<i64>,
     done: bool,
+    /// Reading stopped at an event past the window's end.
+    stopped_at_window_end: bool,
     first: bool,
     updates: u64,
     orphans: u64,
@@ -69,6 +71,7 @@ impl TaskEvents {
             open: HashMap::new(),
             read_until_ns,
             done: false,
+            stopped_at_window_end: false,
             first: true,
             updates: 0,
             orphans: 0,
@@ -112,6 +115,7 @@ impl TaskEvents {
             .checked_mul(1_000)
             .ok_or_else(|| r.error(1, format!("time {time_us} µs is out of range")))?;
         if self.read_until_ns.is_some_and(|until| time_ns > until) {
+            self.stopped_at_window_end = true;
             return Ok(false);
         }
         let key = (job, index);
@@ -205,6 +209,10 @@ impl TaskReader for TaskEvents {
             ("events_update_or_resubmit", self.updates),
             ("events_of_tasks_not_submitted", self.orphans),
             ("tasks_missing_requests", self.missing_requests),
+            (
+                "events_read_until_window_end",
+                u64::from(self.stopped_at_window_end),
+            ),
         ]
     }
 }

@@ -173,3 +173,41 @@ pub fn write_row(out: &mut impl Write, row: &NativeRow) -> std::io::Result<()> {
         row.labels
     )
 }
+
+/// Writes a replay of `spec` as a native pod trace: the pods as the replay
+/// has them (window, scales and censoring applied), so replaying the
+/// output with default settings gives the same pods. Returns the replay's
+/// counts and the rows skipped.
+pub fn convert(
+    spec: &crate::TraceSpec,
+    out: &mut impl Write,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<(crate::replay::ReplayCounts, crate::input::Skipped), TraceError> {
+    let mut replay = crate::replay::Replay::open(spec)?;
+    let (bytes, total) = (replay.bytes_read(), replay.total_bytes());
+    let io = |source| TraceError::Io {
+        path: "(the native trace written)".into(),
+        source,
+    };
+    write_header(out).map_err(io)?;
+    while let Some(pod) = replay.next_pod()? {
+        let t = &pod.task;
+        let row = NativeRow {
+            arrival_ns: pod.arrival_ns as i64,
+            run_ns: pod.run_ns.map(|r| r as i64),
+            template: &t.template,
+            priority: t.priority,
+            labels: &t.labels,
+            cpu_millis: t.cpu_millis,
+            memory_bytes: t.memory_bytes,
+            gpus: t.gpus,
+            failed: pod.failed,
+        };
+        write_row(out, &row).map_err(io)?;
+        if replay.counts.pods % 65_536 == 0 {
+            progress(bytes.get(), total);
+        }
+    }
+    progress(total, total);
+    Ok((replay.counts.clone(), replay.skipped().clone()))
+}
