@@ -126,6 +126,15 @@ pub fn validate(path: &Path) -> Result<()> {
     let config = &scenario.config;
     println!("{}: ok", path.display());
     describe(config);
+    if let Some(trace) = &scenario.trace {
+        // Its pods, templates and node pools join at `ksim run`, after a
+        // first pass over the file (`ksim trace inspect` shows them).
+        println!(
+            "trace: {} `{}` (pods and templates are read at run time; see ksim trace inspect)",
+            trace.format.name(),
+            trace.path.display()
+        );
+    }
     for warning in &scenario.warnings {
         println!("warning: {warning}");
     }
