@@ -620,7 +620,10 @@ fn scenario() -> impl Strategy<Value = SimConfig> {
                             let gap = match &j.arrival {
                                 ArrivalProcess::Constant { interval } => interval.0,
                                 ArrivalProcess::Poisson { mean_interval } => mean_interval.0,
-                                ArrivalProcess::Schedule { .. } => u64::MAX,
+                                // Sources are not generated here (tests/pod_source.rs).
+                                ArrivalProcess::Schedule { .. } | ArrivalProcess::Source { .. } => {
+                                    u64::MAX
+                                }
                             };
                             if j.max_pods.is_none() && end.0 / gap > MAX_JOB_PODS {
                                 j.max_pods = Some(MAX_JOB_PODS);
@@ -920,7 +923,7 @@ fn check_workloads(config: &SimConfig, out: &RunOutput) -> Result<(), String> {
                         let n = times.iter().take_while(|&&t| in_window(t)).count() as u64;
                         Some(times[..cap(n) as usize].to_vec())
                     }
-                    ArrivalProcess::Poisson { .. } => None,
+                    ArrivalProcess::Poisson { .. } | ArrivalProcess::Source { .. } => None,
                 };
                 match expected {
                     Some(times) if times != created => {

@@ -82,7 +82,7 @@ impl BatchTask {
 
 impl TaskReader for BatchTask {
     fn next_task(&mut self) -> Result<Option<TraceTask>, TraceError> {
-        while self.rows.next()? {
+        while self.rows.advance()? {
             if self.first {
                 self.first = false;
                 let kind = looks_like(&self.rows.fields());
@@ -192,7 +192,7 @@ impl PodList {
 
 impl TaskReader for PodList {
     fn next_task(&mut self) -> Result<Option<TraceTask>, TraceError> {
-        while self.rows.next()? {
+        while self.rows.advance()? {
             match self.parse() {
                 Ok(task) => return Ok(Some(task)),
                 Err(e) => self.rows.skip_or_fail(e)?,
@@ -219,7 +219,7 @@ fn header_columns<const N: usize>(
     kind: &'static str,
     wanted: &[&str; N],
 ) -> Result<[usize; N], TraceError> {
-    if !rows.next()? {
+    if !rows.advance()? {
         return Err(rows.error(1, "the file is empty"));
     }
     expect_kind(rows, kind)?;
@@ -251,7 +251,7 @@ pub fn read_nodes(
         &["cpu_milli", "memory_mib", "gpu", "model"],
     )?;
     let mut shapes = NodeShapes::new();
-    while rows.next()? {
+    while rows.advance()? {
         let shape = (|| {
             Ok((
                 scale.cpu_abs(rows.u64(c[0], "cpu_milli")?),

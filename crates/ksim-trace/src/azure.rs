@@ -28,7 +28,7 @@ pub fn read_invocations(
     mut each: impl FnMut(Function) -> Result<(), TraceError>,
 ) -> Result<(u64, Vec<String>), TraceError> {
     let mut rows = Rows::open(path, skip_bad_rows)?;
-    if !rows.next()? {
+    if !rows.advance()? {
         return Err(rows.error(1, "the file is empty"));
     }
     expect_kind(&rows, "azure-functions-2019")?;
@@ -41,7 +41,7 @@ pub fn read_invocations(
     }
     let minutes = header[4..].to_vec();
     let mut functions = 0;
-    while rows.next()? {
+    while rows.advance()? {
         let parsed = (|| {
             if rows.len() != header.len() {
                 return Err(rows.error(

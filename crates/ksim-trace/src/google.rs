@@ -82,7 +82,7 @@ impl TaskEvents {
     /// Reads one event; false at the end of the file or the window.
     fn read_event(&mut self) -> Result<bool, TraceError> {
         loop {
-            if !self.rows.next()? {
+            if !self.rows.advance()? {
                 return Ok(false);
             }
             if self.first {
@@ -242,7 +242,7 @@ pub fn read_machines(
         skipped: Default::default(),
     };
     let mut first = true;
-    while rows.next()? {
+    while rows.advance()? {
         if first {
             first = false;
             expect_kind(&rows, MACHINE_EVENTS)?;

@@ -116,7 +116,7 @@ impl Rows {
 
     /// Reads the next row into `record`; false at the end of the file. A
     /// gzip stream that stops early is `TraceError::Truncated`.
-    pub fn next(&mut self) -> Result<bool, TraceError> {
+    pub fn advance(&mut self) -> Result<bool, TraceError> {
         match self.reader.read_byte_record(&mut self.record) {
             Ok(more) => {
                 // Counted here: the reader's own line of a record after a

@@ -34,7 +34,7 @@ pub struct NativePods {
 impl NativePods {
     pub fn open(path: &Path, skip_bad_rows: bool) -> Result<Self, TraceError> {
         let mut rows = Rows::open(path, skip_bad_rows)?;
-        if !rows.next()? {
+        if !rows.advance()? {
             return Err(rows.error(1, "the file is empty"));
         }
         expect_kind(&rows, "native (a pod trace)")?;
@@ -98,7 +98,7 @@ impl NativePods {
         };
         let labels = r.str(9)?;
         for pair in labels.split(';').filter(|p| !p.is_empty()) {
-            if !pair.split_once('=').is_some_and(|(k, _)| !k.is_empty()) {
+            if pair.split_once('=').is_none_or(|(k, _)| k.is_empty()) {
                 return Err(r.error(9, format!("label `{pair}` is not key=value")));
             }
         }
@@ -123,7 +123,7 @@ impl NativePods {
 
 impl TaskReader for NativePods {
     fn next_task(&mut self) -> Result<Option<TraceTask>, TraceError> {
-        while self.rows.next()? {
+        while self.rows.advance()? {
             match self.parse() {
                 Ok(task) => return Ok(Some(task)),
                 Err(e) => self.rows.skip_or_fail(e)?,
@@ -204,7 +204,7 @@ pub fn convert(
             failed: pod.failed,
         };
         write_row(out, &row).map_err(io)?;
-        if replay.counts.pods % 65_536 == 0 {
+        if replay.counts.pods.is_multiple_of(65_536) {
             progress(bytes.get(), total);
         }
     }

@@ -111,7 +111,7 @@ pub fn census(spec: &TraceSpec, mut progress: impl FnMut(u64, u64)) -> Result<Ce
             t.run_ns_total += u128::from(run);
             t.runs_known += 1;
         }
-        if t.pods % 65_536 == 0 {
+        if t.pods.is_multiple_of(65_536) {
             progress(bytes.get(), total);
         }
     }

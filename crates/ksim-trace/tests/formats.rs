@@ -288,31 +288,32 @@ fn alibaba_gpu_pods_keep_their_units_and_round_shared_gpus_up() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "pods.csv", GPU_PODS);
     let spec = TraceSpec::new(Format::AlibabaGpuV2023, path);
-    let got: Vec<(u64, Option<u64>, bool, &'static str, u64, u64, u64)> = pods(&spec)
+    // arrival s, run s, failed, template, milli-CPU, MiB, GPUs
+    let got: Vec<String> = pods(&spec)
         .unwrap()
         .iter()
         .map(|p| {
-            let template: &'static str = Box::leak(p.task.template.clone().into_boxed_str());
-            (
+            format!(
+                "{} {:?} {} {} {} {} {}",
                 p.arrival_ns / S,
                 p.run_ns.map(|r| r / S),
                 p.failed,
-                template,
+                p.task.template,
                 p.task.cpu_millis,
                 p.task.memory_bytes >> 20,
-                p.task.gpus,
+                p.task.gpus
             )
         })
         .collect();
     assert_eq!(
         got,
         vec![
-            (0, Some(500), false, "ls-gpu", 12_000, 16_384, 1),
+            "0 Some(500) false ls-gpu 12000 16384 1",
             // 460 milli-GPU asks for one whole GPU.
-            (10, Some(50), true, "be-gpu", 6_000, 12_288, 1),
+            "10 Some(50) true be-gpu 6000 12288 1",
             // Never scheduled: from creation to deletion.
-            (30, Some(60), false, "ls-cpu", 4_000, 4_096, 0),
-            (40, Some(90), false, "guaranteed-gpu", 88_000, 327_680, 8),
+            "30 Some(60) false ls-cpu 4000 4096 0",
+            "40 Some(90) false guaranteed-gpu 88000 327680 8",
         ]
     );
     let mut replay = Replay::open(&spec).unwrap();
