@@ -342,6 +342,33 @@ mod tests {
         )
     }
 
+    /// A trace's templates: their pods are the source's count, and the
+    /// plans of those running at once (Little's law on the mean run time)
+    /// are counted on top of the pods.
+    #[test]
+    fn a_sourced_job_is_estimated_by_its_trace_counts() {
+        let mut traced = job(secs(1), secs(60));
+        let WorkloadKind::Job(j) = &mut traced.kind else {
+            unreachable!()
+        };
+        j.arrival = ArrivalProcess::Source { pods: 6_000 };
+        let c = config(10, vec![traced]);
+        let estimate = estimate_memory(&c);
+        assert_eq!(estimate.expected_pods, 6_000);
+        // 10 pods a second over 600 s, each running 60 s: 600 at once.
+        assert_eq!(sourced_live(&c), 600);
+        let mut unsourced = c.clone();
+        let WorkloadKind::Job(j) = &mut unsourced.workloads[0].kind else {
+            unreachable!()
+        };
+        j.arrival = ArrivalProcess::Schedule {
+            times: vec![SimTime::ZERO; 6_000],
+        };
+        assert_eq!(sourced_live(&unsourced), 0);
+        let without_plans = estimate_memory(&unsourced).bytes;
+        assert!(estimate.bytes > without_plans, "{} {without_plans}", estimate.bytes);
+    }
+
     /// Fuzzing found a run of 0.0 MiB estimated: a timeline row every
     /// nanosecond for ten minutes.
     #[test]
