@@ -405,3 +405,37 @@ fn inspect_prints_what_a_user_checks_first() {
         );
     }
 }
+
+#[test]
+fn azure_invocations_drive_services_as_load_series() {
+    if shared_traces("azure").is_none() {
+        return;
+    }
+    let out = run_ok(
+        &repo_path("scenarios/trace-azure-functions-2019.toml"),
+        "trace-azure",
+        &["--no-plots"],
+    );
+    let s = summary(&out);
+    // The invocations of each function over the day, summed from the file.
+    let arrived: Vec<f64> = s["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["requests"]["arrived"].as_f64().unwrap())
+        .collect();
+    assert_eq!(arrived, vec![575_863.0, 900_998.0, 27_056.0]);
+
+    let text = std::fs::read_to_string(repo_path("scenarios/trace-azure-functions-2019.toml"))
+        .unwrap()
+        .replace("../../shared", &repo_path("../shared"))
+        .replace("name = \"fn-8203ff88\"", "name = \"fn-8203ff89\"");
+    let path = write_scenario("trace-azure-unknown", &text);
+    let out = ksim(&["validate", &path]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("has no rows for workload `fn-8203ff89`: did you mean `fn-8203ff88`?"),
+        "{err}"
+    );
+}

@@ -366,7 +366,11 @@ mod tests {
         };
         assert_eq!(sourced_live(&unsourced), 0);
         let without_plans = estimate_memory(&unsourced).bytes;
-        assert!(estimate.bytes > without_plans, "{} {without_plans}", estimate.bytes);
+        assert!(
+            estimate.bytes > without_plans,
+            "{} {without_plans}",
+            estimate.bytes
+        );
     }
 
     /// Fuzzing found a run of 0.0 MiB estimated: a timeline row every

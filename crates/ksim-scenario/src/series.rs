@@ -1,5 +1,7 @@
 //! Rate-series CSV files (`shape = "series"`): `time_s,rate`, or
-//! `time_s,workload,rate` with the rows of one workload selected.
+//! `time_s,workload,rate` with the rows of one workload selected; or an
+//! Azure Functions 2019 invocations file, one function selected
+//! (`ksim_trace::azure`: `fn-<first 8 characters of its hash>`).
 //!
 //! A problem in the file is reported at the scenario key that named it,
 //! with the CSV file, line and column in the message.
@@ -56,6 +58,9 @@ pub(crate) fn read(
             return None;
         }
     };
+    if header.first().is_some_and(|h| h == "HashOwner") {
+        return azure(ctx, path_node, workload_node.as_ref(), selected?, &file);
+    }
     let with_workload = if header == THREE_COLUMNS {
         true
     } else if header == TWO_COLUMNS {
@@ -130,6 +135,44 @@ pub(crate) fn read(
         return None;
     }
     Some(rows.points)
+}
+
+/// One function's per-minute invocations as a rate series: each minute's
+/// count / 60 from the minute's start (`docs/traces.md`).
+fn azure(
+    ctx: &mut Ctx,
+    path_node: &Node,
+    workload_node: Option<&Node>,
+    selected: &str,
+    file: &std::path::Path,
+) -> Option<Vec<(SimTime, f64)>> {
+    let mut points = None;
+    let mut others = BTreeSet::new();
+    let read = ksim_trace::azure::read_invocations(file, false, |function| {
+        if function.name == selected && points.is_none() {
+            points = Some(ksim_trace::azure::rate_points(&function));
+        } else {
+            others.insert(function.name);
+        }
+        Ok(())
+    });
+    if let Err(e) = read {
+        ctx.error(&path_node.span, &path_node.path, e.to_string());
+        return None;
+    }
+    if points.is_none() {
+        let (span, key) = match workload_node {
+            Some(n) => (&n.span, n.path.as_str()),
+            None => (&path_node.span, path_node.path.as_str()),
+        };
+        let shown = file.display().to_string();
+        ctx.error(span, key, empty_selection(&shown, true, selected, &others));
+    }
+    points.map(|p| {
+        p.into_iter()
+            .map(|(secs, rate)| (SimTime(secs * 1_000_000_000), rate))
+            .collect()
+    })
 }
 
 /// Why a file gave no point, with the workloads it does have rows for.

@@ -70,11 +70,20 @@ pub fn read_invocations(
     Ok((functions, minutes))
 }
 
+/// A function's series: (seconds from the first minute, rate per second).
+pub fn rate_points(function: &Function) -> Vec<(u64, f64)> {
+    function
+        .per_minute
+        .iter()
+        .enumerate()
+        .map(|(minute, count)| (minute as u64 * 60, *count as f64 / 60.0))
+        .collect()
+}
+
 /// Writes a function's series as native rate rows.
 pub fn write_series(out: &mut impl Write, function: &Function) -> std::io::Result<()> {
-    for (minute, count) in function.per_minute.iter().enumerate() {
-        let rate = *count as f64 / 60.0;
-        writeln!(out, "{},{},{rate}", minute * 60, function.name)?;
+    for (secs, rate) in rate_points(function) {
+        writeln!(out, "{secs},{},{rate}", function.name)?;
     }
     Ok(())
 }
