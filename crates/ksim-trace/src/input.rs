@@ -132,15 +132,12 @@ impl Rows {
     fn read_error(&self, e: csv::Error) -> TraceError {
         let line = self.line + 1;
         match e.into_kind() {
-            csv::ErrorKind::Io(io) if self.gzip => {
-                // Whatever the decoder's complaint (early end, bad checksum),
-                // the stream does not hold a whole trace.
-                let _ = io;
-                TraceError::Truncated {
-                    file: self.file.clone(),
-                    line: self.line,
-                }
-            }
+            // Whatever the decoder's complaint (early end, bad checksum),
+            // the stream does not hold a whole trace.
+            csv::ErrorKind::Io(_) if self.gzip => TraceError::Truncated {
+                file: self.file.clone(),
+                line: self.line,
+            },
             csv::ErrorKind::Io(source) => TraceError::Io {
                 path: PathBuf::from(&self.file),
                 source,
