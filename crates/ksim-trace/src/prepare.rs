@@ -114,6 +114,9 @@ fn template(priority: i32, labels: &str) -> PodTemplate {
         anti_affinity: vec![],
         termination_grace_period: DEFAULT_TERMINATION_GRACE_PERIOD,
         eviction: Default::default(),
+        // Traces give requests only.
+        limits: Default::default(),
+        ephemeral_storage_write_bytes_per_s: 0,
     }
 }
 
