@@ -73,11 +73,6 @@ impl Format {
             _ => 0,
         }
     }
-
-    /// Whether the format is a pod trace (the others are rate series).
-    pub fn has_pods(self) -> bool {
-        self != Format::AzureFunctions2019
-    }
 }
 
 /// The size the normalised formats are relative to, and factors on every
