@@ -29,7 +29,10 @@ mod sessions;
 mod simulation;
 mod trace;
 mod usage;
+mod variants;
 mod workloads;
+
+pub use variants::{load_sweep, load_variants, parse_setting, parse_sweep, Setting, Variant};
 
 use std::fmt;
 use std::path::Path;
@@ -123,35 +126,52 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
 }
 
 fn parse_in(text: &str, file: &str, base_dir: &Path) -> Result<Scenario, ScenarioError> {
-    let document = match toml_edit::ImDocument::parse(text) {
-        Ok(document) => document,
-        Err(e) => {
-            let (line, column) = match e.span() {
-                Some(span) => {
-                    let (line, column) = reader::LineIndex::new(text).locate(span.start);
-                    (Some(line), Some(column))
-                }
-                None => (None, None),
-            };
-            let message = e
-                .message()
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(ScenarioError {
-                problems: vec![Problem {
-                    file: file.to_string(),
-                    line,
-                    column,
-                    key_path: String::new(),
-                    message: format!("TOML syntax error: {message}"),
-                }],
-            });
-        }
-    };
+    let document = parse_document(text, file)?;
+    let mut root = document.as_table().clone();
+    // `ksim run` runs the base; the variants are checked, not run.
+    let variants = root.remove("variants");
+    if variants.is_some() {
+        parse_sweep(text, file, &[])?;
+    }
     let mut ctx = reader::Ctx::new(text, file, base_dir);
-    let config = simulation::read_document(&mut ctx, document.as_table());
-    ctx.finish(config)
+    let config = simulation::read_document(&mut ctx, &root);
+    let mut scenario = ctx.finish(config)?;
+    if variants.is_some() {
+        scenario.warnings.push(format!(
+            "{file}: [[variants]] are run by `ksim compare`; this is the base scenario"
+        ));
+    }
+    Ok(scenario)
+}
+
+/// The TOML document of `text`, or its syntax error located in `file`.
+pub(crate) fn parse_document(
+    text: &str,
+    file: &str,
+) -> Result<toml_edit::ImDocument<String>, ScenarioError> {
+    toml_edit::ImDocument::parse(text.to_string()).map_err(|e| {
+        let (line, column) = match e.span() {
+            Some(span) => {
+                let (line, column) = reader::LineIndex::new(text).locate(span.start);
+                (Some(line), Some(column))
+            }
+            None => (None, None),
+        };
+        let message = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ScenarioError {
+            problems: vec![Problem {
+                file: file.to_string(),
+                line,
+                column,
+                key_path: String::new(),
+                message: format!("TOML syntax error: {message}"),
+            }],
+        }
+    })
 }

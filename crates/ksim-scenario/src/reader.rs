@@ -73,6 +73,8 @@ pub(crate) struct Ctx<'t> {
     warnings: Vec<String>,
     /// The `[trace]` section, once read.
     pub(crate) trace: Option<ksim_trace::TraceSpec>,
+    /// Appended to every message: where a patched value came from.
+    note: String,
 }
 
 impl<'t> Ctx<'t> {
@@ -84,10 +86,19 @@ impl<'t> Ctx<'t> {
             problems: Vec::new(),
             warnings: Vec::new(),
             trace: None,
+            note: String::new(),
         }
     }
 
-    fn problem(&self, span: &Span, path: &str, message: String) -> (usize, Problem) {
+    /// Says where the values read from now on came from (`variant `fast``).
+    pub(crate) fn set_note(&mut self, note: String) {
+        self.note = note;
+    }
+
+    fn problem(&self, span: &Span, path: &str, mut message: String) -> (usize, Problem) {
+        if !self.note.is_empty() {
+            message = format!("{message} (in {})", self.note);
+        }
         let (offset, line, column) = match span {
             Some(span) => {
                 let (line, column) = self.lines.locate(span.start);
