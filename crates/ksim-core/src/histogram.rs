@@ -122,6 +122,65 @@ impl LatencyHistogram {
         Some(SimDuration(self.max_nanos))
     }
 
+    pub fn min(&self) -> Option<SimDuration> {
+        (self.total > 0).then_some(SimDuration(self.min_nanos))
+    }
+
+    /// The sum of every recorded value.
+    pub fn sum_nanos(&self) -> u128 {
+        self.sum_nanos
+    }
+
+    /// Adds every sample of `other`, as if each had been recorded here: the
+    /// quantiles of runs pooled, not an average of their quantiles. None
+    /// (and `self` unchanged) if a count would overflow.
+    pub fn merge(&mut self, other: &LatencyHistogram) -> Option<()> {
+        let total = self.total.checked_add(other.total)?;
+        let sum_nanos = self.sum_nanos.checked_add(other.sum_nanos)?;
+        let mut counts = self.counts.clone();
+        for (count, &add) in counts.iter_mut().zip(&other.counts) {
+            *count = count.checked_add(add)?;
+        }
+        self.counts = counts;
+        self.total = total;
+        self.sum_nanos = sum_nanos;
+        self.min_nanos = self.min_nanos.min(other.min_nanos);
+        self.max_nanos = self.max_nanos.max(other.max_nanos);
+        Some(())
+    }
+
+    /// Rebuilds a histogram from what [`LatencyHistogram::buckets`],
+    /// `min`, `max` and `sum_nanos` gave (read back from a file). None when
+    /// a bound is not a bucket's lower bound, a count is zero or the
+    /// counts overflow, or min and max do not bracket the buckets.
+    pub fn from_parts(
+        buckets: &[(SimDuration, u64)],
+        min: SimDuration,
+        max: SimDuration,
+        sum_nanos: u128,
+    ) -> Option<LatencyHistogram> {
+        let mut h = LatencyHistogram::default();
+        if buckets.is_empty() {
+            return Some(h);
+        }
+        for &(low, count) in buckets {
+            let bucket = bucket_of(low.0);
+            if bucket_low(bucket) != low.0 || count == 0 {
+                return None;
+            }
+            h.counts[bucket] = h.counts[bucket].checked_add(count)?;
+            h.total = h.total.checked_add(count)?;
+        }
+        let (first, last) = (buckets.first()?.0 .0, buckets.last()?.0 .0);
+        if bucket_of(min.0) != bucket_of(first) || bucket_of(max.0) != bucket_of(last) {
+            return None;
+        }
+        h.min_nanos = min.0;
+        h.max_nanos = max.0;
+        h.sum_nanos = sum_nanos;
+        Some(h)
+    }
+
     /// Non-empty buckets as (lower bound, count), for plotting the distribution.
     pub fn buckets(&self) -> Vec<(SimDuration, u64)> {
         self.counts
@@ -206,6 +265,57 @@ mod tests {
                 "q{} = {} against exact {}", q, got, exact
             );
         }
+    }
+
+    /// Merging the histograms of two halves of the samples gives the
+    /// histogram of all of them; rebuilding from parts gives it back.
+    #[test]
+    fn merge_pools_samples_and_parts_round_trip() {
+        let mut a = LatencyHistogram::default();
+        let mut b = LatencyHistogram::default();
+        let mut all = LatencyHistogram::default();
+        let samples = [5u64, 70, 1_000, 1_000_000, 3, 64, 999_999_999];
+        for (i, &nanos) in samples.iter().enumerate() {
+            let half = if i % 2 == 0 { &mut a } else { &mut b };
+            half.record(SimDuration(nanos));
+            all.record(SimDuration(nanos));
+        }
+        let (b, all) = (&b, &all);
+        let mut merged = a.clone();
+        merged.merge(b).unwrap();
+        assert_eq!(&merged, all);
+        assert_eq!(merged.quantile(0.5), all.quantile(0.5));
+        let mut into_empty = LatencyHistogram::default();
+        into_empty.merge(all).unwrap();
+        assert_eq!(&into_empty, all);
+        let rebuilt = LatencyHistogram::from_parts(
+            &all.buckets(),
+            all.min().unwrap(),
+            all.max().unwrap(),
+            all.sum_nanos(),
+        );
+        assert_eq!(rebuilt.as_ref(), Some(&*all));
+        // Not a bucket's lower bound.
+        assert_eq!(
+            LatencyHistogram::from_parts(
+                &[(SimDuration(65), 1)],
+                SimDuration(65),
+                SimDuration(65),
+                65
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_merge_that_would_overflow_changes_nothing() {
+        let mut a = LatencyHistogram::default();
+        a.record_n(SimDuration(1), u64::MAX);
+        let before = a.clone();
+        let mut b = LatencyHistogram::default();
+        b.record(SimDuration(1));
+        assert_eq!(a.merge(&b), None);
+        assert_eq!(a, before);
     }
 
     #[test]
