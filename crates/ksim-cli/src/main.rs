@@ -14,6 +14,7 @@ macro_rules! eprintln {
     ($($arg:tt)*) => { $crate::console::eprint_line(format_args!($($arg)*)) };
 }
 
+mod compare;
 mod console;
 mod progress;
 mod run;
@@ -46,6 +47,14 @@ enum Command {
         /// The scenario file (TOML).
         scenario: PathBuf,
     },
+    /// Run every variant of a scenario (or several scenarios) over seeds and compare them.
+    Compare(compare::CompareArgs),
+    /// Run a scenario over a grid of values (--set KEY=V1,V2), whole or one shard of it.
+    Sweep(compare::SweepArgs),
+    /// Combine the shard directories of a sweep into one comparison.
+    Merge(compare::MergeArgs),
+    /// Rebuild report.html (and comparison.csv) from a finished run's or comparison's files.
+    Report(compare::ReportArgs),
     /// Closed-loop write benchmark of the etcd store model (like etcd's `benchmark put`).
     StoreBench(store_bench::StoreBenchArgs),
     /// Inspect or convert a workload trace.
@@ -60,6 +69,10 @@ fn main() -> ExitCode {
             Command::Validate { scenario } => validate::validate(&scenario),
             Command::StoreBench(args) => store_bench::store_bench(&args),
             Command::Trace(command) => trace::trace(&command),
+            Command::Compare(args) => compare::compare(&args),
+            Command::Sweep(args) => compare::sweep(&args),
+            Command::Merge(args) => compare::merge(&args),
+            Command::Report(args) => compare::report(&args),
         },
         // Help and version (exit code 0) go to stdout, usage errors to stderr.
         Err(usage) if usage.use_stderr() => {

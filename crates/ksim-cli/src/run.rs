@@ -45,7 +45,7 @@ pub struct RunArgs {
     skip_bad_rows: bool,
 }
 
-fn positive_gib(text: &str) -> Result<f64, String> {
+pub(crate) fn positive_gib(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(gib) if gib.is_finite() && gib > 0.0 => Ok(gib),
         _ => Err(format!("expected a number of GiB above zero, got `{text}`")),
@@ -119,7 +119,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
         pods_csv: args.pods_csv || output.pods.is_some(),
         plots: !args.no_plots,
     };
-    let written = write_run(&out, &output, &info, &options)?;
+    let mut written = write_run(&out, &output, &info, &options)?;
+    if options.plots {
+        written.push(ksim_output::write_run_report(&out)?);
+    }
     print_result(&output.summary, &info, &written);
     if let Some(control_plane) = &output.control_plane {
         println!(
@@ -140,10 +143,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-const GIB: f64 = (1u64 << 30) as f64;
+pub(crate) const GIB: f64 = (1u64 << 30) as f64;
 
 /// `1.5 GiB`, or `20.5 MiB` below a GiB.
-fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     let gib = bytes as f64 / GIB;
     if gib >= 1.0 {
         format!("{gib:.1} GiB")
@@ -200,7 +203,7 @@ fn check_growth(sim: &Simulation, estimate: &MemoryEstimate, limit: u64) -> Resu
 }
 
 /// MemAvailable from /proc/meminfo; None where that file does not exist.
-fn available_memory_bytes() -> Option<u64> {
+pub(crate) fn available_memory_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -11,9 +11,12 @@
 //! exist only when the scenario models a control plane.
 
 mod atomic;
+mod compare;
 mod csv_files;
 mod fixed;
 mod plots;
+mod report;
+mod stats;
 mod summary;
 
 use std::fs;
@@ -22,6 +25,12 @@ use std::path::{Path, PathBuf};
 
 use ksim_core::metrics::RunOutput;
 
+pub use compare::{
+    fingerprint, histograms, merge_shards, read_manifest, run_dir_name, write_comparison,
+    write_histograms, write_manifest, Manifest, RunEntry, Shard, COMPARISON_CSV, HISTOGRAMS_JSON,
+    MANIFEST_JSON, RUNS_DIR,
+};
+pub use report::{write_run_report, REPORT_HTML};
 pub use summary::{summary_without_run, verdict};
 
 pub const TIMELINE_CSV: &str = "timeline.csv";
@@ -86,6 +95,9 @@ pub enum OutputError {
     Plot { path: PathBuf, message: String },
     #[error("not a ksim summary JSON object: {0}")]
     InvalidSummary(serde_json::Error),
+    /// Comparison outputs that do not fit together (shards of different sweeps).
+    #[error("{0}")]
+    Compare(String),
 }
 
 impl OutputError {
@@ -124,6 +136,10 @@ fn known_output_names() -> Vec<String> {
         NODE_LIFECYCLE_CSV.to_string(),
         WORKLOADS_CSV.to_string(),
         DECISIONS_CSV.to_string(),
+        HISTOGRAMS_JSON.to_string(),
+        REPORT_HTML.to_string(),
+        MANIFEST_JSON.to_string(),
+        COMPARISON_CSV.to_string(),
         SUMMARY_JSON.to_string(),
     ];
     for plot in plots::PLOTS {

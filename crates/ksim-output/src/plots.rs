@@ -24,7 +24,7 @@ use crate::OutputError;
 
 const SIZE: (u32, u32) = (1000, 600);
 /// Registered under the generic name so SVG viewers fall back sensibly.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 /// DejaVu Sans 2.37; licence in `assets/DejaVuSans-LICENSE.txt`.
 const FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const TITLE_PX: u32 = 24;
@@ -151,7 +151,7 @@ impl Plot {
     }
 }
 
-fn ensure_font() -> Drawn {
+pub(crate) fn ensure_font() -> Drawn {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FONT, FontStyle::Normal, FONT_BYTES).is_ok());
     ok.then_some(())
@@ -160,7 +160,7 @@ fn ensure_font() -> Drawn {
 
 /// Runs plotters, turning a panic inside it into an error: a renderer bug
 /// must not take down the writing of a finished run.
-fn guarded<T>(render: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub(crate) fn guarded<T>(render: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     panic::catch_unwind(AssertUnwindSafe(render))
         .unwrap_or_else(|_| Err("the plotting library panicked".to_string()))
 }
