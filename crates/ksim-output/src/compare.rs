@@ -266,11 +266,17 @@ fn flatten(path: &str, value: &serde_json::Value, pooled: bool, out: &mut BTreeM
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                let label = item
-                    .get("name")
-                    .and_then(Value::as_str)
+                // Named elements (pools, workloads) by name; unschedulable
+                // groups by workload, their reasons added up.
+                let label = ["name", "workload"]
+                    .iter()
+                    .find_map(|key| item.get(key).and_then(Value::as_str))
                     .map_or_else(|| i.to_string(), str::to_string);
-                flatten(&format!("{path}[{label}]"), item, pooled, out);
+                let mut element = BTreeMap::new();
+                flatten(&format!("{path}[{label}]"), item, pooled, &mut element);
+                for (key, x) in element {
+                    *out.entry(key).or_insert(0.0) += x;
+                }
             }
         }
         _ => {}

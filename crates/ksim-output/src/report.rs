@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use crate::compare::{number, read_run, Manifest, Row, RUNS_DIR};
+use crate::compare::{read_run, Manifest, Row, RUNS_DIR};
 use crate::plots::{ensure_font, guarded, FONT};
 use crate::{atomic, OutputError, TIMELINE_CSV};
 
@@ -45,6 +45,24 @@ const COLOURS: [(u8, u8, u8); 8] = [
 fn colour(i: usize) -> RGBColor {
     let (r, g, b) = COLOURS[i % COLOURS.len()];
     RGBColor(r, g, b)
+}
+
+/// Four significant digits for the page (the CSV keeps six decimals).
+fn number(x: Option<f64>) -> String {
+    let Some(x) = x.filter(|x| x.is_finite()) else {
+        return String::new();
+    };
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = libm::floor(libm::log10(x.abs())) as i32;
+    let decimals = (3 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{x:.decimals$}");
+    if text.trim_start_matches(['-', '0', '.']).is_empty() {
+        "0".to_string()
+    } else {
+        text
+    }
 }
 
 fn escape(text: &str) -> String {
