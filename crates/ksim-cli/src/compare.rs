@@ -91,13 +91,20 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let mut inputs = Vec::new();
     for path in &args.scenarios {
         inputs.push(read_input(path)?);
-        variants.extend(load(path, &[])?);
+        let mut loaded = load(path, &[])?;
+        // A whole scenario among several is named by its file.
+        if let ([only], true) = (loaded.as_mut_slice(), args.scenarios.len() > 1) {
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                only.name = stem.to_string();
+            }
+        }
+        variants.extend(loaded);
     }
     let mut names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
     names.sort_unstable();
     if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
         bail!(
-            "two variants are named `{}`: give the scenarios distinct [simulation] names",
+            "two variants are named `{}`: rename a file or a variant",
             twice[0]
         );
     }
