@@ -3,8 +3,8 @@
 # scenarios/compare-autoscalers-karpenter.toml (the same load under the
 # Karpenter-like provisioner), runs both and prints the table of
 # docs/studies/compare-autoscalers.md. Run from the repository root after
-# `cargo build --release`. (`ksim compare`, a later issue, will take both
-# as variants of one scenario.)
+# `cargo build --release`. The 10-seed comparison of the doc is one
+# `ksim compare` line at the end.
 set -eu
 out=${1:-results/compare-autoscalers}
 workloads() {
@@ -121,3 +121,7 @@ for s, name in (("compare-autoscalers", "Cluster Autoscaler"), ("compare-autosca
     print(f"| {name} | {j['cost_total']:.0f} | {hours:.0f} | {peak} | {lat['p50'] / 1000:.1f} | "
           f"{lat['p99'] / 1000:.1f} | {lat['max'] / 1000:.1f} | {na['scale_ups']} | {removed} |")
 PY
+# Both over 10 seeds, paired: comparison.csv and report.html.
+./target/release/ksim compare scenarios/compare-autoscalers.toml \
+  scenarios/compare-autoscalers-karpenter.toml --seeds 10 --out "$out/compare" --force > /dev/null
+echo "10 seeds: $out/compare/comparison.csv, $out/compare/report.html"

@@ -228,6 +228,7 @@ pub(crate) fn read_run(dir: &Path) -> Result<RunResult, OutputError> {
     let pooled = dir.join(HISTOGRAMS_JSON).exists();
     let mut metrics = BTreeMap::new();
     flatten("", &value, pooled, &mut metrics);
+    peaks(dir, &mut metrics)?;
     let histograms = if pooled {
         read_histograms(dir)?
     } else {
@@ -240,6 +241,36 @@ pub(crate) fn read_run(dir: &Path) -> Result<RunResult, OutputError> {
 }
 
 /// `pooled`: leave out latency percentiles, pooled from histograms instead.
+/// Timeline columns whose highest value over the run is a metric.
+const PEAKS: [&str; 3] = ["nodes_total", "pods_pending", "pods_unschedulable"];
+
+/// `peak.<column>` from `timeline.csv`, when the run has one.
+fn peaks(dir: &Path, metrics: &mut BTreeMap<String, f64>) -> Result<(), OutputError> {
+    let path = dir.join(crate::TIMELINE_CSV);
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| OutputError::csv(&path, e))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| OutputError::csv(&path, e))?
+        .clone();
+    let columns: Vec<(usize, &str)> = PEAKS
+        .iter()
+        .filter_map(|name| Some((headers.iter().position(|h| h == *name)?, *name)))
+        .collect();
+    for record in reader.records() {
+        let record = record.map_err(|e| OutputError::csv(&path, e))?;
+        for &(i, name) in &columns {
+            if let Some(v) = record.get(i).and_then(|v| v.parse::<f64>().ok()) {
+                let peak = metrics.entry(format!("peak.{name}")).or_insert(v);
+                *peak = peak.max(v);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn flatten(path: &str, value: &serde_json::Value, pooled: bool, out: &mut BTreeMap<String, f64>) {
     use serde_json::Value;
     let join = |key: &str| {
