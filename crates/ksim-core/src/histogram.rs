@@ -294,7 +294,7 @@ mod tests {
             all.max().unwrap(),
             all.sum_nanos(),
         );
-        assert_eq!(rebuilt.as_ref(), Some(&*all));
+        assert_eq!(rebuilt.as_ref(), Some(all));
         // Not a bucket's lower bound.
         assert_eq!(
             LatencyHistogram::from_parts(
