@@ -124,8 +124,20 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     run_grid(&variants, &inputs, &args.grid, shard)
 }
 
+/// Checks the output directory like `ksim run`; with `force`, also removes
+/// the `runs/` an earlier comparison left, so none of its runs remains.
+fn prepare(out: &Path, force: bool) -> Result<()> {
+    ksim_output::prepare_out_dir(out, force)?;
+    let runs_dir = out.join(ksim_output::RUNS_DIR);
+    if force && runs_dir.exists() {
+        std::fs::remove_dir_all(&runs_dir)
+            .with_context(|| format!("cannot remove {}", runs_dir.display()))?;
+    }
+    Ok(())
+}
+
 pub fn merge(args: &MergeArgs) -> Result<()> {
-    ksim_output::prepare_out_dir(&args.out, args.force)?;
+    prepare(&args.out, args.force)?;
     let written = ksim_output::merge_shards(&args.out, &args.dirs)?;
     for path in written {
         println!("wrote {}", path.display());
@@ -244,12 +256,8 @@ fn run_grid(
     };
     let own: Vec<&RunEntry> = manifest.own_runs().collect();
     let workers = workers(variants, args, own.len())?;
-    ksim_output::prepare_out_dir(&args.out, args.force)?;
+    prepare(&args.out, args.force)?;
     let runs_dir = args.out.join(ksim_output::RUNS_DIR);
-    if args.force && runs_dir.exists() {
-        std::fs::remove_dir_all(&runs_dir)
-            .with_context(|| format!("cannot remove {}", runs_dir.display()))?;
-    }
     eprintln!(
         "{} run(s) of {} variant(s) × {} seed(s){}, {workers} at a time",
         own.len(),

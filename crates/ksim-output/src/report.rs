@@ -17,10 +17,20 @@ use crate::{atomic, OutputError, TIMELINE_CSV};
 pub const REPORT_HTML: &str = "report.html";
 
 /// Timeline columns plotted, with their titles.
-const OVERLAYS: [(&str, &str); 5] = [
+/// `replicas` and `cost_per_hour` are derived from `workloads.csv` and
+/// `node_pools.csv`; the others are `timeline.csv` columns.
+const OVERLAYS: [(&str, &str); 7] = [
     ("nodes_total", "Nodes"),
+    (
+        "cost_per_hour",
+        "Cost per hour (the pools' nodes at their price)",
+    ),
     ("pods_pending", "Pending pods"),
     ("pods_running", "Running pods"),
+    (
+        "replicas",
+        "Replicas of the modelled workloads (not ended, not terminating)",
+    ),
     ("cpu_requested_millis", "CPU requested (millicores)"),
     (
         "scheduling_latency_p99_ms",
@@ -311,7 +321,90 @@ fn read_timeline(dir: &Path) -> Result<Vec<(String, Series)>, OutputError> {
             }
         }
     }
+    let sums = [
+        (
+            "replicas",
+            sum_by_time(dir, crate::WORKLOADS_CSV, "workload", |_, row| {
+                row("replicas_current")
+            })?,
+        ),
+        ("cost_per_hour", cost_per_hour(dir)?),
+    ];
+    for (name, series) in sums {
+        if let Some((_, column)) = columns.iter_mut().find(|(c, _)| c == name) {
+            *column = series;
+        }
+    }
     Ok(columns)
+}
+
+/// Per time in a long-format CSV (`time_s`, a key column, values), the sum
+/// over keys of `value(key, row)`; empty when the file does not exist.
+fn sum_by_time(
+    dir: &Path,
+    file: &str,
+    key: &str,
+    value: impl Fn(&str, &dyn Fn(&str) -> Option<f64>) -> Option<f64>,
+) -> Result<Series, OutputError> {
+    let path = dir.join(file);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| OutputError::csv(&path, e))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| OutputError::csv(&path, e))?
+        .clone();
+    let mut series: Series = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| OutputError::csv(&path, e))?;
+        let field = |name: &str| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .and_then(|i| record.get(i))
+        };
+        let number = |name: &str| field(name).and_then(|v| v.parse::<f64>().ok());
+        let (Some(time_s), Some(k)) = (number("time_s"), field(key)) else {
+            continue;
+        };
+        let Some(v) = value(k, &number) else { continue };
+        let hours = time_s / 3600.0;
+        match series.last_mut() {
+            Some(last) if last.0 == hours => last.1 += v,
+            _ => series.push((hours, v)),
+        }
+    }
+    Ok(series)
+}
+
+/// Each pool's nodes at its price per hour, the price being the pool's cost
+/// over its node-hours in `summary.json` (pools without node-hours cost
+/// nothing).
+fn cost_per_hour(dir: &Path) -> Result<Series, OutputError> {
+    let path = dir.join(crate::SUMMARY_JSON);
+    let text = fs::read_to_string(&path).map_err(|e| OutputError::io("read", &path, e))?;
+    let summary: serde_json::Value =
+        serde_json::from_str(&text).map_err(OutputError::InvalidSummary)?;
+    let mut prices = std::collections::BTreeMap::new();
+    for pool in summary["node_pools"].as_array().into_iter().flatten() {
+        let (Some(name), Some(cost), Some(hours)) = (
+            pool["name"].as_str(),
+            pool["cost"].as_f64(),
+            pool["node_hours"].as_f64(),
+        ) else {
+            continue;
+        };
+        if hours > 0.0 {
+            prices.insert(name.to_string(), cost / hours);
+        }
+    }
+    if prices.values().all(|p| *p == 0.0) {
+        return Ok(Vec::new());
+    }
+    sum_by_time(dir, crate::NODE_POOLS_CSV, "pool", |pool, row| {
+        Some(row("nodes")? * prices.get(pool).copied().unwrap_or(0.0))
+    })
 }
 
 /// Per time row: (time, mean, min, max) over the runs, up to the shortest.
