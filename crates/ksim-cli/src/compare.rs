@@ -408,3 +408,30 @@ impl GridProgress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shard_is_i_of_n_or_n_with_the_index_from_the_environment() {
+        let none = || None;
+        let slurm = || Some("3".to_string());
+        assert_eq!(
+            parse_shard("2/5", none).unwrap(),
+            Shard { index: 2, count: 5 }
+        );
+        assert_eq!(
+            parse_shard("4", slurm).unwrap(),
+            Shard { index: 3, count: 4 }
+        );
+        let error = |text: &str, env: &dyn Fn() -> Option<String>| {
+            parse_shard(text, env).unwrap_err().to_string()
+        };
+        assert!(error("5/5", &none).contains("index 5 is out of range"));
+        assert!(error("3", &slurm).contains("index 3 is out of range"));
+        assert!(error("1/0", &none).contains("at least 1"));
+        assert!(error("4", &none).contains("JOB_COMPLETION_INDEX"));
+        assert!(error("x/2", &none).contains("not a whole number"));
+    }
+}

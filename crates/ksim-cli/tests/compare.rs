@@ -330,6 +330,16 @@ fn bad_grid_input_is_refused_with_a_clear_message() {
         "0.000001",
     ]);
     assert!(err.contains("per run but only"), "{err}");
+    // 400 million nodes need about 60 GiB per run: more than the machine has.
+    let err = fails(&[
+        "sweep",
+        &scenario,
+        "--out",
+        out,
+        "--set",
+        "node_pools[0].count=400000000",
+    ]);
+    assert!(err.contains("per run but only"), "{err}");
     // The same scenario twice: two variants of one name.
     let small = scenario_path("small.toml");
     let err = fails(&["compare", &small, &small, "--out", out]);
