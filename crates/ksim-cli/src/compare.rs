@@ -27,8 +27,8 @@ pub struct GridArgs {
     /// Overwrite a non-empty output directory.
     #[arg(long)]
     force: bool,
-    /// Runs at once [default: the cores], fewer when memory is short. The
-    /// outputs do not depend on it.
+    /// Runs at once [default: the cores, or RAYON_NUM_THREADS], fewer when
+    /// memory is short. The outputs do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
     /// Memory the runs may use together, in GiB [default: the memory
@@ -314,7 +314,8 @@ fn workers(variants: &[Variant], args: &GridArgs, runs: usize) -> Result<usize> 
     };
     let wanted = match args.threads {
         Some(t) => t as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        // The cores, or RAYON_NUM_THREADS when set.
+        None => rayon::current_num_threads(),
     };
     let mut workers = wanted.min(runs.max(1));
     if let (Some((variant, bytes)), Some(limit)) = (largest, limit) {
