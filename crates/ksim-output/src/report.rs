@@ -119,10 +119,12 @@ pub(crate) fn write_comparison_report(
         runs[run.variant].push(dir.join(RUNS_DIR).join(&run.dir));
     }
     let mut html = String::new();
-    header(
-        &mut html,
-        &format!("ksim comparison: {}", manifest.variants.join(" vs ")),
-    );
+    // Name up to four variants in the title; a sweep's grid is counted.
+    let title = match manifest.variants.as_slice() {
+        few if few.len() <= 4 => few.join(" vs "),
+        many => format!("{} variants", many.len()),
+    };
+    header(&mut html, &format!("ksim comparison: {title}"));
     let _ = writeln!(
         html,
         "<h2>Summary</h2>\n<p>{} variant(s) × {} seed(s), seeds shared across variants \
