@@ -267,7 +267,16 @@ impl ClusterAutoscalerController {
                 }
             };
         }
-        random_option(&candidates, rng)
+        last_tie_break(&candidates, rng)
+    }
+}
+
+/// Upstream's chain returns as soon as one option is left, so the random
+/// fallback only draws among two or more.
+fn last_tie_break(candidates: &[usize], rng: &mut SimRng) -> Option<usize> {
+    match candidates {
+        [only] => Some(*only),
+        _ => random_option(candidates, rng),
     }
 }
 
@@ -393,4 +402,27 @@ fn group_option(
         node_price_per_hour: spec.price_per_hour,
         group_exists: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::RngStreams;
+    use rand::Rng;
+
+    /// Regression (ca_random_draw_with_one_option): the scale-up drew from
+    /// the autoscaler's stream even when the expanders had left one group,
+    /// shifting every later random choice; upstream's chain returns first.
+    #[test]
+    fn ca_random_draw_with_one_option() {
+        let streams = RngStreams::new(7);
+        let mut used = streams.stream("controller/cluster-autoscaler");
+        let mut untouched = streams.stream("controller/cluster-autoscaler");
+        assert_eq!(last_tie_break(&[3], &mut used), Some(3));
+        assert_eq!(used.random::<u64>(), untouched.random::<u64>());
+        assert_eq!(last_tie_break(&[], &mut used), None);
+        let picked = last_tie_break(&[1, 2], &mut used).unwrap();
+        assert!(picked == 1 || picked == 2);
+        assert_ne!(used.random::<u64>(), untouched.random::<u64>());
+    }
 }
