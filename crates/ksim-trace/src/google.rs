@@ -218,14 +218,24 @@ impl TaskReader for TaskEvents {
 }
 
 /// Machines present at the trace's start (ADD at time 0, not removed
-/// then), grouped by shape: (normalised CPUs, normalised memory) → count.
-/// Later ADD, REMOVE and UPDATE events need a cluster whose machines come
-/// and go, which the core does not model yet: they are counted.
+/// then), grouped by shape: (normalised CPUs, normalised memory) → count;
+/// and the later ADD and REMOVE events, in file (time) order, each with
+/// its machine's shape. UPDATE events (a machine's capacity changing) and
+/// removals of machines never added are counted, not replayed.
 pub struct Machines {
     pub shapes: BTreeMap<(u64, u64), u32>,
+    pub events: Vec<MachineEvent>,
     pub later_events: u64,
     pub missing_capacity: u64,
     pub skipped: crate::input::Skipped,
+}
+
+/// A machine added (`added`) or removed after the trace's start.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MachineEvent {
+    pub time_us: i64,
+    pub shape: (u64, u64),
+    pub added: bool,
 }
 
 pub fn read_machines(
@@ -235,8 +245,11 @@ pub fn read_machines(
 ) -> Result<Machines, TraceError> {
     let mut rows = Rows::open(path, skip_bad_rows)?;
     let mut at_start: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    // Every machine's shape, to name the pool a later REMOVE leaves.
+    let mut shape_of: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
     let mut out = Machines {
         shapes: BTreeMap::new(),
+        events: Vec::new(),
         later_events: 0,
         missing_capacity: 0,
         skipped: Default::default(),
@@ -269,19 +282,38 @@ pub fn read_machines(
                 continue;
             }
         };
-        if time != 0 {
-            out.later_events += 1;
-            continue;
+        let shape = match (kind, cpus, memory) {
+            (0, Some(c), Some(m)) => (scale.cpu_millis(c), scale.memory_bytes(m)),
+            (0, _, _) => {
+                out.missing_capacity += 1;
+                continue;
+            }
+            (1, _, _) => match shape_of.remove(&machine) {
+                Some(shape) => shape,
+                None => {
+                    out.later_events += 1;
+                    continue;
+                }
+            },
+            _ => {
+                out.later_events += 1;
+                continue;
+            }
+        };
+        let added = kind == 0;
+        if added {
+            shape_of.insert(machine, shape);
         }
-        match (kind, cpus, memory) {
-            (0, Some(c), Some(m)) => {
-                at_start.insert(machine, (scale.cpu_millis(c), scale.memory_bytes(m)));
-            }
-            (0, _, _) => out.missing_capacity += 1,
-            (1, _, _) => {
-                at_start.remove(&machine);
-            }
-            _ => out.later_events += 1,
+        if time != 0 {
+            out.events.push(MachineEvent {
+                time_us: time,
+                shape,
+                added,
+            });
+        } else if added {
+            at_start.insert(machine, shape);
+        } else {
+            at_start.remove(&machine);
         }
     }
     for shape in at_start.into_values() {

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use ksim_core::config::{
-    ArrivalProcess, JobSpec, Label, NodePoolSpec, PodTemplate, Request, SimConfig, WorkloadKind,
-    WorkloadSpec, DEFAULT_PROVISIONING_DELAY, DEFAULT_TERMINATION_GRACE_PERIOD,
+    ArrivalProcess, ChangeAction, JobSpec, Label, NodePoolSpec, PodTemplate, Request,
+    ScheduledChange, SimConfig, WorkloadKind, WorkloadSpec, DEFAULT_TERMINATION_GRACE_PERIOD,
 };
 use ksim_core::distribution::Distribution;
-use ksim_core::ids::WorkloadId;
+use ksim_core::ids::{PoolId, WorkloadId};
 use ksim_core::resources::{ResourceNames, ResourceVec, CPU, MEMORY, NUM_RESOURCES, PODS};
 use ksim_core::time::SimTime;
 
@@ -39,9 +39,9 @@ pub fn prepare(
     progress: impl FnMut(u64, u64),
 ) -> Result<Prepared, TraceError> {
     let census = census(spec, progress)?;
-    let pools = match &spec.nodes {
+    let (pools, machine_changes) = match &spec.nodes {
         Some(path) => node_pools(spec, path)?,
-        None => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     let wants_gpu =
         census.templates.values().any(|t| t.gpus) || pools.iter().any(|(_, gpus, _)| *gpus > 0);
@@ -50,6 +50,7 @@ pub fn prepare(
     } else {
         None
     };
+    let first_pool = config.node_pools.len();
     for (mut pool, gpus, _) in pools {
         if config.node_pools.iter().any(|p| p.name == pool.name) {
             return Err(TraceError::Setting(format!(
@@ -61,6 +62,23 @@ pub fn prepare(
             pool.allocatable.0[dim] = gpus;
         }
         config.node_pools.push(pool);
+    }
+    for change in machine_changes {
+        let at = SimTime(change.at_ns);
+        if at > config.end {
+            break;
+        }
+        let pool = (first_pool + change.pool) as PoolId;
+        let action = if change.added {
+            ChangeAction::AddNodes { pool, count: 1 }
+        } else {
+            ChangeAction::DeleteNodes { pool, count: 1 }
+        };
+        config.changes.push(ScheduledChange {
+            at,
+            repeat: None,
+            action,
+        });
     }
     let mut workloads = BTreeMap::new();
     for (name, stats) in &census.templates {
@@ -138,23 +156,54 @@ fn ensure_extended(config: &mut SimConfig, name: &str) -> Result<usize, TraceErr
         .expect("just added"))
 }
 
-/// Pools from the trace's node list: one per node shape. GPUs are set
-/// once the GPU dimension is known.
+/// A machine the trace adds to or removes from one of its pools (an index
+/// into the pools `node_pools` returns), in simulated time.
+struct MachineChange {
+    at_ns: u64,
+    pool: usize,
+    added: bool,
+}
+
+/// A trace's pool, with its GPUs per node and GPU model.
+type TracePool = (NodePoolSpec, u64, String);
+
+/// One node shape of a trace's node list: a pool.
+struct Shape {
+    cpu_millis: u64,
+    memory_bytes: u64,
+    gpus: u64,
+    model: String,
+    /// Nodes at the window's start, and the most at once during it.
+    count: u32,
+    max: u32,
+}
+
+/// Pools from the trace's node list, one per node shape (GPUs are set once
+/// the GPU dimension is known), and the machines it adds and removes in the
+/// window (Google 2011's machine_events).
 fn node_pools(
     spec: &TraceSpec,
     path: &std::path::Path,
-) -> Result<Vec<(NodePoolSpec, u64, String)>, TraceError> {
+) -> Result<(Vec<TracePool>, Vec<MachineChange>), TraceError> {
     let (scale, skip) = (spec.scale, spec.skip_bad_rows);
-    let shapes: Vec<(u64, u64, u64, String, u32)> = match spec.format {
-        Format::GoogleCluster2011 => google::read_machines(path, scale, skip)?
-            .shapes
-            .into_iter()
-            .map(|((cpu, memory), n)| (cpu, memory, 0, String::new(), n))
-            .collect(),
-        Format::AlibabaGpuV2023 => alibaba::read_nodes(path, scale, skip)?
-            .into_iter()
-            .map(|((cpu, memory, gpu, model), n)| (cpu, memory, gpu, model, n))
-            .collect(),
+    let (shapes, changes) = match spec.format {
+        Format::GoogleCluster2011 => {
+            replay_machines(spec, &google::read_machines(path, scale, skip)?)
+        }
+        Format::AlibabaGpuV2023 => (
+            alibaba::read_nodes(path, scale, skip)?
+                .into_iter()
+                .map(|((cpu_millis, memory_bytes, gpus, model), n)| Shape {
+                    cpu_millis,
+                    memory_bytes,
+                    gpus,
+                    model,
+                    count: n,
+                    max: n,
+                })
+                .collect(),
+            Vec::new(),
+        ),
         other => {
             return Err(TraceError::Setting(format!(
                 "{} has no node list: define [[node_pools]] instead of `nodes`",
@@ -162,40 +211,133 @@ fn node_pools(
             )))
         }
     };
-    Ok(shapes
-        .into_iter()
-        .map(|(cpu, memory, gpus, model, count)| {
-            let mut allocatable = ResourceVec::ZERO;
-            allocatable.0[CPU] = cpu;
-            allocatable.0[MEMORY] = memory;
-            allocatable.0[PODS] = MAX_PODS;
-            let mut name = format!("trace-{cpu}m-{}mi", memory >> 20);
-            let mut labels = vec![];
-            if gpus > 0 {
-                name.push_str(&format!("-{gpus}gpu"));
-            }
-            if !model.is_empty() {
-                name.push_str(&format!("-{}", model.to_ascii_lowercase()));
-                labels.push(Label {
-                    key: "gpu-model".into(),
-                    value: model.clone(),
-                });
-            }
-            let pool = NodePoolSpec {
-                name,
-                count,
-                min: 0,
-                max: count,
-                price_per_hour: 0.0,
-                provisioning_delay: DEFAULT_PROVISIONING_DELAY,
-                allocatable,
-                labels,
-                taints: vec![],
-                daemonset_requests: ResourceVec::ZERO,
-            };
-            (pool, gpus, model)
-        })
-        .collect())
+    Ok((shapes.into_iter().map(shape_pool).collect(), changes))
+}
+
+/// Google's machines: each shape's count at the window's start (events
+/// before it applied), then each ADD and REMOVE in the window as a change at
+/// its simulated time; a pool's max is the most machines of its shape at
+/// once in the window.
+fn replay_machines(
+    spec: &TraceSpec,
+    machines: &google::Machines,
+) -> (Vec<Shape>, Vec<MachineChange>) {
+    let start_us = spec
+        .window_start_s
+        .unwrap_or(spec.format.default_window_start_s()) as i64
+        * 1_000_000;
+    let end_us = spec.window_end_s.map(|s| s as i64 * 1_000_000);
+    // Per shape: (machines now, machines at the window's start, most at once).
+    let mut counts: BTreeMap<(u64, u64), (u32, u32, u32)> = machines
+        .shapes
+        .iter()
+        .map(|(&shape, &n)| (shape, (n, n, n)))
+        .collect();
+    let mut window = Vec::new();
+    for e in &machines.events {
+        if end_us.is_some_and(|end| e.time_us > end) {
+            break;
+        }
+        if e.time_us >= start_us {
+            counts.entry(e.shape).or_default();
+            window.push(*e);
+            continue;
+        }
+        let (now, at_start, _) = counts.entry(e.shape).or_default();
+        *now = if e.added {
+            *now + 1
+        } else {
+            now.saturating_sub(1)
+        };
+        *at_start = *now;
+    }
+    for (now, at_start, most) in counts.values_mut() {
+        *now = *at_start;
+        *most = *at_start;
+    }
+    let index: BTreeMap<(u64, u64), usize> =
+        counts.keys().enumerate().map(|(i, &s)| (s, i)).collect();
+    let mut changes = Vec::with_capacity(window.len());
+    for e in &window {
+        let (now, _, most) = counts.get_mut(&e.shape).expect("counted above");
+        if e.added {
+            *now += 1;
+            *most = (*most).max(*now);
+        } else if *now == 0 {
+            continue; // a machine the window never held
+        } else {
+            *now -= 1;
+        }
+        let since_ns = (e.time_us - start_us) as f64 * 1_000.0;
+        changes.push(MachineChange {
+            at_ns: (since_ns * spec.time_scale).round() as u64,
+            pool: index[&e.shape],
+            added: e.added,
+        });
+    }
+    // Shapes the window never holds (all removed before it) get no pool.
+    let mut pool_of = vec![usize::MAX; counts.len()];
+    let mut shapes = Vec::new();
+    for (i, ((cpu_millis, memory_bytes), (_, at_start, most))) in counts.into_iter().enumerate() {
+        if most == 0 {
+            continue;
+        }
+        pool_of[i] = shapes.len();
+        shapes.push(Shape {
+            cpu_millis,
+            memory_bytes,
+            gpus: 0,
+            model: String::new(),
+            count: at_start,
+            max: most,
+        });
+    }
+    for change in &mut changes {
+        change.pool = pool_of[change.pool];
+    }
+    (shapes, changes)
+}
+
+/// A shape's pool. Machines join when the trace adds them: no provisioning
+/// delay.
+fn shape_pool(shape: Shape) -> TracePool {
+    let Shape {
+        cpu_millis,
+        memory_bytes,
+        gpus,
+        model,
+        count,
+        max,
+    } = shape;
+    let mut allocatable = ResourceVec::ZERO;
+    allocatable.0[CPU] = cpu_millis;
+    allocatable.0[MEMORY] = memory_bytes;
+    allocatable.0[PODS] = MAX_PODS;
+    let mut name = format!("trace-{cpu_millis}m-{}mi", memory_bytes >> 20);
+    let mut labels = vec![];
+    if gpus > 0 {
+        name.push_str(&format!("-{gpus}gpu"));
+    }
+    if !model.is_empty() {
+        name.push_str(&format!("-{}", model.to_ascii_lowercase()));
+        labels.push(Label {
+            key: "gpu-model".into(),
+            value: model.clone(),
+        });
+    }
+    let pool = NodePoolSpec {
+        name,
+        count,
+        min: 0,
+        max,
+        price_per_hour: 0.0,
+        provisioning_delay: Distribution::Constant(0.0),
+        allocatable,
+        labels,
+        taints: vec![],
+        daemonset_requests: ResourceVec::ZERO,
+    };
+    (pool, gpus, model)
 }
 
 /// The mapping assumptions a replay of `spec` makes, for `ksim trace
@@ -219,7 +361,12 @@ pub fn assumptions(spec: &TraceSpec) -> Vec<String> {
             out.push(
                 "run time = end − SCHEDULE; FINISH succeeds, EVICT/FAIL/KILL/LOST fail".into(),
             );
-            out.push("machines added at time 0 form the node pools; later machine events are counted, not replayed".into());
+            out.push(
+                "machines present at the window's start form one pool per shape; later ADD and \
+                 REMOVE events add and delete a node of their shape's pool at their time (not \
+                 that machine: the pool's own choice); UPDATE events are counted, not replayed"
+                    .into(),
+            );
         }
         Format::AlibabaV2017 => {
             out.push(format!(
@@ -248,4 +395,60 @@ pub fn assumptions(spec: &TraceSpec) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::google::{MachineEvent, Machines};
+    use std::path::PathBuf;
+
+    fn event(time_s: i64, shape: (u64, u64), added: bool) -> MachineEvent {
+        MachineEvent {
+            time_us: time_s * 1_000_000,
+            shape,
+            added,
+        }
+    }
+
+    /// Machines before the window set each pool's count at its start; the
+    /// window's ADD and REMOVE events become changes at (t − start) ×
+    /// time_scale; a pool's max is the most machines of its shape at once.
+    #[test]
+    fn machine_events_become_pool_counts_and_changes() {
+        let (small, big, gone) = ((1000, 1 << 30), (2000, 2 << 30), (500, 1 << 29));
+        let machines = Machines {
+            shapes: BTreeMap::from([(small, 3), (gone, 1)]),
+            events: vec![
+                event(100, small, true), // before the window: 4 small
+                event(200, gone, false), // the only `gone` machine leaves
+                event(700, big, true),   // in the window
+                event(800, small, false),
+                event(900, big, true),
+                event(2000, small, true), // after the window's end
+            ],
+            later_events: 0,
+            missing_capacity: 0,
+            skipped: Default::default(),
+        };
+        let mut spec = TraceSpec::new(Format::GoogleCluster2011, PathBuf::from("x"));
+        spec.window_end_s = Some(1000);
+        spec.time_scale = 0.5;
+        let (shapes, changes) = replay_machines(&spec, &machines);
+        let pools: Vec<(u64, u32, u32)> = shapes
+            .iter()
+            .map(|s| (s.cpu_millis, s.count, s.max))
+            .collect();
+        // Shapes in (cpu, memory) order; `gone` holds no machine in the window.
+        assert_eq!(pools, vec![(1000, 4, 4), (2000, 0, 2)]);
+        let changes: Vec<(u64, usize, bool)> = changes
+            .iter()
+            .map(|c| (c.at_ns / 1_000_000_000, c.pool, c.added))
+            .collect();
+        // 600 s is the format's default window start.
+        assert_eq!(
+            changes,
+            vec![(50, 1, true), (100, 0, false), (150, 1, true)]
+        );
+    }
 }

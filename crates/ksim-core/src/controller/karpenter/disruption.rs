@@ -11,11 +11,13 @@
 
 use super::{priced_options, usd, KarpenterController};
 use crate::autoscale::karpenter::budget::{disruptions_left, DisruptionReason};
+use crate::autoscale::karpenter::catalog::CapacityType;
 use crate::autoscale::karpenter::consolidation::{
     decide, is_expired, CandidateNode, ConsolidationPolicy, Decision, ReplacementOption,
     Rescheduling,
 };
 use crate::autoscale::karpenter::packing::{pack, PackingInput, PendingPod};
+use crate::autoscale::karpenter::settings::PoolOffering;
 use crate::cluster::NodeState;
 use crate::controller::reschedule::{find_destination, Overlay};
 use crate::controller::{Action, ClusterView, DecisionTarget, Wake};
@@ -354,12 +356,22 @@ impl KarpenterController {
         stranded: &[(WorkloadId, ResourceVec)],
     ) -> (Rescheduling, Vec<(ReplacementOption, PoolId)>) {
         let np = &self.settings.node_pools[c.node_pool];
+        let current = &np.offerings[c.offering];
+        // An on-demand candidate is only replaced by a strictly cheaper
+        // node (`consolidation::decide`), so dearer offerings cannot change
+        // the outcome and are not packed; a spot candidate's decision also
+        // reads whether any spot offering fits, so it sees them all.
+        let may_replace = |o: &PoolOffering| {
+            current.capacity_type == CapacityType::Spot
+                || o.price_micro_usd_per_hour < current.price_micro_usd_per_hour
+        };
         let (options, option_pools) = priced_options(
             view,
             np.offerings.iter().filter(|o| {
-                stranded
-                    .iter()
-                    .all(|(w, r)| view.template_fits(*w, r, o.pool).is_ok())
+                may_replace(o)
+                    && stranded
+                        .iter()
+                        .all(|(w, r)| view.template_fits(*w, r, o.pool).is_ok())
             }),
         );
         let pending: Vec<PendingPod> = stranded
