@@ -367,13 +367,23 @@ fn google_machines_at_the_start_become_pool_shapes() {
     let path = gzip(
         dir.path(),
         "machine_events.csv.gz",
-        "0,5,0,h,0.5,0.25\n0,6,0,h,0.5,0.25\n0,7,0,h,1,1\n0,8,0,h,,\n0,7,1,h,,\n900,9,0,h,0.5,0.25\n",
+        "0,5,0,h,0.5,0.25\n0,6,0,h,0.5,0.25\n0,7,0,h,1,1\n0,8,0,h,,\n0,7,1,h,,\n900,9,0,h,0.5,0.25\n\
+         950,5,2,h,0.5,0.5\n960,6,1,h,,\n970,4,1,h,,\n",
     );
     let machines = ksim_trace::google::read_machines(&path, Default::default(), false).unwrap();
-    let shapes: Vec<_> = machines.shapes.into_iter().collect();
-    assert_eq!(shapes, vec![((16_000, 32 << 30), 2)]);
+    let shapes: Vec<_> = machines.shapes.iter().map(|(s, n)| (*s, *n)).collect();
+    let half = (16_000, 32 << 30);
+    assert_eq!(shapes, vec![(half, 2)]);
     assert_eq!(machines.missing_capacity, 1);
-    assert_eq!(machines.later_events, 1);
+    // Later: machine 9 added, machine 6 removed (its shape from its ADD);
+    // the UPDATE of 5 and the REMOVE of a machine never added are counted.
+    let event = |time_us: i64, added| ksim_trace::google::MachineEvent {
+        time_us,
+        shape: half,
+        added,
+    };
+    assert_eq!(machines.events, vec![event(900, true), event(960, false)]);
+    assert_eq!(machines.later_events, 2);
 }
 
 #[test]
