@@ -226,13 +226,67 @@ fn print_result(summary: &ksim_core::metrics::RunSummary, info: &RunInfo, writte
         "{} events in {:.2} s wall ({:.0} events/s)",
         summary.events_processed, info.wall_time_s, info.events_per_s
     );
-    for group in &summary.unschedulable {
-        println!(
-            "unschedulable: {} pod(s) of `{}`: {}",
-            group.pods, group.workload, group.reason
-        );
+    for line in unschedulable_lines(&summary.unschedulable) {
+        println!("{line}");
     }
     for path in written {
         println!("wrote {}", path.display());
+    }
+}
+
+/// At most this many `unschedulable:` lines: a trace replay can leave
+/// hundreds of distinct reasons; `summary.json` keeps them all.
+const UNSCHEDULABLE_LINES: usize = 10;
+
+/// One line per group of pods left pending for one reason, the first
+/// `UNSCHEDULABLE_LINES` of them, then a count of the rest.
+fn unschedulable_lines(groups: &[ksim_core::metrics::UnschedulableGroup]) -> Vec<String> {
+    let mut lines: Vec<String> = groups
+        .iter()
+        .take(UNSCHEDULABLE_LINES)
+        .map(|g| {
+            format!(
+                "unschedulable: {} pod(s) of `{}`: {}",
+                g.pods, g.workload, g.reason
+            )
+        })
+        .collect();
+    let rest = &groups[groups.len().min(UNSCHEDULABLE_LINES)..];
+    if !rest.is_empty() {
+        let pods: u64 = rest.iter().map(|g| g.pods).sum();
+        lines.push(format!(
+            "unschedulable: {pods} more pod(s) in {} more groups (all in summary.json)",
+            rest.len()
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ksim_core::metrics::UnschedulableGroup;
+
+    fn group(i: u64) -> UnschedulableGroup {
+        UnschedulableGroup {
+            workload: format!("w{i}"),
+            pods: i,
+            never_fits: false,
+            reason: format!("reason {i}"),
+        }
+    }
+
+    #[test]
+    fn unschedulable_lines_stop_at_ten_and_count_the_rest() {
+        let few: Vec<_> = (1..=3).map(group).collect();
+        assert_eq!(unschedulable_lines(&few).len(), 3);
+        let many: Vec<_> = (1..=13).map(group).collect();
+        let lines = unschedulable_lines(&many);
+        assert_eq!(lines.len(), 11);
+        assert_eq!(lines[0], "unschedulable: 1 pod(s) of `w1`: reason 1");
+        assert_eq!(
+            lines[10],
+            "unschedulable: 36 more pod(s) in 3 more groups (all in summary.json)"
+        );
     }
 }
