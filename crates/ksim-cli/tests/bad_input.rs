@@ -590,3 +590,18 @@ fn a_limit_below_its_request_is_refused() {
         &["limit 536870912 is below the pod's memory request"],
     );
 }
+
+/// Regression (limits_unknown_key_reported_twice): the limits table was
+/// opened twice, once to read it and once to check it against the
+/// requests, so an unknown key in it was reported twice.
+#[test]
+fn limits_unknown_key_reported_twice() {
+    let text = VALID.replace(
+        "memory = \"1Gi\"\n",
+        "memory = \"1Gi\"\nlimits = { memroy = \"2Gi\" }\n",
+    );
+    for err in refused_by_validate_and_run("limits-unknown-key", &text) {
+        assert_eq!(err.matches("unknown key `memroy`").count(), 1, "{err}");
+        assert!(err.contains("did you mean `memory`?"), "{err}");
+    }
+}

@@ -645,9 +645,15 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
             " (write memory = \"0\" for a pod without a memory request)",
         )
         .and_then(|n| request(ctx, &n, Unit::Bytes));
-    let limits = fields
+    // None: no `limits`; Some(None): not a table (reported).
+    let limit_fields = fields
         .get("limits")
-        .map_or(Some(Limits::default()), |n| read_limits(ctx, &n));
+        .map(|n| reader::table(ctx, &n, LIMIT_KEYS));
+    let limits = match &limit_fields {
+        None => Some(Limits::default()),
+        Some(None) => None,
+        Some(Some(f)) => read_limits(ctx, f),
+    };
     // Upstream defaults a request that is not written to its limit.
     let unwritten_storage = limits
         .and_then(|l| l.ephemeral_storage_bytes)
@@ -700,8 +706,8 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
     requests[EPHEMERAL_STORAGE] = storage?;
     requests[PODS] = Request::Fixed(1);
     let limits = limits?;
-    if let Some(n) = fields.get("limits") {
-        check_limits(ctx, &n, &requests, &limits);
+    if let Some(Some(f)) = &limit_fields {
+        check_limits(ctx, f, &requests, &limits);
     }
     Some(PodTemplate {
         requests: extended_ok.then_some(requests)?,
@@ -719,8 +725,7 @@ fn read_pod(ctx: &mut Ctx, node: &Node, env: &mut Env) -> Option<PodTemplate> {
 }
 
 /// `limits = { cpu, memory, ephemeral_storage }`, each optional.
-fn read_limits(ctx: &mut Ctx, node: &Node) -> Option<Limits> {
-    let fields = reader::table(ctx, node, LIMIT_KEYS)?;
+fn read_limits(ctx: &mut Ctx, fields: &Fields) -> Option<Limits> {
     let limit = |ctx: &mut Ctx, key: &str, unit: Unit| {
         fields
             .get(key)
@@ -738,10 +743,12 @@ fn read_limits(ctx: &mut Ctx, node: &Node) -> Option<Limits> {
 
 /// Upstream's validation: a limit is at least its request (here the
 /// largest a drawn request can be).
-fn check_limits(ctx: &mut Ctx, node: &Node, requests: &[Request; NUM_RESOURCES], limits: &Limits) {
-    let Some(fields) = reader::table(ctx, node, LIMIT_KEYS) else {
-        return;
-    };
+fn check_limits(
+    ctx: &mut Ctx,
+    fields: &Fields,
+    requests: &[Request; NUM_RESOURCES],
+    limits: &Limits,
+) {
     let checks = [
         ("cpu", CPU, limits.cpu_millis),
         ("memory", MEMORY, limits.memory_bytes),
