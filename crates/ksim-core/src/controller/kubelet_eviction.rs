@@ -130,6 +130,11 @@ impl NodePressure {
         let at = self.observed_at[signal];
         at != NEVER && now.saturating_since(at) < PRESSURE_TRANSITION_PERIOD
     }
+
+    /// Whether either condition holds.
+    fn any(&self, now: SimTime) -> bool {
+        Signal::ALL.iter().any(|&s| self.condition(s as usize, now))
+    }
 }
 
 pub struct KubeletEviction {
@@ -227,8 +232,9 @@ impl KubeletEviction {
                 if pods.started[p] == NEVER || pods.finished[p] != NEVER {
                     continue;
                 }
-                let memory = Self::candidate(view, now, pod, Signal::Memory);
-                let outgrows = memory.above_request().is_some_and(|over| over > 0.0);
+                let request = pods.requests[p].memory_bytes() as f64;
+                let outgrows =
+                    Self::usage(view, now, pod, Signal::Memory).is_some_and(|u| u > request);
                 if outgrows || writes {
                     nodes.insert(pods.node[p]);
                 }
@@ -327,7 +333,10 @@ impl KubeletEviction {
                 ));
             }
         }
-        if !pressure.condition(0, now) && !pressure.condition(1, now) && taints.is_empty() {
+        // Tracked while a condition holds or its taint is still to come off;
+        // other controllers' taints are not this controller's concern.
+        let pressure_tainted = Signal::ALL.iter().any(|s| taints.contains(s.taint()));
+        if !pressure.any(now) && !pressure_tainted {
             self.pressure.remove(&node);
         }
         // Memory before disk, one pod per pass.
@@ -455,11 +464,7 @@ impl Controller for KubeletEviction {
         for node in nodes.difference(&evicted_on).copied().collect::<Vec<_>>() {
             self.node_pass(&mut wake, node);
         }
-        let under = self
-            .pressure
-            .values()
-            .filter(|p| p.condition(0, now) || p.condition(1, now))
-            .count() as u64;
+        let under = self.pressure.values().filter(|p| p.any(now)).count() as u64;
         self.summary.nodes_under_pressure_max = self.summary.nodes_under_pressure_max.max(under);
         Some(now + EVICTION_MONITORING_PERIOD)
     }
