@@ -48,8 +48,8 @@ impl Simulation {
             scheduling_latency_p50: self.latency_interval.quantile(0.5),
             scheduling_latency_p99: self.latency_interval.quantile(0.99),
         });
-        self.sample_pools(time);
-        self.sample_node_autoscaler(time);
+        let cost_per_hour = self.sample_pools(time);
+        self.sample_node_autoscaler(time, cost_per_hour);
         self.sample_workloads(time);
         self.sample_lifecycle(time);
         self.counters.interval_attempts = 0;
@@ -73,24 +73,29 @@ impl Simulation {
     }
 
     /// One row per pool with nodes, from counters: no node is visited.
-    fn sample_pools(&mut self, time: SimTime) {
+    /// Returns the pools' cost per hour together.
+    fn sample_pools(&mut self, time: SimTime) -> f64 {
+        let mut total = 0.0;
         for (pool, &live) in self.node_book.pool_live.iter().enumerate() {
             if live == 0 {
                 continue;
             }
+            let cost_per_hour = f64::from(live) * self.config.node_pools[pool].price_per_hour;
+            total += cost_per_hour;
             self.pool_timeline.push(PoolSample {
                 time,
                 pool: pool as u32,
                 nodes: u64::from(live),
                 nodes_ready: u64::from(self.cluster.nodes.pool_ready_count(pool as u32)),
-                cost_per_hour: f64::from(live) * self.config.node_pools[pool].price_per_hour,
+                cost_per_hour,
             });
         }
+        total
     }
 
     /// A node autoscaler's row: its pods no group takes are counted while
     /// pending (a set of pods, each pod visited once per sample).
-    fn sample_node_autoscaler(&mut self, time: SimTime) {
+    fn sample_node_autoscaler(&mut self, time: SimTime, cost_per_hour: f64) {
         let Some(no_group) = self.controllers.pods_no_group() else {
             return;
         };
@@ -98,13 +103,6 @@ impl Simulation {
             .iter()
             .filter(|&&p| self.pods.phase[p as usize] == PodPhase::Pending)
             .count() as u64;
-        let cost_per_hour = self
-            .node_book
-            .pool_live
-            .iter()
-            .zip(&self.config.node_pools)
-            .map(|(&live, pool)| f64::from(live) * pool.price_per_hour)
-            .sum();
         self.node_autoscaler_timeline.push(NodeAutoscalerSample {
             time,
             pods_unschedulable: self.counters.unschedulable.len() as u64,
