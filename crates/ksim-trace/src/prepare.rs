@@ -227,39 +227,28 @@ fn replay_machines(
         .unwrap_or(spec.format.default_window_start_s()) as i64
         * 1_000_000;
     let end_us = spec.window_end_s.map(|s| s as i64 * 1_000_000);
-    // Per shape: (machines now, machines at the window's start, most at once).
-    let mut counts: BTreeMap<(u64, u64), (u32, u32, u32)> = machines
-        .shapes
-        .iter()
-        .map(|(&shape, &n)| (shape, (n, n, n)))
-        .collect();
+    // Machines of each shape at the window's start: events before it applied.
+    let mut at_start = machines.shapes.clone();
     let mut window = Vec::new();
     for e in &machines.events {
         if end_us.is_some_and(|end| e.time_us > end) {
             break;
         }
         if e.time_us >= start_us {
-            counts.entry(e.shape).or_default();
             window.push(*e);
             continue;
         }
-        let (now, at_start, _) = counts.entry(e.shape).or_default();
-        *now = if e.added {
-            *now + 1
-        } else {
-            now.saturating_sub(1)
-        };
-        *at_start = *now;
+        let n = at_start.entry(e.shape).or_default();
+        *n = if e.added { *n + 1 } else { n.saturating_sub(1) };
     }
-    for (now, at_start, most) in counts.values_mut() {
-        *now = *at_start;
-        *most = *at_start;
-    }
-    let index: BTreeMap<(u64, u64), usize> =
-        counts.keys().enumerate().map(|(i, &s)| (s, i)).collect();
-    let mut changes = Vec::with_capacity(window.len());
-    for e in &window {
-        let (now, _, most) = counts.get_mut(&e.shape).expect("counted above");
+    // The window replayed: per shape, (machines now, most at once).
+    let mut held: BTreeMap<(u64, u64), (u32, u32)> = at_start
+        .iter()
+        .map(|(&shape, &n)| (shape, (n, n)))
+        .collect();
+    let mut replayed = Vec::with_capacity(window.len());
+    for e in window {
+        let (now, most) = held.entry(e.shape).or_default();
         if e.added {
             *now += 1;
             *most = (*most).max(*now);
@@ -268,33 +257,34 @@ fn replay_machines(
         } else {
             *now -= 1;
         }
-        let since_ns = (e.time_us - start_us) as f64 * 1_000.0;
-        changes.push(MachineChange {
-            at_ns: (since_ns * spec.time_scale).round() as u64,
-            pool: index[&e.shape],
-            added: e.added,
-        });
+        replayed.push(e);
     }
     // Shapes the window never holds (all removed before it) get no pool.
-    let mut pool_of = vec![usize::MAX; counts.len()];
-    let mut shapes = Vec::new();
-    for (i, ((cpu_millis, memory_bytes), (_, at_start, most))) in counts.into_iter().enumerate() {
-        if most == 0 {
-            continue;
-        }
-        pool_of[i] = shapes.len();
-        shapes.push(Shape {
-            cpu_millis,
-            memory_bytes,
+    held.retain(|_, &mut (_, most)| most > 0);
+    let index: BTreeMap<(u64, u64), usize> = held
+        .keys()
+        .enumerate()
+        .map(|(i, &shape)| (shape, i))
+        .collect();
+    let changes = replayed
+        .iter()
+        .map(|e| MachineChange {
+            at_ns: ((e.time_us - start_us) as f64 * 1_000.0 * spec.time_scale).round() as u64,
+            pool: index[&e.shape],
+            added: e.added,
+        })
+        .collect();
+    let shapes = held
+        .into_iter()
+        .map(|(shape, (_, most))| Shape {
+            cpu_millis: shape.0,
+            memory_bytes: shape.1,
             gpus: 0,
             model: String::new(),
-            count: at_start,
+            count: at_start.get(&shape).copied().unwrap_or(0),
             max: most,
-        });
-    }
-    for change in &mut changes {
-        change.pool = pool_of[change.pool];
-    }
+        })
+        .collect();
     (shapes, changes)
 }
 
